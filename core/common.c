@@ -1,0 +1,112 @@
+/* common.c - status strings, error records, allocation and small shared helpers. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *polyp_status_string(polyp_status status) {
+    switch (status) {
+    case POLYP_OK: return "ok";
+    case POLYP_ERR_INVALID_ARG: return "invalid argument";
+    case POLYP_ERR_NOMEM: return "out of memory";
+    case POLYP_ERR_IO: return "i/o error";
+    case POLYP_ERR_FORMAT: return "bad format";
+    case POLYP_ERR_UNSUPPORTED: return "unsupported";
+    case POLYP_ERR_LIMIT: return "limit exceeded";
+    case POLYP_ERR_CANCELLED: return "cancelled";
+    case POLYP_ERR_BACKEND: return "backend failure";
+    }
+    return "unknown status";
+}
+
+polyp_status polyp_fail(polyp_error *err, polyp_status status, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->status = status;
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+polyp_status polyp_fail_prefix(polyp_error *err, polyp_status status, const char *fmt, ...) {
+    if (err) {
+        char prefix[256];
+        char old[sizeof err->message];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        va_end(ap);
+        memcpy(old, err->message, sizeof old);
+        old[sizeof old - 1] = '\0';
+        err->status = status;
+        snprintf(err->message, sizeof err->message, "%s%s", prefix, old);
+    }
+    return status;
+}
+
+void polyp_free(void *ptr) { free(ptr); }
+
+void *polyp_malloc(size_t size) { return malloc(size ? size : 1); }
+
+void *polyp_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+
+void *polyp_aligned_alloc(size_t size) {
+    /* C11 aligned_alloc wants a multiple of the alignment; round up (overflow-checked). */
+    size_t rounded;
+    if (!polyp_add_ok(size, 63, &rounded)) return NULL;
+    rounded &= ~(size_t)63;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+
+void polyp_aligned_free(void *ptr) { free(ptr); }
+
+polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, polyp_error *err) {
+    *out = NULL;
+    *out_size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return polyp_fail(err, POLYP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = polyp_malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return polyp_fail(err, POLYP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (len == cap) {
+            size_t ncap;
+            unsigned char *nb;
+            if (!polyp_mul_ok(cap, 2, &ncap) || !(nb = realloc(buf, ncap))) {
+                free(buf);
+                fclose(f);
+                return polyp_fail(err, POLYP_ERR_NOMEM, "%s: file too large to read", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return polyp_fail(err, POLYP_ERR_IO, "%s: read error", path);
+    }
+    *out = buf;
+    *out_size = len;
+    return POLYP_OK;
+}
+
+void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
+                        size_t n) {
+    if (par && par->run && par->n_threads > 1 && n > 1) {
+        par->run(par->ctx, fn, arg, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) fn(arg, i);
+}

@@ -1,0 +1,51 @@
+/* internal.h - helpers shared by the core's files; not part of the public API. */
+#ifndef POLYP_INTERNAL_H
+#define POLYP_INTERNAL_H
+
+#include "polyp.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define POLYP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define POLYP_PRINTF(a, b)
+#endif
+
+/* Records status and a formatted message in err (when not NULL); returns status so callers
+ * can write `return polyp_fail(err, POLYP_ERR_FORMAT, "weights: tensor %s ...", name);`. */
+polyp_status polyp_fail(polyp_error *err, polyp_status status, const char *fmt, ...) POLYP_PRINTF(3, 4);
+
+/* Prefixes an existing message with context ("image.jpg: "), keeping the status. */
+polyp_status polyp_fail_prefix(polyp_error *err, polyp_status status, const char *fmt, ...) POLYP_PRINTF(3, 4);
+
+/* Overflow-checked size arithmetic: false when the result does not fit in size_t. */
+static inline bool polyp_mul_ok(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return false;
+    *out = a * b;
+    return true;
+}
+static inline bool polyp_add_ok(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return false;
+    *out = a + b;
+    return true;
+}
+
+/* malloc/calloc that return NULL (never abort) and 64-byte aligned allocation for kernels. */
+void *polyp_malloc(size_t size);
+void *polyp_calloc(size_t n, size_t size);
+void *polyp_aligned_alloc(size_t size);   /* free with polyp_aligned_free */
+void polyp_aligned_free(void *ptr);
+
+/* Reads a whole file into a polyp_malloc'ed buffer (the only stdio file reading in core:
+ * the *_file conveniences use it). */
+polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, polyp_error *err);
+
+/* Runs fn(arg, i) for i in [0, n) through par, or serially when par is NULL. */
+void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
+                        size_t n);
+
+#endif /* POLYP_INTERNAL_H */

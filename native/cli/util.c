@@ -1,0 +1,167 @@
+/* util.c - helpers shared by the subcommands: errors, atomic files, progress, signals. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile int cli_interrupted = 0;
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "polyp %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_fail_err(const char *cmd, const polyp_error *err) {
+    return cli_fail(cmd, "%s", err->message[0] ? err->message : polyp_status_string(err->status));
+}
+
+static bool set_io_error(polyp_error *err, const char *what, const char *path) {
+    if (err) {
+        err->status = POLYP_ERR_IO;
+        snprintf(err->message, sizeof err->message, "%s: %s: %s", path, what, strerror(errno));
+    }
+    return false;
+}
+
+bool cli_write_file_atomic(const char *path, const void *data, size_t size, polyp_error *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return set_io_error(err, "cannot write", path);
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return set_io_error(err, "cannot create", tmp);
+    const unsigned char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            close(fd);
+            unlink(tmp);
+            return set_io_error(err, "cannot write", path);
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return set_io_error(err, "cannot flush", path);
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return set_io_error(err, "cannot rename into place", path);
+    }
+    return true;
+}
+
+bool cli_read_file(const char *path, void **data, size_t *size, polyp_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return set_io_error(err, "cannot open", path);
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf) {
+        if (len == cap) {
+            unsigned char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (!buf || ferror(f)) {
+        free(buf);
+        fclose(f);
+        return set_io_error(err, "cannot read", path);
+    }
+    fclose(f);
+    *data = buf;
+    *size = len;
+    return true;
+}
+
+bool cli_parse_size(const char *cmd, const char *opt, const char *value, size_t *out) {
+    char *end = NULL;
+    errno = 0;
+    if (!value || !*value || *value == '-') {
+        cli_fail(cmd, "%s needs a non-negative integer, got '%s'", opt, value ? value : "");
+        return false;
+    }
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || *end) {
+        cli_fail(cmd, "%s needs a non-negative integer, got '%s'", opt, value);
+        return false;
+    }
+    *out = (size_t)v;
+    return true;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_begin(cli_progress *p, const char *what, size_t total) {
+    p->what = what;
+    p->total = total;
+    p->start = cli_now();
+    p->last_print = 0;
+    p->tty = isatty(STDERR_FILENO);
+}
+
+static void format_eta(char *buf, size_t n, double s) {
+    if (s < 0 || s > 1e7) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else if (s >= 60) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, n, "%ds", (int)s);
+}
+
+void cli_progress_update(cli_progress *p, size_t done, double units_per_s, const char *unit) {
+    double now = cli_now();
+    double interval = p->tty ? 0.2 : 5.0;
+    if (done < p->total && now - p->last_print < interval) return;
+    p->last_print = now;
+    double elapsed = now - p->start;
+    char eta[32];
+    format_eta(eta, sizeof eta, done ? elapsed / (double)done * (double)(p->total - done) : -1);
+    fprintf(stderr, "%s%s %zu/%zu, %.1f %s/s, ETA %s%s", p->tty ? "\r" : "", p->what, done,
+            p->total, units_per_s, unit, eta, p->tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->tty) fputc('\n', stderr);
+}
+
+static void on_signal(int sig) {
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test the README promises: native unit tests (Release), the same tests under
+# AddressSanitizer + UBSan. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash native/install-deps.sh --test
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== native build (Release)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== native build (ASan + UBSan)"
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPOLYP_SANITIZE=ON >/dev/null
+cmake --build build-sanitize -j"$jobs"
+(cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
