@@ -30,7 +30,7 @@ def main():
 
     # torch 1.13 warns about every padding Slice it cannot constant-fold: harmless noise.
     warnings.filterwarnings("ignore", message="Constant folding")
-    model, _ = peer_net.load_reference(args.weights)
+    model = peer_net.load_reference(args.weights)
     example = torch.rand(2, 3, peer_net.PATCH, peer_net.PATCH)
     tmp = args.out + ".tmp"
     with torch.no_grad():

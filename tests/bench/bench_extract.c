@@ -323,7 +323,8 @@ static void bench(const opts *o)
 
     /* Batch-1 latency: an extractor sized for single patches, as an interactive app uses it. */
     polyp_extractor *ex1 = make_extractor(o, w, 1, parp);
-    const char *backend_name = polyp_extractor_backend_name(ex1);
+    char backend_name[32];
+    snprintf(backend_name, sizeof backend_name, "%s", polyp_extractor_backend_name(ex1));
     int lat_runs = 0;
     double lat = time_runs(ex1, patches, 1, feat, o->lat_iters, o->budget_s, &lat_runs);
     polyp_extractor_free(ex1);

@@ -5,8 +5,8 @@
                   built with torch.stack([ToTensor(uint8 HWC patch)]) and turned into
                   Python lists with .tolist(). 32 patches = batches 10, 10, 10, 2 as pyspacer
                   cuts them.
---mode best       PyTorch's best CPU setting we found: channels_last weights and input,
-                  inference_mode, and the fastest of eager / torch.jit.freeze /
+--mode best       PyTorch's best CPU setting we found: symmetric pads folded into the
+                  convolutions, channels_last weights and input, inference_mode, the fastest of eager / torch.jit.freeze /
                   torch.jit.optimize_for_inference (all are measured and printed). The
                   allocator comes from the environment (LD_PRELOAD), set by bench.py.
 --mode coralnet-e2e  whole images as pyspacer does them: Pillow load, np.array, numpy
@@ -36,12 +36,13 @@ def to_tensor(patch_u8):
 
 
 def coralnet_features(net, patch_list):
+    """pyspacer's loop; net(batch) is the reference's forward = extract_features there."""
     feats = []
     for b in range(int(np.ceil(len(patch_list) / CORALNET_BATCH))):
         batch = patch_list[b * CORALNET_BATCH:(b + 1) * CORALNET_BATCH]
         batch = torch.stack([to_tensor(p) for p in batch])
         with torch.no_grad():
-            features = net.extract_features(batch)
+            features = net(batch)
         feats.extend(features.tolist())
     return feats
 
@@ -74,7 +75,7 @@ def allocator_name():
 
 
 def run_coralnet(args, patches):
-    feats_mod, net = peer_net.load_reference(args.weights)
+    net = peer_net.load_reference(args.weights)
     u8 = [np.rint(p * 255).astype(np.uint8) for p in patches]
     lat, lat_runs, _ = timed(lambda: coralnet_features(net, u8[:1]), args.lat_iters, args.budget)
     thr, thr_runs, feats = timed(lambda: coralnet_features(net, u8), args.thr_iters, args.budget)
@@ -87,11 +88,11 @@ def run_coralnet(args, patches):
           "torch": torch.__version__})
 
 
-def best_variants(feats_mod, example, wanted):
+def best_variants(net, example, wanted):
     """(name, callable module) for every requested channels_last variant that builds:
     eager, freeze (torch.jit.trace + freeze), ofi (+ torch.jit.optimize_for_inference,
     which moves convolutions to oneDNN)."""
-    m = feats_mod.to(memory_format=torch.channels_last)
+    m = peer_net.fold_symmetric_pads(net).to(memory_format=torch.channels_last)
     out = [("channels_last eager", m)] if "eager" in wanted else []
     with torch.no_grad():
         for key, name in (("freeze", "channels_last jit.freeze"),
@@ -107,13 +108,13 @@ def best_variants(feats_mod, example, wanted):
 
 
 def run_best(args, patches):
-    feats_mod, _ = peer_net.load_reference(args.weights)
+    net = peer_net.load_reference(args.weights)
     # NHWC memory viewed as NCHW is exactly a channels_last tensor: no copy needed.
     x = torch.from_numpy(np.ascontiguousarray(patches)).permute(0, 3, 1, 2)
     x1 = x[:1]
     assert x.is_contiguous(memory_format=torch.channels_last)
     best = None
-    for name, mod in best_variants(feats_mod, x[:2], args.variants.split(",")):
+    for name, mod in best_variants(net, x[:2], args.variants.split(",")):
         def run(inp, mod=mod):
             with torch.inference_mode():
                 return mod(inp)
@@ -137,7 +138,7 @@ def run_coralnet_e2e(args):
     """Whole photos through pyspacer's pipeline; points from a Name,Row,Column CSV."""
     from PIL import Image
     import csv
-    _, net = peer_net.load_reference(args.weights)
+    net = peer_net.load_reference(args.weights)
     points = {}
     with open(args.points, newline="") as f:
         for r in csv.DictReader(f):
