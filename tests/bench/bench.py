@@ -137,12 +137,18 @@ def bench_network(a, work, threads, results):
     f = feats.format("torch-coralnet", threads)
     for r in run_json([*torch, "--mode", "coralnet", "--write-features", f], env):
         results.append(dict(r, features=f))
+    best = None  # each allocator's process reports its fastest variant; keep the fastest overall
     for alloc in a.allocators:
         variants = a.variants if alloc != "glibc" else "eager"
         f = feats.format("torch-best-" + alloc, threads)
         for r in run_json([*torch, "--mode", "best", "--variants", variants,
                            "--write-features", f], env_for(threads, None if alloc == "glibc" else alloc)):
-            results.append(dict(r, features=f))
+            if r["engine"] != "torch-best":
+                results.append(r)
+            elif best is None or r["pps"] > best["pps"]:
+                best = dict(r, features=f)
+    if best:
+        results.append(best)
     if a.onnx_file:
         f = feats.format("onnxruntime", threads)
         for r in run_json(["node", os.path.join(HERE, "peer_ort.mjs"), "--model", a.onnx_file,
