@@ -112,8 +112,9 @@ def link_photos(testdata, dirpath, count):
 
 
 def polyp_extract(a, backend, threads, images, points, out):
-    return [a.polyp, "extract", "--weights", a.weights_file, "--images", images,
-            "--points", points, "--out", out, "--threads", str(threads), "--backend", backend]
+    cmd = [a.polyp, "extract", "--weights", a.weights_file, "--images", images,
+           "--points", points, "--out", out, "--threads", str(threads), "--backend", backend]
+    return cmd + (["--batch", str(a.e2e_batch)] if a.e2e_batch else [])
 
 
 def check_featurevector(path, npoints):
@@ -222,6 +223,7 @@ def main():
                     help="seconds after which a measurement stops repeating (at least 1 run)")
     ap.add_argument("--e2e-points", type=int, default=50)
     ap.add_argument("--e2e-iters", type=int, default=3)
+    ap.add_argument("--e2e-batch", type=int, help="polyp extract --batch (default: the CLI's)")
     ap.add_argument("--rss-images", default="10,100")
     ap.add_argument("--rss-points", type=int, default=20)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: net,e2e,rss,ort,torch-e2e")
