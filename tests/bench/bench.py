@@ -180,7 +180,8 @@ def bench_e2e(a, work, threads, results):
         wall = float(np.median(walls))
         results.append({"engine": f"polyp-{backend}-e2e", "threads": threads, "images": n_img,
                         "patches": n_img * a.e2e_points, "wall_s": wall, "runs": len(walls),
-                        "ips": n_img / wall, "pps": n_img * a.e2e_points / wall, "rss_kib": rss})
+                        "ips": n_img / wall, "pps": n_img * a.e2e_points / wall, "rss_kib": rss,
+                        "cmd": " ".join(cmd)})
     if a.torch_e2e:
         results.extend(run_json([PY, os.path.join(HERE, "peer_torch.py"), "--mode", "coralnet-e2e",
                                  "--weights", a.weights_file, "--images", images, "--points", points,

@@ -133,6 +133,9 @@ def print_report(info, results, a):
                         cells.append(f"{peer} network-only {ratio(by[e]['pps'], by[peer]['pps'])}")
                 p(f"  {t:>3}  {e[:-4]:<16} " + ", ".join(cells))
         p("  (network-only peers skip decode and crop, so those ratios understate polyp)")
+        cmds = [r["cmd"] for r in e2e if "cmd" in r]
+        if cmds:
+            p(f"  e.g. {cmds[0]}")
     rss = [r for r in results if r["engine"] == "polyp-rss"]
     if rss:
         p("")
