@@ -189,9 +189,14 @@ def convert(in_path, out_path, variant='auto', trust_pickle=False):
             'source_layout': 'coralnet' if container == 'net' else layout}
     data = safetensors_io.dumps(tensors, meta)
     tmp = out_path + '.tmp'
-    with open(tmp, 'wb') as f:  # write then rename: no half-written output on failure
-        f.write(data)
-    os.replace(tmp, out_path)
+    try:
+        with open(tmp, 'wb') as f:  # write then rename: no half-written output on failure
+            f.write(data)
+        os.replace(tmp, out_path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise ConvertError('%s: cannot write (%s)' % (out_path, e.strerror or e))
     return layout, container
 
 

@@ -257,6 +257,12 @@ class ConvertTest(unittest.TestCase):
         del tv['features.5.2.block.2.fc1.bias']
         self.refuses(self.save(tv, 'tvmissing.pt'), 'missing tensor features.5.2.block.2.fc1.bias')
 
+    def test_unwritable_output(self):
+        src = self.save(self.coralnet_dict(), 'c.pt')
+        with self.assertRaises(convert.ConvertError) as cm:
+            convert.convert(src, self.path('no/such/dir/out.safetensors'))
+        self.assertIn('cannot write', str(cm.exception))
+
     def test_variant_mismatch(self):
         src = self.save(self.coralnet_dict(), 'c.pt')
         self.refuses(src, 'lukemelas layout but --variant torchvision', variant='torchvision')
