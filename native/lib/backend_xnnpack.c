@@ -293,12 +293,17 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: state pointer is NULL");
     *out = NULL;
     if (!w || !p) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: weights or params is NULL");
-    if (p->batch_size < 1 || p->batch_size > XNN_MAX_BATCH)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: batch_size %zu outside 1..%d",
-                          p->batch_size, XNN_MAX_BATCH);
-    if (p->n_threads < 0 || p->n_threads > XNN_MAX_THREADS)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: n_threads %d outside 0..%d",
-                          p->n_threads, XNN_MAX_THREADS);
+    if (p->batch_size < 1)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: batch_size 0: must be at least 1");
+    if (p->batch_size > XNN_MAX_BATCH)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: batch_size %zu exceeds %d", p->batch_size,
+                          XNN_MAX_BATCH);
+    if (p->n_threads < 0)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: n_threads %d is negative",
+                          p->n_threads);
+    if (p->n_threads > XNN_MAX_THREADS)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: n_threads %d exceeds %d", p->n_threads,
+                          XNN_MAX_THREADS);
 
     xnn_state *s = polyp_calloc(1, sizeof *s);
     if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: out of memory for the backend state");
