@@ -215,12 +215,13 @@ def main():
     ap.add_argument("--backends", default="xnnpack,portable")
     ap.add_argument("--allocators", default="jemalloc,tcmalloc,glibc",
                     help="allocators tried for PyTorch's best setting (glibc: eager only)")
-    ap.add_argument("--variants", default="eager,freeze,ofi",
-                    help="PyTorch channels_last variants tried (eager, freeze, ofi)")
+    ap.add_argument("--variants", default="eager,ofi",
+                    help="PyTorch channels_last variants tried: eager, freeze (jit.freeze), "
+                         "ofi (jit.freeze + optimize_for_inference)")
     ap.add_argument("--npatch", type=int, default=32)
     ap.add_argument("--lat-iters", type=int, default=10)
     ap.add_argument("--thr-iters", type=int, default=5)
-    ap.add_argument("--budget", type=float, default=20.0,
+    ap.add_argument("--budget", type=float, default=10.0,
                     help="seconds after which a measurement stops repeating (at least 1 run)")
     ap.add_argument("--e2e-points", type=int, default=50)
     ap.add_argument("--e2e-iters", type=int, default=3)
