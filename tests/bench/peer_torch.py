@@ -85,7 +85,8 @@ def run_coralnet(args, patches):
           "lat_runs": lat_runs, "batch": len(u8), "batch_s": thr, "pps": len(u8) / thr,
           "thr_runs": thr_runs, "allocator": allocator_name(),
           "setting": "eval, no_grad, NCHW fp32, batches of 10 (pyspacer)",
-          "torch": torch.__version__})
+          "torch": torch.__version__,
+          "torch_threads": torch.get_num_threads()})
 
 
 def best_variants(net, example, wanted):
@@ -125,7 +126,8 @@ def run_best(args, patches):
         rec = {"engine": "torch-best", "variant": name, "threads": args.threads,
                "lat_ms": lat * 1e3, "lat_runs": lat_runs, "batch": x.shape[0], "batch_s": thr,
                "pps": x.shape[0] / thr, "thr_runs": thr_runs, "allocator": allocator_name(),
-               "setting": f"{name}, inference_mode", "torch": torch.__version__}
+               "setting": f"{name}, inference_mode", "torch": torch.__version__,
+               "torch_threads": torch.get_num_threads()}
         emit(dict(rec, engine="torch-best-candidate"))
         if best is None or rec["pps"] > best[0]["pps"]:
             best = (rec, feats)
@@ -172,6 +174,7 @@ def run_coralnet_e2e(args):
     emit({"engine": "torch-coralnet-e2e", "threads": args.threads, "images": len(points),
           "patches": npatch, "wall_s": t, "runs": runs, "ips": len(points) / t,
           "pps": npatch / t, "allocator": allocator_name(), "torch": torch.__version__,
+          "torch_threads": torch.get_num_threads(),
           "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
 
 
