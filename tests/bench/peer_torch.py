@@ -9,8 +9,9 @@
                   convolutions, channels_last weights and input, inference_mode, the fastest of eager / torch.jit.freeze /
                   torch.jit.optimize_for_inference (all are measured and printed). The
                   allocator comes from the environment (LD_PRELOAD), set by bench.py.
---mode coralnet-e2e  whole images as pyspacer does them: Pillow load, np.array, numpy
-                  reflect pad by 224, crop, then the coralnet loop above.
+--mode coralnet-e2e  whole images as pyspacer does them (FeatureExtractor.__call__ ->
+                  crop_patches): Pillow open, convert('RGB'), np.array, numpy reflect pad
+                  by 224, crop, then the coralnet loop above.
 
 Threads: torch.set_num_threads(T) here; OMP_NUM_THREADS / MKL_NUM_THREADS are set by the
 caller before Python starts. Prints one JSON line per measured configuration.
@@ -146,17 +147,13 @@ def run_coralnet_e2e(args):
         for r in csv.DictReader(f):
             points.setdefault(r["Name"], []).append((int(r["Row"]), int(r["Column"])))
 
-    def crop_patch(im, rowcols, crop_size=224):  # pyspacer extract_features_utils.crop_patch
-        _ = np.array(im)
-        im = np.array(im)
-        if len(im.shape) == 2 or im.shape[2] == 1:
-            im = np.repeat(im.reshape(im.shape[0], im.shape[1], 1), 3, axis=2)
-        im = im[:, :, :3]
+    def crop_patches(im, rowcols, crop_size=224):  # pyspacer spacer/extractors/utils.py
+        im = np.array(im.convert("RGB"))
         pad = crop_size
         im = np.pad(im, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
         out = []
         for row, col in rowcols:
-            upper, left = pad + row - crop_size // 2, pad + col - crop_size // 2
+            upper, left = row + pad - crop_size // 2, col + pad - crop_size // 2
             out.append(im[upper:upper + crop_size, left:left + crop_size, :])
         return out
 
@@ -165,7 +162,7 @@ def run_coralnet_e2e(args):
         for name, rc in points.items():
             with Image.open(os.path.join(args.images, name)) as im:
                 im.load()
-                feats = coralnet_features(net, crop_patch(im, rc))
+                feats = coralnet_features(net, crop_patches(im, rc))
             n += len(feats)
         return n
 

@@ -39,6 +39,12 @@ def check_features(results, npatch):
 
 
 def label(r):
+    if r.get("torch_threads", r["threads"]) != r["threads"]:
+        return f"{_label(r)} [ran on {r['torch_threads']} threads!]"
+    return _label(r)
+
+
+def _label(r):
     e = r["engine"]
     if e.startswith("polyp-"):
         return "polyp " + e[len("polyp-"):]
