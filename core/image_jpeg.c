@@ -208,8 +208,8 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
                 }
             }
         }
-        /* A file whose pixels are complete but whose EOI marker is missing is not truncated
-         * in any way that matters; jpeg_abort below is fine either way. */
+        /* No jpeg_finish_decompress: a file whose rows are all there but whose EOI marker
+         * is missing decodes fully and is not reported as truncated (exhausted stays 0). */
     }
     out->truncated = truncated || job->src.exhausted;
 
