@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libstb-dev libjpeg62-turbo-dev libxnnpack-dev libpthreadpool-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(check python3-numpy python3-pil python3-torch python3-sklearn)
+  pkgs+=(check python3-numpy python3-pil python3-torch python3-torchvision python3-sklearn)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,6 +13,6 @@ cmake --build build -j"$jobs"
 echo "== python tests (models/: converter, reference network, fixtures)" && /usr/bin/python3 -m unittest discover -s tests/python
 
 echo "== native build (ASan + UBSan)"
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPOLYP_SANITIZE=ON >/dev/null
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DPOLYP_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")

@@ -86,6 +86,7 @@ static inline size_t ec_stride(void) {
  * in one call, so batching and duplicates are exercised) and compares with the expected
  * rows. */
 static inline ec_result ec_run(polyp_extractor *ex, const char *source, size_t stride) {
+    ck_assert_msg(stride > 0, "ec_run: stride must be at least 1");
     static ec_case all[EC_MAX_CASES], cases[EC_MAX_CASES];
     static size_t orig[EC_MAX_CASES]; /* index in cases.csv of each selected case */
     size_t total = ec_read_cases(all), n = 0, seen = 0;

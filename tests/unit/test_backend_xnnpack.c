@@ -248,7 +248,7 @@ static void run_extractor(const char *source, int threads) {
     polyp_error err = {0};
     ck_assert_msg(polyp_extractor_init(g_weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
     ck_assert_str_eq(polyp_extractor_backend_name(ex), "xnnpack");
-    ec_result r = ec_run(ex, source, 0);
+    ec_result r = ec_run(ex, source, ec_stride());
     ec_check(&r);
     polyp_extractor_free(ex);
 }
