@@ -4,7 +4,10 @@ import os
 import numpy as np
 
 FEATURE_DIM = 1280
-MISMATCH = 1e-3  # abs; the unit tests hold polyp to 1e-4, this only catches a broken engine
+# Flag a difference above this fraction of the largest reference feature (min 1): the unit
+# tests hold polyp to 1e-4 absolute on O(1) fixtures; on real crops some features reach ~100,
+# where float32 engines legitimately differ by ~1e-3. This only catches a broken engine.
+MISMATCH_REL = 1e-4
 
 
 def cpu_model():
@@ -63,7 +66,7 @@ def fmt_diff(r):
         return "-"
     if r.get("feat_scale", 1.0) < 1e-6:
         return f"{d:.1e} (reference features ~0: check meaningless)"
-    return f"{d:.1e}" + (" MISMATCH" if d > MISMATCH else "")
+    return f"{d:.1e}" + (" MISMATCH" if d > MISMATCH_REL * max(1.0, r.get("feat_scale", 1.0)) else "")
 
 
 def ratio(a, b):
@@ -84,8 +87,10 @@ def print_report(info, results, a):
     if net:
         n = net[0]["batch"]
         p("")
+        scale = next((r["feat_scale"] for r in net if "feat_scale" in r), None)
         p(f"Network only, same {n} patches, same weights, same threads (median of timed runs; "
-          "max|diff| = largest feature difference from PyTorch-as-CoralNet on the same patches)")
+          "max|diff| = largest feature difference from PyTorch-as-CoralNet on the same patches"
+          + (f", whose largest |feature| is {scale:.3g})" if scale is not None else ")"))
         p(f"  {'thr':>3}  {'engine':<64} {'batch-1 ms':>10} {f'batch-{n} patches/s':>20} {'runs':>6}  max|diff|")
         for t in threads:
             for r in [r for r in net if r["threads"] == t]:
