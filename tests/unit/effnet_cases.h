@@ -1,6 +1,6 @@
 /* effnet_cases.h - runs the EfficientNet parity cases (tests/fixtures/effnet/cases.csv)
  * through an extractor and compares with the PyTorch reference features (features.f32,
- * written by models/make_fixtures.py). Header-only (static functions) so that the
+ * written by models/make_fixtures.py). Header-only (static inline functions) so that the
  * fixture-only and the testdata executables share it without linking it into every test. */
 #ifndef POLYP_EFFNET_CASES_H
 #define POLYP_EFFNET_CASES_H
@@ -24,7 +24,7 @@ typedef struct ec_case {
 } ec_case;
 
 /* Parses cases.csv; returns the number of cases. */
-static size_t ec_read_cases(ec_case *cases) {
+static inline size_t ec_read_cases(ec_case *cases) {
     size_t size;
     char *text = tu_read(tu_source_path("tests/fixtures/effnet/cases.csv"), &size);
     text = realloc(text, size + 1);
@@ -48,7 +48,7 @@ static size_t ec_read_cases(ec_case *cases) {
 
 /* The seeded test network loaded as weights (polyp_testnet_build from the committed BN
  * statistics: the same network models/testnet.py gives PyTorch). */
-static polyp_weights *ec_load_testnet(void) {
+static inline polyp_weights *ec_load_testnet(void) {
     size_t bsize, size;
     void *bn = tu_read(tu_source_path("models/testnet-bnstats.safetensors"), &bsize), *net;
     polyp_error err = {0};
@@ -72,7 +72,7 @@ typedef struct ec_result {
 /* Extracts every case whose source is `source` (consecutive cases on the same image in one
  * call, so batching and duplicates are exercised), at most max_cases of them (0: all), and
  * compares with the expected rows. */
-static ec_result ec_run(polyp_extractor *ex, const char *source, size_t max_cases) {
+static inline ec_result ec_run(polyp_extractor *ex, const char *source, size_t max_cases) {
     static ec_case cases[EC_MAX_CASES];
     size_t n = ec_read_cases(cases);
     size_t fsize;
@@ -149,7 +149,7 @@ static ec_result ec_run(polyp_extractor *ex, const char *source, size_t max_case
 
 /* The assertions every parity run makes: close to PyTorch, and a reference with real spread
  * (near-constant features would let any implementation pass). */
-static void ec_check(const ec_result *r) {
+static inline void ec_check(const ec_result *r) {
     ck_assert_msg(r->expected_std > 1e-2, "expected features are nearly constant (std %g): the test would be vacuous",
                   r->expected_std);
     if (r->cases > 1)
