@@ -13,7 +13,7 @@ usage: test_extract_cli.py PATH/TO/polyp
    meta, rows, cols exact, features within 1e-4 absolute.
    --backend auto is probed on one image and compared in full only when it is not portable.
 4. A rerun skips every finished image (files untouched); deleting one output and rerunning
-   redoes only that one; --overwrite rewrites the images of its CSV and nothing else; no
+   redoes only that one (and removes the temp file a killed run left); --overwrite rewrites the images of its CSV and nothing else; no
    *.tmp-* file is left anywhere.
 5. Ctrl-C (SIGINT) during a run stops after the current image with a resume message, leaves
    no temporary file, and a rerun finishes the rest.
@@ -128,7 +128,7 @@ def tmp_leftovers(out):
 
 def snapshot(out):
     return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
-            for d, _, fs in os.walk(out) for f in fs}
+            for d, _, fs in os.walk(out) for f in fs if ".tmp-" not in f}
 
 
 def one_line_error(args, needle, label):
@@ -190,9 +190,17 @@ def main():
         check(snapshot(out) == before, "rerun touched finished files")
         victim = os.path.join(out, order[-1][2] + ".featurevector")
         os.remove(victim)
+        # What a killed run leaves: a temp file of a process that no longer exists.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = victim + ".tmp-%d" % dead.pid
+        with open(stale, "wb") as f:
+            f.write(b"half-written")
         before = snapshot(out)
         r = run(base)
         check(r.returncode == 0 and os.path.isfile(victim), "rerun after delete: %s" % r.stderr)
+        check(not os.path.exists(stale) and "removed 1 temporary file" in r.stderr,
+              "stale temp file of a killed run not removed: %s" % r.stderr)
         after = snapshot(out)
         check(all(after[p] == m for p, m in before.items()), "rerun after delete touched other files")
         compare_outputs(out, exp, "resumed")
