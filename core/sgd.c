@@ -3,7 +3,7 @@
  *   one-vs-rest (one binary problem per class; a single one, for classes[1], when there
  *   are two classes), targets +1 / -1, penalty L2 with alpha = 1e-4, learning rate
  *   'optimal': eta_t = 1 / (alpha * (optimal_init + t - 1)) with
- *   optimal_init = 1 / (eta0 * alpha), eta0 = typw / max(1, -dloss(-typw, 1)),
+ *   optimal_init = 1 / (eta0 * alpha), eta0 = typw / max(1, dloss(-typw, 1)),
  *   typw = sqrt(1 / sqrt(alpha)); per sample: w *= max(0, 1 - eta alpha); w += -eta dloss x;
  *   intercept += -eta dloss; the averaged weights are the running mean of w after every
  *   step since the first (average=True -> averaging from t = 1). t counts samples over
@@ -69,7 +69,7 @@ polyp_status sgd_trainer_new(polyp_classifier *clf, double alpha, uint64_t seed,
     t->par = par;
     t->alpha = alpha;
     double typw = sqrt(1.0 / sqrt(alpha));
-    double d = -log_dloss(-typw, 1.0);
+    double d = log_dloss(-typw, 1.0); /* scikit-learn: max(1.0, loss.dloss(-typw, 1.0)) */
     double eta0 = typw / (d > 1.0 ? d : 1.0);
     t->optimal_init = 1.0 / (eta0 * alpha);
     t->t = 1.0;
