@@ -160,6 +160,7 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
     /* Open every feature file once: existence, width, and the point -> row mapping. */
     cli_progress prog;
     cli_progress_begin(&prog, "checking feature files", m);
+    double t0 = cli_now();
     for (size_t i = 0; i < m; i++) {
         polyp_features f;
         if (read_features(s, i, &f, &err) != POLYP_OK) {
@@ -199,7 +200,8 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
             clf_source_free(s);
             return false;
         }
-        cli_progress_update(&prog, i + 1, 0, "files");
+        double el = cli_now() - t0;
+        cli_progress_update(&prog, i + 1, el > 0 ? (double)(i + 1) / el : 0.0, "files");
     }
     cli_progress_end(&prog);
     s->data.dim = s->dim;
