@@ -110,8 +110,8 @@ void mlp_trainer_free(mlp_trainer *t);
 
 /* Adam's update of one parameter array (scikit-learn AdamOptimizer, bias-corrected step
  * size lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)); t is the 1-based step number. */
-void polyp_adam_update(float *param, const float *grad, float *m, float *v, size_t n, double lr,
-                       double beta1, double beta2, double eps, uint64_t t);
+void polyp_adam_update(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+                       size_t n, double lr, double beta1, double beta2, double eps, uint64_t t);
 
 /* ---------------------------------------------------------------- SGD (sgd.c) */
 typedef struct sgd_trainer sgd_trainer;

@@ -229,8 +229,8 @@ double mlp_backprop(mlp_trainer *t, const float *X, const uint32_t *y, size_t n)
     return loss;
 }
 
-void polyp_adam_update(float *param, const float *grad, float *m, float *v, size_t n, double lr,
-                       double beta1, double beta2, double eps, uint64_t t) {
+void polyp_adam_update(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+                       size_t n, double lr, double beta1, double beta2, double eps, uint64_t t) {
     double lr_t = lr * sqrt(1.0 - pow(beta2, (double)t)) / (1.0 - pow(beta1, (double)t));
     float b1 = (float)beta1, b2 = (float)beta2, c1 = (float)(1.0 - beta1), c2 = (float)(1.0 - beta2);
     float lrf = (float)lr_t, epsf = (float)eps;

@@ -241,7 +241,8 @@ typedef int (*polyp_epoch_fn)(void *user, size_t epoch, size_t n_epochs, double 
 
 typedef struct polyp_train_params {
     polyp_classifier_kind kind;      /* default MLP */
-    uint64_t seed;                   /* weight init, per-chunk shuffles (default 0) */
+    uint64_t seed;                   /* weight init and every shuffle (default 0): same seed,
+                                        same data -> the same model, whatever the threads */
     size_t epochs;                   /* default 10 */
     size_t chunk_points;             /* points per partial_fit chunk (default 5000) */
     size_t ref_max_points;           /* reference set cap (default 5000) */

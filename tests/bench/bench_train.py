@@ -10,8 +10,10 @@ annotation CSV, then trains
     training points else (200, 100) lr 1e-4, 10 epochs of partial_fit over 5,000-point chunks
     of epoch-shuffled images read from the same files, CalibratedClassifierCV(cv='prefit') on
     the reference set),
-each in its own process, and reports wall time, validation accuracy, peak RSS (wait4) and
-the time ratio sklearn / polyp.
+each in its own process, and reports wall time (whole process: reading the files included),
+CPU time (user + system), validation accuracy, peak RSS (wait4) and the wall-time ratio
+sklearn / polyp. polyp keeps up to --cache-mb (512 MiB) of features in memory between
+epochs and streams the rest; the sklearn side streams as pyspacer does.
 
     /usr/bin/python3 tests/bench/bench_train.py --polyp build/polyp [--sizes 5000,50000,200000]
 Not a timed test: run it on an otherwise idle machine.
@@ -66,7 +68,7 @@ def run_measured(cmd):
     wall = time.perf_counter() - t0
     if status != 0:
         raise SystemExit("failed: %s\n%s%s" % (" ".join(cmd), out, errtext))
-    return wall, ru.ru_maxrss / 1024.0, out, errtext  # ru_maxrss is KiB on Linux
+    return wall, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime, out, errtext  # ru_maxrss: KiB
 
 
 def sklearn_child(fdir, csv):
@@ -153,19 +155,19 @@ def main():
     if a.sklearn_child:
         sklearn_child(*a.sklearn_child)
         return
-    print("%-8s %-8s %10s %10s %9s %9s %10s %10s %7s" % ("points", "", "polyp_s", "sklearn_s", "polyp_acc",
-                                                        "skl_acc", "polyp_MiB", "skl_MiB", "ratio"))
+    print("%-7s %8s %9s %8s %8s %9s %8s %9s %8s %7s" % ("points", "polyp_s", "sklearn_s", "p_cpu_s", "s_cpu_s",
+                                                          "polyp_acc", "skl_acc", "polyp_MiB", "skl_MiB", "ratio"))
     for size in [int(s) for s in a.sizes.split(",")]:
         root = os.path.join(a.workdir, str(size))
         fdir, csv = write_source(root, size)
         model = os.path.join(root, "model.safetensors")
-        pw, prss, pout, perr = run_measured([a.polyp, "train", "--features", fdir, "--annotations", csv, "--out",
+        pw, prss, pcpu, pout, perr = run_measured([a.polyp, "train", "--features", fdir, "--annotations", csv, "--out",
                                              model, "--threads", a.threads])
         pacc = float(pout.split("validation accuracy ")[1].split()[0])
-        sw, srss, sout, serr = run_measured([sys.executable, os.path.abspath(__file__), "--sklearn-child", fdir, csv])
+        sw, srss, scpu, sout, serr = run_measured([sys.executable, os.path.abspath(__file__), "--sklearn-child", fdir, csv])
         sacc = float(sout.split("validation accuracy ")[1].split()[0])
-        print("%-8d %-8s %10.2f %10.2f %9.4f %9.4f %10.1f %10.1f %6.1fx" % (size, "", pw, sw, pacc, sacc, prss, srss,
-                                                                          sw / pw), flush=True)
+        print("%-7d %8.2f %9.2f %8.2f %8.2f %9.4f %8.4f %9.1f %8.1f %6.1fx" % (
+            size, pw, sw, pcpu, scpu, pacc, sacc, prss, srss, sw / pw), flush=True)
 
 
 if __name__ == "__main__":

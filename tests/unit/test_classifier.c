@@ -109,6 +109,17 @@ static int fixture_values(const char *file, const char *key, double *vals, int m
 }
 #define SKL "tests/fixtures/classifier/sklearn_synth.txt"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* The problem of make_classifier_fixtures.py: PROBLEM. */
 #define PROBLEM_SEED 20261128u
 #define PROBLEM_ARGS 160, 10, 1280, 0.12f, 1.0f
@@ -194,7 +205,10 @@ static void compare_with_sklearn(polyp_classifier_kind kind, const char *name) {
     synth s;
     synth_make(&s, PROBLEM_SEED, PROBLEM_ARGS);
     double acc = 0, f1 = 0;
-    const int runs = getenv("POLYP_TEST_RUNS") ? atoi(getenv("POLYP_TEST_RUNS")) : 4;
+    /* 4 seeds average out most of the seed-to-seed spread (scikit-learn's is ~0.7 points of
+     * accuracy over 10 seeds). Sanitizer builds (-O0, ~30x slower) train one seed: the same
+     * pipeline and the same tolerance, with less averaging. */
+    int runs = getenv("POLYP_TEST_RUNS") ? atoi(getenv("POLYP_TEST_RUNS")) : SANITIZED ? 1 : 4;
     polyp_train_report rep;
     for (int r = 0; r < runs; r++) {
         run_result x = train_and_score(&s, kind, (uint64_t)r + 1, &rep);
