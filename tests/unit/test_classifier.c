@@ -271,6 +271,28 @@ START_TEST(separable_problem_is_solved) {
 }
 END_TEST
 
+/* From 50,000 training points on, CoralNet switches to hidden (200, 100) at lr 1e-4. */
+START_TEST(large_source_uses_two_hidden_layers) {
+    synth s;
+    synth_make(&s, 23, 2200, 3, 6, 2.0f, 0.5f); /* ~66,000 points, ~51,500 of them train */
+    polyp_dataset d = synth_dataset(&s);
+    polyp_train_params p = polyp_train_default_params();
+    p.epochs = 2;
+    polyp_classifier *clf;
+    polyp_train_report rep;
+    polyp_error err = {0};
+    ck_assert_msg(polyp_classifier_train(&d, &p, &clf, &rep, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_uint_ge(rep.points[POLYP_SPLIT_TRAIN], 50000);
+    ck_assert_uint_eq(rep.hidden[0], 200);
+    ck_assert_uint_eq(rep.hidden[1], 100);
+    ck_assert_double_eq(rep.learning_rate, 1e-4);
+    ck_assert_uint_le(rep.points[POLYP_SPLIT_REFERENCE], 5000);
+    ck_assert_msg(rep.val_accuracy > 0.95, "validation accuracy %g", rep.val_accuracy);
+    polyp_classifier_free(clf);
+    synth_free(&s);
+}
+END_TEST
+
 static int count_epochs(void *user, size_t epoch, size_t n, double acc) {
     int *calls = user;
     (*calls)++;
@@ -516,6 +538,7 @@ int main(void) {
     tcase_add_test(tc, model_round_trip_and_checks);
     tcase_add_test(tc, model_file_fields_are_validated);
     tcase_add_test(tc, training_errors_are_clear);
+    tcase_add_test(tc, large_source_uses_two_hidden_layers);
     tcase_add_test(tc, acceptance_rule);
     tcase_add_test(tc, mlp_matches_sklearn);
     tcase_add_test(tc, lr_matches_sklearn);
