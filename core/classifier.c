@@ -32,6 +32,12 @@ int polyp_classifier_accept(double new_acc, double prev_acc) {
     return new_acc >= 1.01 * prev_acc;
 }
 
+int polyp_classifier_should_train(size_t n_annotated, size_t n_last) {
+    if (n_last == 0) return n_annotated >= 20;
+    /* n >= 1.1 last written as 10 n >= 11 last: exact, no rounding of 1.1. */
+    return (double)n_annotated * 10.0 >= (double)n_last * 11.0;
+}
+
 void polyp_classifier_free(polyp_classifier *c) {
     if (!c) return;
     for (size_t i = 0; c->labels && i < c->n_classes; i++) free(c->labels[i]);

@@ -370,6 +370,11 @@ polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t
  * accuracy on the same validation set is prev_acc (new_acc >= 1.01 * prev_acc). */
 int polyp_classifier_accept(double new_acc, double prev_acc);
 
+/* CoralNet's retraining schedule: 1 when a source with n_annotated annotated images should
+ * train now, given n_last annotated images at its last training (0 = never trained): first
+ * at 20 images, then whenever n_annotated >= 1.1 x n_last. */
+int polyp_classifier_should_train(size_t n_annotated, size_t n_last);
+
 /* Evaluation of scored points against true labels. Owned: polyp_evaluation_free. */
 typedef struct polyp_label_metrics {
     double precision, recall, f1;  /* 0 when undefined (scikit-learn's zero_division=0) */

@@ -524,6 +524,13 @@ START_TEST(acceptance_rule) {
     ck_assert(polyp_classifier_accept(0.5050001, 0.5));
     ck_assert(!polyp_classifier_accept(0.504, 0.5));
     ck_assert(polyp_classifier_accept(0.1, 0.0));
+    /* retraining: first at 20 images, then at 1.1x the last count (100 -> 110) */
+    ck_assert(!polyp_classifier_should_train(19, 0));
+    ck_assert(polyp_classifier_should_train(20, 0));
+    ck_assert(!polyp_classifier_should_train(109, 100));
+    ck_assert(polyp_classifier_should_train(110, 100));
+    ck_assert(!polyp_classifier_should_train(21, 20));
+    ck_assert(polyp_classifier_should_train(22, 20));
 }
 END_TEST
 
