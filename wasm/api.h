@@ -1,0 +1,86 @@
+/* api.h - the flat C API that wasm/polyp.js calls (exported by wasm/exports.txt).
+ *
+ * Why a wrapper and not polyp.h itself: JS can pass only numbers, so structs by value
+ * (params), 64-bit integers and out-parameters of struct type are replaced by heap handles,
+ * 32-bit pairs and accessor functions. Every function that can fail takes a polyp_error *
+ * (from polyp_wasm_error_new) and returns NULL or a non-zero status on failure; JS reads the
+ * reason with polyp_wasm_error_message. Ownership follows polyp.h: every pointer returned
+ * here is released by the _free function named next to it.
+ *
+ * Points cross the boundary as uint32 pairs: rowcol[2*i] = row, rowcol[2*i+1] = column.
+ * Features cross as float32, n x 1280, row-major in point order.
+ */
+#ifndef POLYP_WASM_API_H
+#define POLYP_WASM_API_H
+
+#include "polyp.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- memory, errors, build facts (api.c) */
+void *polyp_wasm_malloc(size_t size);            /* free with polyp_wasm_free */
+void polyp_wasm_free(void *ptr);
+polyp_error *polyp_wasm_error_new(void);         /* zeroed; free with polyp_wasm_free */
+int polyp_wasm_error_status(const polyp_error *err);
+const char *polyp_wasm_error_message(const polyp_error *err);
+const char *polyp_wasm_version(void);
+int polyp_wasm_threads_compiled(void);           /* 1 in the pthread artifact, else 0 */
+
+/* ---- images (api_image.c) */
+polyp_image *polyp_wasm_image_decode(const void *data, size_t size, polyp_error *err);
+uint32_t polyp_wasm_image_width(const polyp_image *image);
+uint32_t polyp_wasm_image_height(const polyp_image *image);
+int polyp_wasm_image_truncated(const polyp_image *image);
+const uint8_t *polyp_wasm_image_pixels(const polyp_image *image);  /* height x width x 3 */
+void polyp_wasm_image_free(polyp_image *image);
+/* The 224x224x3 float patch of one point (polyp_patch_crop) into caller memory. */
+int polyp_wasm_image_crop(const polyp_image *image, uint32_t row, uint32_t col, float *out,
+                          polyp_error *err);
+
+/* ---- weights and extraction (api_extract.c) */
+polyp_weights *polyp_wasm_weights_load(const void *data, size_t size, polyp_error *err);
+void polyp_wasm_weights_free(polyp_weights *weights);
+const char *polyp_wasm_weights_sha256(const polyp_weights *weights);
+const char *polyp_wasm_weights_variant(const polyp_weights *weights);
+/* The seeded test network as safetensors bytes (seed = seed_hi:seed_lo); *out_size set;
+ * free the result with polyp_wasm_free. */
+void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *bn_stats,
+                               size_t bn_stats_size, size_t *out_size, polyp_error *err);
+
+typedef struct polyp_wasm_extractor polyp_wasm_extractor;
+/* `weights` is kept (must outlive the extractor). n_threads > 1 uses a pthread pool in the
+ * threaded artifact and is ignored (1) in the single-threaded one. batch 0 = default. */
+polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights, int n_threads,
+                                                size_t batch_size, polyp_error *err);
+void polyp_wasm_extractor_free(polyp_wasm_extractor *extractor);
+const char *polyp_wasm_extractor_backend(const polyp_wasm_extractor *extractor);
+int polyp_wasm_extractor_threads(const polyp_wasm_extractor *extractor);
+/* Features of n points of one image into features (n x 1280 floats, caller memory). */
+int polyp_wasm_extract_points(polyp_wasm_extractor *extractor, const polyp_image *image,
+                              const uint32_t *rowcol, size_t n, float *features, polyp_error *err);
+
+/* ---- .featurevector files (api_npz.c) */
+/* npz bytes (numpy.savez layout) of n points: rows/cols from rowcol (each <= 65535), feat
+ * n x dim float32 (stored as float64 like pyspacer). Free the result with polyp_wasm_free. */
+void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, size_t dim,
+                           size_t *out_size, polyp_error *err);
+polyp_features *polyp_wasm_npz_read(const void *data, size_t size, polyp_error *err);
+size_t polyp_wasm_npz_npoints(const polyp_features *features);
+size_t polyp_wasm_npz_dim(const polyp_features *features);
+int polyp_wasm_npz_valid_rowcol(const polyp_features *features);
+const uint16_t *polyp_wasm_npz_rows(const polyp_features *features);
+const uint16_t *polyp_wasm_npz_cols(const polyp_features *features);
+const float *polyp_wasm_npz_feat(const polyp_features *features);
+void polyp_wasm_npz_free(polyp_features *features);
+
+/* ---- CoralNet annotation CSV (api_csv.c) */
+polyp_annotations *polyp_wasm_csv_parse(const void *data, size_t size, polyp_error *err);
+size_t polyp_wasm_csv_count(const polyp_annotations *annotations);
+const char *polyp_wasm_csv_name(const polyp_annotations *annotations, size_t i);
+uint32_t polyp_wasm_csv_row(const polyp_annotations *annotations, size_t i);
+uint32_t polyp_wasm_csv_col(const polyp_annotations *annotations, size_t i);
+const char *polyp_wasm_csv_label(const polyp_annotations *annotations, size_t i); /* NULL: none */
+void polyp_wasm_csv_free(polyp_annotations *annotations);
+
+#endif
