@@ -15,3 +15,6 @@ echo "== native build (ASan + UBSan)"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPOLYP_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
+
+echo "== wasm build, the same unit tests and the JS API tests under node"
+bash tests/wasm/run.sh
