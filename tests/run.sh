@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test the README promises: native unit tests (Release), the same tests under
-# AddressSanitizer + UBSan. CI runs exactly this (.ci/run).
+# AddressSanitizer + UBSan, then the wasm build's unit + JS API tests under node. CI runs exactly
+# this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash native/install-deps.sh --test
