@@ -1,0 +1,180 @@
+/* image.c - image bytes to 8-bit RGB as CoralNet sees them (Pillow's Image.convert('RGB')).
+ *
+ * JPEG goes to libjpeg-turbo (image_jpeg.c); PNG, BMP, GIF, TGA, PSD, PNM and PIC go to
+ * stb_image. Conversions follow Pillow, checked by tests/fixtures/make_image_fixtures.py:
+ * - gray replicated to R=G=B; gray+alpha and RGBA lose alpha (not composited);
+ * - palette expanded;
+ * - 16-bit RGB/RGBA/gray+alpha keep the high byte (Pillow's "RGB;16B" unpackers, stb's
+ *   16->8 conversion: v >> 8);
+ * - 16-bit gray WITHOUT alpha opens in Pillow as mode "I" (32-bit int) and convert('RGB')
+ *   clips it to 0..255 instead of scaling (65535 -> 255, 1000 -> 255, 200 -> 200); we do
+ *   the same, odd as it is, because those are the pixels CoralNet's network saw.
+ * Known differences: a GIF's transparent pixels come out black here (stb) but as their
+ * palette colour in Pillow; truncated PNGs fail here (Pillow with LOAD_TRUNCATED_IMAGES
+ * would return a partial image).
+ */
+#include "image_internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* stb_image, compiled once here. Memory only; no HDR (floats, Pillow cannot read it
+ * either); asserts compiled out so a corrupt file can never abort. stb's failure reason is
+ * thread-local (STBI_THREAD_LOCAL under C11), so concurrent decodes do not race. */
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#define STBI_ASSERT(x) ((void)0)
+#define STBI_MALLOC(sz) malloc(sz)
+#define STBI_REALLOC(p, newsz) realloc(p, newsz)
+#define STBI_FREE(p) free(p)
+#if POLYP_JPEG_LIBJPEG
+#define STBI_NO_JPEG /* JPEG never reaches stb_image when libjpeg is linked */
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#endif
+#include <stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+polyp_decode_params polyp_decode_default_params(void) {
+    polyp_decode_params p;
+    p.max_pixels = (uint64_t)1 << 28;
+    p.max_side = 65535;
+    return p;
+}
+
+polyp_status polyp_image_check_size(uint64_t width, uint64_t height,
+                                    const polyp_decode_params *params, const char *what,
+                                    polyp_error *err) {
+    if (width == 0 || height == 0)
+        return polyp_fail(err, POLYP_ERR_FORMAT, "%s: zero-sized image (%llux%llu)", what,
+                          (unsigned long long)width, (unsigned long long)height);
+    if (width > params->max_side || height > params->max_side)
+        return polyp_fail(err, POLYP_ERR_LIMIT,
+                          "%s: image is %llux%llu, larger than the %u-pixel side limit", what,
+                          (unsigned long long)width, (unsigned long long)height,
+                          (unsigned)params->max_side);
+    /* width, height < 2^32 here, so the product fits in 64 bits. */
+    if (width * height > params->max_pixels)
+        return polyp_fail(err, POLYP_ERR_LIMIT,
+                          "%s: image is %llux%llu = %llu pixels, more than the limit of %llu",
+                          what, (unsigned long long)width, (unsigned long long)height,
+                          (unsigned long long)(width * height),
+                          (unsigned long long)params->max_pixels);
+    return POLYP_OK;
+}
+
+static int is_jpeg(const uint8_t *d, size_t n) { return n >= 2 && d[0] == 0xFF && d[1] == 0xD8; }
+
+/* Everything that is not JPEG (or every format, in a build without libjpeg). */
+static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                               polyp_image *out, polyp_error *err) {
+    if (size > INT_MAX)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "image: %zu bytes is more than this decoder reads",
+                          size);
+    const int len = (int)size;
+    int w = 0, h = 0, comp = 0;
+    /* Dimensions first, from the header only: nothing large is allocated yet. */
+    if (!stbi_info_from_memory(data, len, &w, &h, &comp))
+        return polyp_fail(err, POLYP_ERR_FORMAT,
+                          "image: not a readable JPEG/PNG/BMP/GIF/TGA/PSD/PNM file (%s)",
+                          stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    polyp_status st = polyp_image_check_size((uint64_t)(w < 0 ? 0 : w), (uint64_t)(h < 0 ? 0 : h),
+                                             params, "image", err);
+    if (st != POLYP_OK) return st;
+
+    size_t npix = (size_t)w * (size_t)h; /* <= max_pixels, checked above */
+    uint8_t *rgb = NULL;
+    int dw = 0, dh = 0, dcomp = 0;
+    if (comp == 1 && stbi_is_16_bit_from_memory(data, len)) {
+        /* 16-bit gray: Pillow's mode "I" -> RGB clips to 255 (see the top comment). */
+        stbi_us *g = stbi_load_16_from_memory(data, len, &dw, &dh, &dcomp, 1);
+        if (!g) goto fail;
+        if (dw != w || dh != h) {
+            stbi_image_free(g);
+            return polyp_fail(err, POLYP_ERR_FORMAT, "image: header says %dx%d, data gave %dx%d",
+                              w, h, dw, dh);
+        }
+        rgb = malloc(npix * 3);
+        if (!rgb) {
+            stbi_image_free(g);
+            return polyp_fail(err, POLYP_ERR_NOMEM, "image: out of memory for %dx%d pixels", w, h);
+        }
+        for (size_t i = 0; i < npix; i++) {
+            uint8_t v = g[i] > 255 ? 255 : (uint8_t)g[i];
+            rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
+        }
+        stbi_image_free(g);
+    } else {
+        /* stb converts to 3 channels: gray replicated, alpha dropped, palette expanded,
+         * 16-bit reduced to the high byte. */
+        rgb = stbi_load_from_memory(data, len, &dw, &dh, &dcomp, 3);
+        if (!rgb) goto fail;
+        if (dw != w || dh != h) {
+            stbi_image_free(rgb);
+            return polyp_fail(err, POLYP_ERR_FORMAT, "image: header says %dx%d, data gave %dx%d",
+                              w, h, dw, dh);
+        }
+    }
+    out->width = (uint32_t)w;
+    out->height = (uint32_t)h;
+    out->pixels = rgb;
+    out->truncated = 0;
+    return POLYP_OK;
+
+fail:;
+    const char *why = stbi_failure_reason();
+    if (why && strcmp(why, "outofmem") == 0)
+        return polyp_fail(err, POLYP_ERR_NOMEM, "image: out of memory decoding %dx%d pixels", w, h);
+    return polyp_fail(err, POLYP_ERR_FORMAT, "image: corrupt or truncated %dx%d image (%s)", w, h,
+                      why ? why : "decoder failed");
+}
+
+polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decode_params *params,
+                                polyp_image *out, polyp_error *err) {
+    if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "image decode: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!data && size > 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "image decode: NULL data");
+    if (size == 0) return polyp_fail(err, POLYP_ERR_FORMAT, "image: empty input (0 bytes)");
+    polyp_decode_params defaults = polyp_decode_default_params();
+    if (!params) params = &defaults;
+
+    const uint8_t *bytes = data;
+#if POLYP_JPEG_LIBJPEG
+    if (is_jpeg(bytes, size)) return polyp_jpeg_decode(bytes, size, params, out, err);
+#else
+    (void)is_jpeg;
+#endif
+    return decode_stb(bytes, size, params, out, err);
+}
+
+polyp_status polyp_image_load_file(const char *path, const polyp_decode_params *params,
+                                   polyp_image *out, polyp_error *err) {
+    if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "image load: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!path) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "image load: NULL path");
+    void *buf = NULL;
+    size_t size = 0;
+    polyp_status st = polyp_read_file(path, &buf, &size, err);
+    if (st != POLYP_OK) return st;
+    st = polyp_image_decode(buf, size, params, out, err);
+    free(buf);
+    if (st != POLYP_OK) return polyp_fail_prefix(err, st, "%s: ", path);
+    return POLYP_OK;
+}
+
+void polyp_image_free(polyp_image *image) {
+    if (!image) return;
+    free(image->pixels);
+    memset(image, 0, sizeof *image);
+}
