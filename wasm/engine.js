@@ -1,0 +1,286 @@
+// engine.js - owns one polyp wasm module and speaks its flat C API (wasm/api.h) in JS
+// values. Runs inside the dedicated worker (wasm/worker.js); nothing here touches the DOM.
+//
+// Memory rules: every byte array crosses into wasm by malloc + copy, results are copied out
+// (slice) before the wasm buffer is freed; heap views are re-read after every call because
+// memory may grow (and, in the threaded artifact, grow from another thread).
+import { isNode } from './detect.js';
+
+export const FEATURE_DIM = 1280;
+
+const STATUS_NAMES = ['ok', 'invalid_arg', 'nomem', 'io', 'format', 'unsupported', 'limit',
+  'cancelled', 'backend'];
+
+/** An error from the C core: status (number), statusName, and the core's one-line reason. */
+export class PolypError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'PolypError';
+    this.status = status;
+    this.statusName = STATUS_NAMES[status] || 'unknown';
+  }
+}
+
+async function loadFactory(flavor, baseUrl, threads) {
+  const base = new URL(baseUrl);
+  const name = `polyp-${flavor}`;
+  const opts = { polypThreads: threads };
+  if (isNode) {
+    // Emscripten 3.1.6's ES-module output still reads __dirname and require in node.
+    const { createRequire } = await import('node:module');
+    const { fileURLToPath } = await import('node:url');
+    const fs = await import('node:fs');
+    const dir = fileURLToPath(base);
+    globalThis.__dirname ??= dir;
+    globalThis.require ??= createRequire(new URL('./', base));
+    opts.wasmBinary = fs.readFileSync(fileURLToPath(new URL(`${name}.wasm`, base)));
+    opts.locateFile = (p) => fileURLToPath(new URL(p, base));
+  } else {
+    opts.locateFile = (p) => new URL(p, base).href;
+  }
+  const { default: factory } = await import(new URL(`${name}.mjs`, base).href);
+  return factory(opts);
+}
+
+const asBytes = (data) => {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer)) {
+    return new Uint8Array(data);
+  }
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  throw new TypeError('expected bytes (ArrayBuffer, typed array or string)');
+};
+
+export class Engine {
+  static async create({ flavor, threads, baseUrl }) {
+    const mod = await loadFactory(flavor, baseUrl, threads);
+    return new Engine(mod, flavor, threads);
+  }
+
+  constructor(mod, flavor, threads) {
+    this.m = mod;
+    this.flavor = flavor;
+    this.threads = threads;
+    this.err = mod._polyp_wasm_error_new();
+    this.weights = 0;
+    this.extractor = 0;
+  }
+
+  // ---- memory helpers
+  buffer() { return this.m.wasmMemory ? this.m.wasmMemory.buffer : this.m.HEAPU8.buffer; }
+
+  alloc(size) {
+    const p = this.m._polyp_wasm_malloc(size);
+    if (!p) throw new PolypError(2, `out of wasm memory allocating ${size} bytes`);
+    return p;
+  }
+
+  free(p) { if (p) this.m._polyp_wasm_free(p); }
+
+  copyIn(data) {
+    const bytes = asBytes(data);
+    const p = this.alloc(bytes.byteLength);
+    new Uint8Array(this.buffer(), p, bytes.byteLength).set(bytes);
+    return p;
+  }
+
+  cstring(p) {
+    if (!p) return null;
+    const heap = new Uint8Array(this.buffer());
+    let end = p;
+    while (heap[end]) end++;
+    // Copy first: TextDecoder refuses views of shared memory (threaded artifact).
+    return new TextDecoder().decode(heap.slice(p, end));
+  }
+
+  u32(p) { return new DataView(this.buffer()).getUint32(p, true); }
+
+  fail() {
+    const status = this.m._polyp_wasm_error_status(this.err);
+    throw new PolypError(status || 8, this.cstring(this.m._polyp_wasm_error_message(this.err)));
+  }
+
+  check(ok) { if (!ok) this.fail(); }
+
+  version() { return this.cstring(this.m._polyp_wasm_version()); }
+
+  // ---- images
+  decode(imageBytes) {
+    const p = this.copyIn(imageBytes);
+    try {
+      const img = this.m._polyp_wasm_image_decode(p, asBytes(imageBytes).byteLength, this.err);
+      this.check(img);
+      return img;
+    } finally {
+      this.free(p);
+    }
+  }
+
+  imageInfo(img) {
+    return {
+      width: this.m._polyp_wasm_image_width(img) >>> 0,
+      height: this.m._polyp_wasm_image_height(img) >>> 0,
+      truncated: !!this.m._polyp_wasm_image_truncated(img),
+    };
+  }
+
+  freeImage(img) { this.m._polyp_wasm_image_free(img); }
+
+  // ---- weights and extraction
+  /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
+  loadWeights(bytes, { batchSize = 0 } = {}) {
+    const b = asBytes(bytes);
+    const p = this.copyIn(b);
+    let w = 0;
+    try {
+      w = this.m._polyp_wasm_weights_load(p, b.byteLength, this.err);
+      this.check(w);
+    } finally {
+      this.free(p);
+    }
+    const x = this.m._polyp_wasm_extractor_init(w, this.threads, batchSize, this.err);
+    if (!x) {
+      this.m._polyp_wasm_weights_free(w);
+      this.fail();
+    }
+    this.unloadWeights();
+    this.weights = w;
+    this.extractor = x;
+    return {
+      sha256: this.cstring(this.m._polyp_wasm_weights_sha256(w)),
+      variant: this.cstring(this.m._polyp_wasm_weights_variant(w)),
+      backend: this.cstring(this.m._polyp_wasm_extractor_backend(x)),
+      threads: this.m._polyp_wasm_extractor_threads(x),
+    };
+  }
+
+  unloadWeights() {
+    if (this.extractor) this.m._polyp_wasm_extractor_free(this.extractor);
+    if (this.weights) this.m._polyp_wasm_weights_free(this.weights);
+    this.extractor = this.weights = 0;
+  }
+
+  /** The seeded test network's safetensors bytes (models/testnet.py's network). */
+  buildTestnet(seed, bnStats) {
+    const s = BigInt(seed);
+    const b = asBytes(bnStats);
+    const p = this.copyIn(b);
+    const sizeP = this.alloc(8);
+    try {
+      const out = this.m._polyp_wasm_testnet_build(Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn),
+        p, b.byteLength, sizeP, this.err);
+      this.check(out);
+      const n = this.u32(sizeP);
+      const bytes = new Uint8Array(this.buffer(), out, n).slice();
+      this.free(out);
+      return bytes;
+    } finally {
+      this.free(p);
+      this.free(sizeP);
+    }
+  }
+
+  /**
+   * Features of points [row, col] (Uint32Array of pairs) of one decoded image, `chunk` points
+   * per call; between chunks `between(done, total)` runs and may return a promise (the worker
+   * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x 1280.
+   */
+  async extractPoints(img, rowcol, { chunk = 8, between } = {}) {
+    if (!this.extractor) throw new PolypError(1, 'extract: no weights loaded (call loadWeights first)');
+    const n = rowcol.length / 2;
+    const out = new Float32Array(n * FEATURE_DIM);
+    const cn = Math.max(1, Math.min(chunk, n || 1));
+    const ptsP = this.alloc(cn * 8);
+    const featP = this.alloc(cn * FEATURE_DIM * 4);
+    try {
+      for (let start = 0; start < n; start += cn) {
+        const k = Math.min(cn, n - start);
+        new Uint32Array(this.buffer(), ptsP, k * 2).set(rowcol.subarray(start * 2, (start + k) * 2));
+        const st = this.m._polyp_wasm_extract_points(this.extractor, img, ptsP, k, featP, this.err);
+        if (st !== 0) this.fail();
+        out.set(new Float32Array(this.buffer(), featP, k * FEATURE_DIM), start * FEATURE_DIM);
+        if (between) await between(start + k, n);
+      }
+    } finally {
+      this.free(ptsP);
+      this.free(featP);
+    }
+    return out;
+  }
+
+  // ---- .featurevector (npz)
+  writeNpz(rowcol, features, dim = FEATURE_DIM) {
+    const n = rowcol.length / 2;
+    if (features.length !== n * dim) throw new PolypError(1, `npz: ${features.length} feature values for ${n} points x ${dim}`);
+    const ptsP = this.copyIn(new Uint8Array(rowcol.buffer, rowcol.byteOffset, rowcol.byteLength));
+    const featP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
+    const sizeP = this.alloc(8);
+    try {
+      const out = this.m._polyp_wasm_npz_write(ptsP, n, featP, dim, sizeP, this.err);
+      this.check(out);
+      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
+      this.free(out);
+      return bytes;
+    } finally {
+      this.free(ptsP);
+      this.free(featP);
+      this.free(sizeP);
+    }
+  }
+
+  readNpz(bytes) {
+    const b = asBytes(bytes);
+    const p = this.copyIn(b);
+    try {
+      const f = this.m._polyp_wasm_npz_read(p, b.byteLength, this.err);
+      this.check(f);
+      try {
+        const n = this.m._polyp_wasm_npz_npoints(f) >>> 0;
+        const dim = this.m._polyp_wasm_npz_dim(f) >>> 0;
+        const valid = !!this.m._polyp_wasm_npz_valid_rowcol(f);
+        const buf = this.buffer();
+        const rows = valid ? new Uint16Array(buf, this.m._polyp_wasm_npz_rows(f), n).slice() : null;
+        const cols = valid ? new Uint16Array(buf, this.m._polyp_wasm_npz_cols(f), n).slice() : null;
+        const features = new Float32Array(buf, this.m._polyp_wasm_npz_feat(f), n * dim).slice();
+        return { npoints: n, dim, validRowcol: valid, rows, cols, features };
+      } finally {
+        this.m._polyp_wasm_npz_free(f);
+      }
+    } finally {
+      this.free(p);
+    }
+  }
+
+  // ---- CoralNet annotation CSV
+  parseCsv(bytes) {
+    const b = asBytes(bytes);
+    const p = this.copyIn(b);
+    try {
+      const a = this.m._polyp_wasm_csv_parse(p, b.byteLength, this.err);
+      this.check(a);
+      try {
+        const n = this.m._polyp_wasm_csv_count(a) >>> 0;
+        const names = new Array(n), labels = new Array(n);
+        const rows = new Uint32Array(n), cols = new Uint32Array(n);
+        for (let i = 0; i < n; i++) {
+          names[i] = this.cstring(this.m._polyp_wasm_csv_name(a, i));
+          rows[i] = this.m._polyp_wasm_csv_row(a, i);
+          cols[i] = this.m._polyp_wasm_csv_col(a, i);
+          labels[i] = this.cstring(this.m._polyp_wasm_csv_label(a, i));
+        }
+        return { names, rows, cols, labels };
+      } finally {
+        this.m._polyp_wasm_csv_free(a);
+      }
+    } finally {
+      this.free(p);
+    }
+  }
+
+  dispose() {
+    this.unloadWeights();
+    this.free(this.err);
+    this.err = 0;
+  }
+}

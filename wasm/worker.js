@@ -1,0 +1,159 @@
+// worker.js - the dedicated worker that owns the polyp wasm module (browser Worker with
+// {type: 'module'}, or node worker_threads). The page talks to it only through wasm/polyp.js.
+//
+// Protocol (all messages are plain objects; ArrayBuffers are transferred, never copied):
+//   page -> worker  { id, type, ...args }        a request (types: see `handlers`)
+//                   { type: 'cancel', id }       stop request `id` at its next checkpoint
+//   worker -> page  { id, type: 'progress', done, total }
+//                   { id, type: 'result', result }
+//                   { id, type: 'error', error: { name, message, status, statusName } }
+// Requests run one at a time in arrival order (one module, one extractor); cancel messages
+// are handled at once, and long requests yield between chunks so that they can arrive.
+import { detectRuntime, isNode } from './detect.js';
+import { Engine, PolypError } from './engine.js';
+
+const port = await (async () => {
+  if (isNode) {
+    const { parentPort } = await import('node:worker_threads');
+    return {
+      post: (msg, transfer) => parentPort.postMessage(msg, transfer),
+      listen: (fn) => parentPort.on('message', fn),
+    };
+  }
+  return {
+    post: (msg, transfer) => self.postMessage(msg, transfer),
+    listen: (fn) => { self.onmessage = (e) => fn(e.data); },
+  };
+})();
+
+let engine = null;
+const cancelled = new Set();
+let queue = Promise.resolve();
+
+class CancelledError extends PolypError {
+  constructor() {
+    super(7, 'cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function bytesOf(x) {
+  if (typeof Blob === 'function' && x instanceof Blob) return new Uint8Array(await x.arrayBuffer());
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw new TypeError('expected a Blob, ArrayBuffer or typed array');
+}
+
+function needEngine() {
+  if (!engine) throw new PolypError(1, 'polyp worker: not initialised');
+  return engine;
+}
+
+const handlers = {
+  async init({ threads, baseUrl }) {
+    if (engine) throw new PolypError(1, 'polyp worker: already initialised');
+    const rt = await detectRuntime(threads);
+    engine = await Engine.create({ flavor: rt.flavor, threads: rt.threads, baseUrl });
+    return { result: { ...rt, version: engine.version() } };
+  },
+
+  async loadWeights({ weights, batchSize }) {
+    const info = needEngine().loadWeights(await bytesOf(weights), { batchSize });
+    return { result: info };
+  },
+
+  async buildTestnet({ seed, bnStats }) {
+    const bytes = needEngine().buildTestnet(seed, await bytesOf(bnStats));
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async decodeImage({ image }) {
+    const e = needEngine();
+    const img = e.decode(await bytesOf(image));
+    try {
+      return { result: e.imageInfo(img) };
+    } finally {
+      e.freeImage(img);
+    }
+  },
+
+  async extract({ id, image, points, chunk }) {
+    const e = needEngine();
+    const img = e.decode(await bytesOf(image));
+    try {
+      const info = e.imageInfo(img);
+      const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
+      const features = await e.extractPoints(img, rowcol, {
+        chunk: chunk || 8,
+        between: async (done, total) => {
+          port.post({ id, type: 'progress', done, total });
+          await yieldToEvents();
+          if (cancelled.has(id)) throw new CancelledError();
+        },
+      });
+      return {
+        result: { ...info, npoints: rowcol.length / 2, dim: 1280, features },
+        transfer: [features.buffer],
+      };
+    } finally {
+      e.freeImage(img);
+    }
+  },
+
+  async writeNpz({ points, features, dim }) {
+    const bytes = needEngine().writeNpz(new Uint32Array(points), new Float32Array(features), dim);
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async readNpz({ bytes }) {
+    const r = needEngine().readNpz(await bytesOf(bytes));
+    const transfer = [r.features.buffer];
+    if (r.rows) transfer.push(r.rows.buffer, r.cols.buffer);
+    return { result: r, transfer };
+  },
+
+  async parseCsv({ bytes }) {
+    const r = needEngine().parseCsv(await bytesOf(bytes));
+    return { result: r, transfer: [r.rows.buffer, r.cols.buffer] };
+  },
+
+  async dispose() {
+    if (engine) engine.dispose();
+    engine = null;
+    return { result: true };
+  },
+};
+
+function errorRecord(e) {
+  return {
+    name: e && e.name ? e.name : 'Error',
+    message: e && e.message ? e.message : String(e),
+    status: e && typeof e.status === 'number' ? e.status : undefined,
+    statusName: e && e.statusName ? e.statusName : undefined,
+  };
+}
+
+port.listen((msg) => {
+  if (!msg || typeof msg !== 'object') return;
+  if (msg.type === 'cancel') {
+    cancelled.add(msg.id);
+    return;
+  }
+  const { id, type } = msg;
+  queue = queue.then(async () => {
+    try {
+      if (cancelled.has(id)) throw new CancelledError();
+      const h = Object.prototype.hasOwnProperty.call(handlers, type) ? handlers[type] : null;
+      if (!h) throw new PolypError(1, `polyp worker: unknown request type '${type}'`);
+      const { result, transfer = [] } = await h(msg);
+      port.post({ id, type: 'result', result }, transfer);
+    } catch (e) {
+      port.post({ id, type: 'error', error: errorRecord(e) });
+    } finally {
+      cancelled.delete(id);
+    }
+  });
+});
+port.post({ type: 'ready' });
