@@ -1,0 +1,21 @@
+/* sha256.h - SHA-256 (FIPS 180-4), used to identify weights files. Internal. */
+#ifndef POLYP_SHA256_H
+#define POLYP_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct polyp_sha256 {
+    uint32_t h[8];
+    uint64_t total;       /* bytes hashed so far */
+    uint8_t block[64];
+    size_t fill;          /* bytes pending in block */
+} polyp_sha256;
+
+void polyp_sha256_init(polyp_sha256 *s);
+void polyp_sha256_update(polyp_sha256 *s, const void *data, size_t size);
+void polyp_sha256_final(polyp_sha256 *s, uint8_t digest[32]);
+/* One shot, lowercase hex + NUL. */
+void polyp_sha256_hex(const void *data, size_t size, char hex[65]);
+
+#endif /* POLYP_SHA256_H */
