@@ -103,10 +103,18 @@ export class Engine {
 
   check(ok) { if (!ok) this.fail(); }
 
+  /** Parts of the C API arrive as the core grows (wasm/CMakeLists.txt): say which is missing. */
+  need(part, fn) {
+    if (typeof this.m[fn] !== 'function') {
+      throw new PolypError(5, `this polyp build has no ${part} support (${fn.slice(1)} not exported)`);
+    }
+  }
+
   version() { return this.cstring(this.m._polyp_wasm_version()); }
 
   // ---- images
   decode(imageBytes) {
+    this.need('image', '_polyp_wasm_image_decode');
     const p = this.copyIn(imageBytes);
     try {
       const img = this.m._polyp_wasm_image_decode(p, asBytes(imageBytes).byteLength, this.err);
@@ -130,6 +138,7 @@ export class Engine {
   // ---- weights and extraction
   /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
   loadWeights(bytes, { batchSize = 0 } = {}) {
+    this.need('extraction', '_polyp_wasm_weights_load');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     let w = 0;
@@ -163,6 +172,7 @@ export class Engine {
 
   /** The seeded test network's safetensors bytes (models/testnet.py's network). */
   buildTestnet(seed, bnStats) {
+    this.need('test network', '_polyp_wasm_testnet_build');
     const s = BigInt(seed);
     const b = asBytes(bnStats);
     const p = this.copyIn(b);
@@ -211,6 +221,7 @@ export class Engine {
 
   // ---- .featurevector (npz)
   writeNpz(rowcol, features, dim = FEATURE_DIM) {
+    this.need('npz', '_polyp_wasm_npz_write');
     const n = rowcol.length / 2;
     if (features.length !== n * dim) throw new PolypError(1, `npz: ${features.length} feature values for ${n} points x ${dim}`);
     const ptsP = this.copyIn(new Uint8Array(rowcol.buffer, rowcol.byteOffset, rowcol.byteLength));
@@ -230,6 +241,7 @@ export class Engine {
   }
 
   readNpz(bytes) {
+    this.need('npz', '_polyp_wasm_npz_read');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     try {
@@ -254,6 +266,7 @@ export class Engine {
 
   // ---- CoralNet annotation CSV
   parseCsv(bytes) {
+    this.need('CSV', '_polyp_wasm_csv_parse');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     try {
