@@ -76,6 +76,21 @@ while IFS= read -r name; do
   rm -f "$log"
 done < "$testdir/tests.txt"
 
+# JS dev tools (typescript, playwright-core) as package-lock.json pins them.
+if [[ ! -x node_modules/.bin/tsc ]]; then
+  echo "== npm ci (dev dependencies)"
+  npm ci --no-audit --no-fund >/dev/null || echo "tests/wasm/run.sh: npm ci failed" >&2
+fi
+
+echo "== polyp.d.ts type check (tsc)"
+if [[ -x node_modules/.bin/tsc ]] && node_modules/.bin/tsc -p tests/wasm/tsconfig.json; then
+  echo "polyp.d.ts: 1 passed, 0 failed"
+  passed=$((passed + 1))
+else
+  echo "FAIL polyp.d.ts type check"
+  failed=$((failed + 1))
+fi
+
 shopt -s nullglob
 api_tests=(tests/wasm/*.test.mjs)
 if [[ ${#api_tests[@]} -gt 0 ]]; then

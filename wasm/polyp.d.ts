@@ -1,0 +1,132 @@
+// polyp.d.ts - hand-written types of polyp's JavaScript API (wasm/polyp.js).
+//
+// All heavy work runs in a dedicated worker that owns the WebAssembly module; every method
+// returns a promise and never blocks the page. Buffers you pass are copied unless you pass
+// { transfer: true } (then an ArrayBuffer, or a typed array covering its whole buffer, is
+// moved to the worker and becomes unusable here). Result buffers are transferred to you.
+
+/** Bytes polyp accepts: a File/Blob (read inside the worker), an ArrayBuffer or a typed array. */
+export type Bytes = Blob | ArrayBuffer | ArrayBufferView;
+
+/** A point: 0-based pixel row (y) and column (x) from the top-left of the stored image. */
+export type Point = readonly [row: number, col: number] | { readonly row: number; readonly col: number };
+
+/** Points as [row, col] pairs, or as a flat Uint32Array [row0, col0, row1, col1, ...]. */
+export type Points = readonly Point[] | Uint32Array;
+
+/** Status names of the C core (polyp_status). */
+export type PolypStatusName =
+  | 'ok' | 'invalid_arg' | 'nomem' | 'io' | 'format' | 'unsupported' | 'limit' | 'cancelled'
+  | 'backend' | 'unknown';
+
+/** A failure reported by the engine; `message` is the core's one-line reason naming the input. */
+export declare class PolypError extends Error {
+  /** 'PolypError', or 'AbortError' when the call was cancelled. */
+  readonly name: 'PolypError' | 'AbortError';
+  /** The C core's polyp_status code (7 = cancelled). */
+  readonly status: number | undefined;
+  readonly statusName: PolypStatusName | undefined;
+}
+
+export declare const FEATURE_DIM: 1280;
+
+export interface CreateOptions {
+  /** Worker threads for extraction: 'auto' (hardware threads, at most 8) or a count. More than
+   * one needs a cross-origin-isolated page (COOP + COEP headers); otherwise polyp falls back to
+   * the single-threaded module and says so. Default 'auto'. */
+  threads?: 'auto' | number;
+  /** Folder (URL) holding polyp-simd.{mjs,wasm} and polyp-simd-mt.{mjs,wasm,worker.js}.
+   * Default: dist/ next to polyp.js. */
+  baseUrl?: string | URL;
+  /** URL of worker.js. Default: next to polyp.js. */
+  workerUrl?: string | URL;
+  /** Receives the one-line artifact choice, once per page. Default console.info; null: silent. */
+  log?: ((message: string) => void) | null;
+}
+
+export interface CallOptions {
+  /** Move the input buffer to the worker instead of copying it. */
+  transfer?: boolean;
+}
+
+export interface WeightsInfo {
+  /** SHA-256 of the weights file (lowercase hex): identifies the extractor. */
+  sha256: string;
+  /** 'lukemelas' (CoralNet's) or 'torchvision'. */
+  variant: string;
+  /** Backend in use ('portable' in wasm). */
+  backend: string;
+  /** Threads the extractor uses. */
+  threads: number;
+}
+
+export interface ImageInfo {
+  width: number;
+  height: number;
+  /** The file ended early; the decoder filled the rest (CoralNet keeps such files). */
+  truncated: boolean;
+}
+
+export interface ExtractOptions extends CallOptions {
+  /** Cancels between chunks: the promise rejects with an AbortError PolypError. */
+  signal?: AbortSignal;
+  /** Called after every chunk with points done so far. */
+  onProgress?: (done: number, total: number) => void;
+  /** Points per step between progress/cancel checkpoints (default 8). */
+  chunk?: number;
+}
+
+export interface ExtractResult extends ImageInfo {
+  npoints: number;
+  dim: 1280;
+  /** npoints x 1280 float32, row-major, in point order. */
+  features: Float32Array;
+}
+
+export interface FeatureFile {
+  npoints: number;
+  dim: number;
+  /** false for legacy files without point locations (rows/cols null). */
+  validRowcol: boolean;
+  rows: Uint16Array | null;
+  cols: Uint16Array | null;
+  /** npoints x dim float32 (the file stores float64). */
+  features: Float32Array;
+}
+
+export interface Annotations {
+  /** Image names, one per row, in file order. */
+  names: string[];
+  rows: Uint32Array;
+  cols: Uint32Array;
+  /** Label code, or null when the row has none. */
+  labels: (string | null)[];
+}
+
+export declare class Polyp {
+  private constructor();
+  /** The module running: 'simd-mt' (SIMD + threads) or 'simd' (single-threaded). */
+  readonly flavor: 'simd' | 'simd-mt';
+  readonly threads: number;
+  readonly version: string;
+
+  /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
+  loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;
+  /** The seeded, untrained test network (models/testnet.py) as safetensors bytes. */
+  buildTestnet(seed: bigint | number, bnStats: Bytes): Promise<Uint8Array>;
+  /** Decodes JPEG (libjpeg-turbo, Pillow's pixels), PNG and other stb_image formats. */
+  decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
+  /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
+  extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
+  /** pyspacer .featurevector (npz) bytes for points and their features. */
+  featuresToNpz(points: Points, features: Float32Array, dim?: number): Promise<Uint8Array>;
+  /** Reads a .featurevector (stored or deflated npz, as pyspacer writes). */
+  readNpz(bytes: Bytes): Promise<FeatureFile>;
+  /** CoralNet annotation CSV: Name, Row, Column, Label code (or Label); any order/case. */
+  parseAnnotationsCsv(csv: Bytes | string): Promise<Annotations>;
+  /** Stops the worker; pending calls reject with an AbortError. */
+  terminate(): void;
+}
+
+/** Starts the worker and the module that suits this page (see CreateOptions.threads). */
+export declare function createPolyp(options?: CreateOptions): Promise<Polyp>;
