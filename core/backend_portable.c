@@ -116,7 +116,7 @@ static void stem_rows(const portable *s, const float *in, float *out, size_t y0,
                     if (ix < 0 || ix >= (long)W) continue;
                     const float *px = in + ((size_t)iy * W + (size_t)ix) * 3;
                     const float *wk = s->stem_w + (size_t)(ky * 3 + kx) * 3 * C;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (size_t ci = 0; ci < 3; ci++)
                         for (size_t o = 0; o < C; o++) acc[o] += px[ci] * wk[ci * C + o];
                 }
             }

@@ -85,7 +85,7 @@ static int hexval(unsigned char c) {
 static bool read_hex4(parser *p, unsigned *out) {
     if (p->len - p->pos < 4) return false;
     unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 4; i++) {
         int h = hexval(p->s[p->pos + i]);
         if (h < 0) return false;
         v = v << 4 | (unsigned)h;

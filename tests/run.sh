@@ -11,6 +11,7 @@ echo "== native build (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== python tests (models/: converter, reference network, fixtures)" && /usr/bin/python3 -m unittest discover -s tests/python
 
 echo "== native build (ASan + UBSan)"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPOLYP_SANITIZE=ON >/dev/null

@@ -3,14 +3,8 @@
  * from the committed BN statistics, every `fixtures` case of cases.csv cropped and
  * extracted, features within 1e-4 absolute of features.f32. The `testdata` cases run in
  * test_effnet_portable_testdata (they need ../shared/testdata).
- *
- * POLYP_TEST_MAX_CASES (environment) limits the number of cases, for slow sanitizer runs. */
+ * Sanitizer builds run every 4th case (see ec_stride). */
 #include "effnet_cases.h"
-
-static size_t max_cases(void) {
-    const char *v = getenv("POLYP_TEST_MAX_CASES");
-    return v ? (size_t)strtoul(v, NULL, 10) : 0;
-}
 
 START_TEST(fixture_cases_match_pytorch) {
     polyp_weights *w = ec_load_testnet();
@@ -21,7 +15,7 @@ START_TEST(fixture_cases_match_pytorch) {
     polyp_error err = {0};
     ck_assert_msg(polyp_extractor_init(w, &p, &ex, &err) == POLYP_OK, "%s", err.message);
     ck_assert_str_eq(polyp_extractor_backend_name(ex), "portable");
-    ec_result r = ec_run(ex, "fixtures", max_cases());
+    ec_result r = ec_run(ex, "fixtures", ec_stride());
     ec_check(&r);
     polyp_extractor_free(ex);
     polyp_weights_free(w);

@@ -11,8 +11,7 @@ START_TEST(testdata_cases_match_pytorch) {
     polyp_extractor *ex;
     polyp_error err = {0};
     ck_assert_msg(polyp_extractor_init(w, &p, &ex, &err) == POLYP_OK, "%s", err.message);
-    const char *v = getenv("POLYP_TEST_MAX_CASES");
-    ec_result r = ec_run(ex, "testdata", v ? (size_t)strtoul(v, NULL, 10) : 0);
+    ec_result r = ec_run(ex, "testdata", ec_stride());
     ec_check(&r);
     polyp_extractor_free(ex);
     polyp_weights_free(w);

@@ -225,6 +225,44 @@ START_TEST(writer_empty_file) {
 }
 END_TEST
 
+/* Deterministic mutation fuzzing of a small valid file: every outcome must be OK or a
+ * refusal with a message, never a crash (this test earns its keep under ASan/UBSan). */
+START_TEST(random_mutations_never_crash) {
+    const char *h = "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                    "\"b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[16,19]}}";
+    size_t size;
+    uint8_t *orig = make_file(h, strlen(h), 19, &size);
+    uint8_t *b = malloc(size);
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    int accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        memcpy(b, orig, size);
+        int flips = 1 + iter % 4;
+        for (int k = 0; k < flips; k++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)(state >> 33) % size;
+            static const uint8_t interesting[] = {'"', '{', '}', '[', ']', ',', ':', '0', '9', '-', '\\', 0, 0xff, ' '};
+            b[pos] = (state >> 20) & 1 ? (uint8_t)(state >> 24) : interesting[(state >> 40) % sizeof interesting];
+        }
+        size_t len = iter % 7 == 0 ? (size_t)(state >> 45) % (size + 1) : size;
+        polyp_st_file f;
+        polyp_error err = {0};
+        polyp_status st = polyp_st_parse(b, len, &f, &err);
+        if (st == POLYP_OK) {
+            accepted++;
+            for (size_t i = 0; i < f.count; i++)
+                ck_assert(f.tensors[i].data + f.tensors[i].nbytes <= b + len);
+            polyp_st_free(&f);
+        } else {
+            ck_assert(err.message[0] != 0);
+        }
+    }
+    ck_assert_int_gt(accepted, 0); /* some mutations only touch tensor data */
+    free(b);
+    free(orig);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("core");
@@ -234,6 +272,7 @@ int main(void) {
     tcase_add_loop_test(tc, refuses_corrupt_headers, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, writer_round_trip);
     tcase_add_test(tc, writer_empty_file);
+    tcase_add_test(tc, random_mutations_never_crash);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
