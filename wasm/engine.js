@@ -133,6 +133,12 @@ export class Engine {
     };
   }
 
+  /** Copy of the decoded RGB pixels, height x width x 3. */
+  imagePixels(img) {
+    const { width, height } = this.imageInfo(img);
+    return new Uint8Array(this.buffer(), this.m._polyp_wasm_image_pixels(img), width * height * 3).slice();
+  }
+
   freeImage(img) { this.m._polyp_wasm_image_free(img); }
 
   // ---- weights and extraction

@@ -116,6 +116,8 @@ export declare class Polyp {
   buildTestnet(seed: bigint | number, bnStats: Bytes): Promise<Uint8Array>;
   /** Decodes JPEG (libjpeg-turbo, Pillow's pixels), PNG and other stb_image formats. */
   decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
+  /** The same, with the decoded RGB bytes (height x width x 3, row-major). */
+  decodeImage(image: Bytes, options: CallOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
   /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
   extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
   /** pyspacer .featurevector (npz) bytes for points and their features. */

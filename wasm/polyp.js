@@ -154,9 +154,10 @@ export class Polyp {
     return new Uint8Array(await this.client.call('buildTestnet', { seed: BigInt(seed), bnStats: b }, t));
   }
 
-  decodeImage(image, { transfer = false } = {}) {
+  /** Size of a decoded image; with { pixels: true } also its RGB bytes (height x width x 3). */
+  decodeImage(image, { transfer = false, pixels = false } = {}) {
     const [img, t] = ownBuffer(image, transfer);
-    return this.client.call('decodeImage', { image: img }, t);
+    return this.client.call('decodeImage', { image: img, pixels }, t);
   }
 
   /** Features of every point of one image: { features: Float32Array(n*1280), width, height, ... }. */

@@ -69,10 +69,14 @@ const handlers = {
     return { result: bytes.buffer, transfer: [bytes.buffer] };
   },
 
-  async decodeImage({ image }) {
+  async decodeImage({ image, pixels }) {
     const e = needEngine();
     const img = e.decode(await bytesOf(image));
     try {
+      if (pixels) {
+        const px = e.imagePixels(img);
+        return { result: { ...e.imageInfo(img), pixels: px }, transfer: [px.buffer] };
+      }
       return { result: e.imageInfo(img) };
     } finally {
       e.freeImage(img);

@@ -101,6 +101,7 @@ for (const threads of [1, 2]) {
   test(`features equal PyTorch's within 1e-4 (polyp-${threads === 1 ? 'simd' : 'simd-mt'})`, async (t) => {
     if (!haveTestdata) t.diagnostic(`../shared/testdata missing: ${cases.length - runnable.length} testdata cases not run`);
     const got = new Float32Array(cases.length * DIM).fill(NaN);
+    let worst = 0;
     for (const [image, list] of byImage(runnable)) {
       const r = await polyps[threads].extract(readFileSync(imagePath(list[0])), list.map((c) => [c.row, c.col]));
       assert.equal(r.npoints, list.length);
@@ -108,22 +109,25 @@ for (const threads of [1, 2]) {
       list.forEach((c, k) => got.set(r.features.subarray(k * DIM, (k + 1) * DIM), c.index * DIM));
       for (const [k, c] of list.entries()) {
         const d = maxAbsDiff(r.features, k * DIM, expected, c.index * DIM, DIM);
+        worst = Math.max(worst, d);
         assert.ok(d <= 1e-4, `${image} (${c.row}, ${c.col}): max |wasm - PyTorch| = ${d}`);
       }
     }
     featuresBy[threads] = got;
-    t.diagnostic(`${runnable.length} cases checked`);
+    t.diagnostic(`${runnable.length} cases checked, max |wasm - PyTorch| = ${worst.toExponential(2)}`);
   });
 }
 
-test('both artifacts give the same features (within 1e-6)', () => {
+test('both artifacts give the same features (within 1e-6)', (t) => {
   assert.ok(featuresBy[1] && featuresBy[2], 'the extraction tests ran');
   let d = 0;
   for (const c of runnable) d = Math.max(d, maxAbsDiff(featuresBy[1], c.index * DIM, featuresBy[2], c.index * DIM, DIM));
+  t.diagnostic(`max |simd - simd-mt| = ${d}`);
   assert.ok(d <= 1e-6, `max |simd - simd-mt| = ${d}`);
 });
 
-test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extract') && 'no native `polyp extract` in build/' }, async () => {
+test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extract') && 'no native `polyp extract` in build/' }, async (t) => {
+  let worst = 0;
   const dir = mkdtempSync(join(tmpdir(), 'polyp-wasm-'));
   try {
     const fixtureCases = cases.filter((c) => c.source === 'fixtures');
@@ -133,7 +137,7 @@ test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extra
     writeFileSync(join(dir, 'points.csv'),
       'Name,Row,Column\n' + fixtureCases.map((c) => `${c.image},${c.row},${c.col}`).join('\n') + '\n');
     writeFileSync(join(dir, 'w.safetensors'), weights);
-    const r = spawnSync(nativeCli, ['extract', '--weights', join(dir, 'w.safetensors'), '--images', images,
+    const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--weights', join(dir, 'w.safetensors'), '--images', images,
       '--points', join(dir, 'points.csv'), '--out', join(dir, 'out')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     for (const [image, list] of byImage(fixtureCases)) {
@@ -143,9 +147,11 @@ test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extra
         assert.equal(nat.rows[k], c.row);
         assert.equal(nat.cols[k], c.col);
         const d = maxAbsDiff(nat.features, k * DIM, featuresBy[1], c.index * DIM, DIM);
+        worst = Math.max(worst, d);
         assert.ok(d <= 1e-5, `${image} (${c.row}, ${c.col}): max |wasm - native| = ${d}`);
       }
     }
+    t.diagnostic(`${fixtureCases.length} cases, max |wasm - native| = ${worst.toExponential(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -192,6 +198,49 @@ test('decodeImage reports size (gray and RGBA PNGs decode too)', async () => {
     { width: 64, height: 64, truncated: false });
   assert.deepEqual(await polyps[2].decodeImage(readFileSync(join(fixtures, 'synth_rgba_80x60.png'))),
     { width: 80, height: 60, truncated: false });
+});
+
+test('JPEG pixels equal Pillow\'s (libjpeg-turbo in wasm), 4:2:0 and 4:4:4, and a truncated file', async (t) => {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return t.skip('no /usr/bin/python3 (Pillow is the reference)');
+  const dir = mkdtempSync(join(tmpdir(), 'polyp-wasm-'));
+  try {
+    // Pillow writes the JPEGs (from a textured image: smooth content would hide IDCT and
+    // upsampling differences) and decodes them; its RGB bytes are the reference.
+    const r = spawnSync(py, ['-c', `
+import io, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]
+y, x = np.mgrid[0:75, 0:97]
+rng = np.random.default_rng(7)
+a = np.stack([128 + 60 * np.sin(x / 3.0 + y / 5.0), 128 + 60 * np.cos(x / 4.0 - y / 2.0),
+              (x * 5 + y * 3) % 256], axis=2) + rng.normal(0, 20, (75, 97, 3))
+im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+for name, sub in (('s420', 2), ('s444', 0)):
+    im.save(d + '/' + name + '.jpg', quality=87, subsampling=sub)
+    open(d + '/' + name + '.rgb', 'wb').write(Image.open(d + '/' + name + '.jpg').convert('RGB').tobytes())
+data = open(d + '/s420.jpg', 'rb').read()
+open(d + '/cut.jpg', 'wb').write(data[: len(data) * 2 // 3])
+from PIL import ImageFile
+ImageFile.LOAD_TRUNCATED_IMAGES = True
+open(d + '/cut.rgb', 'wb').write(Image.open(d + '/cut.jpg').convert('RGB').tobytes())
+`, dir], { encoding: 'utf8' });
+    if (/No module named/.test(r.stderr)) return t.skip('Pillow/numpy missing');
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of ['s420', 's444', 'cut']) {
+      for (const threads of [1, 2]) {
+        const got = await polyps[threads].decodeImage(readFileSync(join(dir, `${name}.jpg`)), { pixels: true });
+        assert.deepEqual([got.width, got.height], [97, 75]);
+        assert.equal(got.truncated, name === 'cut', `${name}: truncated flag`);
+        const want = new Uint8Array(readFileSync(join(dir, `${name}.rgb`)));
+        let diff = 0;
+        for (let i = 0; i < want.length; i++) if (got.pixels[i] !== want[i]) diff++;
+        assert.equal(diff, 0, `${name} (threads ${threads}): ${diff} of ${want.length} bytes differ from Pillow`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('CoralNet CSV import through the worker', async () => {
