@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly module and the core's unit tests with Emscripten, runs the unit
-# tests (tests/unit/test_*.c through tests/wasm/check.h) and the JS API tests
-# (tests/wasm/*.test.mjs, node --test) under node, and ends with ONE line:
+# tests (tests/unit/test_*.c through tests/wasm/check.h) under node, the JS API tests
+# (tests/wasm/*.test.mjs) and the example page in headless Chromium (tests/browser/*.test.mjs)
+# with node --test, checks polyp.d.ts with tsc, and ends with ONE line:
 #   N passed, N failed
 # A test program that dies (a wasm trap) counts as one more failure; one that exits 77
 # (needs ../shared/testdata) is listed as skipped, never as passed. Exit status 0 only when
@@ -92,13 +93,13 @@ else
 fi
 
 shopt -s nullglob
-api_tests=(tests/wasm/*.test.mjs)
+api_tests=(tests/wasm/*.test.mjs tests/browser/*.test.mjs)
 if [[ ${#api_tests[@]} -gt 0 ]]; then
-  echo "== JS API tests (node --test)"
+  echo "== JS API tests and the headless Chromium test (node --test)"
   log=$(mktemp)
-  POLYP_WASM_BUILD="$root/$build" node --test --test-reporter=tap "${api_tests[@]}" >"$log" 2>&1
+  POLYP_WASM_BUILD="$root/$build" node --test --test-reporter=tap --test-concurrency=1 "${api_tests[@]}" >"$log" 2>&1
   rc=$?
-  grep -E "^(ok|not ok) |^# (pass|fail|skip)|^ *# ([0-9]+ cases|max )" "$log" | cut -c1-300
+  grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
   f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n1)
   s=$(sed -n 's/^# skip \([0-9]*\)/\1/p' "$log" | tail -n1)
