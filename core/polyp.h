@@ -229,6 +229,224 @@ void polyp_annotations_free(polyp_annotations *annotations);
 
 /* (declared by the classifier work; keep this section's additions below this line) */
 
+/* Which classifier: CoralNet's MLP, or its calibrated logistic-regression baseline. */
+typedef enum polyp_classifier_kind {
+    POLYP_CLASSIFIER_MLP = 0,  /* scikit-learn MLPClassifier semantics (Adam, ReLU, softmax) */
+    POLYP_CLASSIFIER_LR = 1,   /* SGDClassifier(loss='log_loss', average=True), one-vs-rest */
+} polyp_classifier_kind;
+
+/* Called after each epoch with the reference-set accuracy (uncalibrated, as pyspacer
+ * records it). Return non-zero to cancel: training then fails with POLYP_ERR_CANCELLED. */
+typedef int (*polyp_epoch_fn)(void *user, size_t epoch, size_t n_epochs, double ref_accuracy);
+
+typedef struct polyp_train_params {
+    polyp_classifier_kind kind;      /* default MLP */
+    uint64_t seed;                   /* weight init, per-chunk shuffles (default 0) */
+    size_t epochs;                   /* default 10 */
+    size_t chunk_points;             /* points per partial_fit chunk (default 5000) */
+    size_t ref_max_points;           /* reference set cap (default 5000) */
+    const char *extractor_id;        /* borrowed, copied into the model: the weights' sha256
+                                        or "unknown" (NULL = "unknown") */
+    const polyp_parallel *parallel;  /* borrowed for the call; NULL = calling thread */
+    polyp_epoch_fn on_epoch;         /* optional */
+    void *on_epoch_user;
+} polyp_train_params;
+
+polyp_train_params polyp_train_default_params(void);
+
+/* A labelled source: images in a stable order (the order fixes the splits). */
+typedef struct polyp_dataset_image {
+    size_t npoints;
+    const char *const *labels;  /* npoints label codes, borrowed; a NULL entry is an
+                                   unlabelled point, ignored by training and evaluation */
+    const float *feat;          /* npoints x dim, row-major, borrowed; NULL when the
+                                   dataset's load callback provides the features */
+} polyp_dataset_image;
+
+typedef struct polyp_dataset {
+    size_t dim;                          /* feature width of every image */
+    size_t n_images;
+    const polyp_dataset_image *images;   /* borrowed, n_images, in stable order */
+    /* Optional streaming: when images[i].feat is NULL, load(user, i, &feat, err) supplies
+     * npoints x dim floats that stay valid until release(user, i, feat). Training holds
+     * at most one chunk's images plus the reference set, so memory is bounded by the
+     * chunked schedule, not by the source size. */
+    polyp_status (*load)(void *user, size_t image, const float **feat, polyp_error *err);
+    void (*release)(void *user, size_t image, const float *feat);
+    void *user;
+} polyp_dataset;
+
+/* CoralNet's split roles. */
+typedef enum polyp_split_role {
+    POLYP_SPLIT_TRAIN = 0,
+    POLYP_SPLIT_REFERENCE = 1,
+    POLYP_SPLIT_VALIDATION = 2,
+} polyp_split_role;
+
+/* Splits images as CoralNet does. Image i (0-based, stable order) with i % 8 == 0 is
+ * validation. The others, counted j = 0, 1, ... in order: j % 10 == 0 joins the reference
+ * set when the reference set then holds at most ref_max_points labelled points; otherwise
+ * (and for every other j) the image trains. labelled[i] = labelled points of image i
+ * (borrowed). roles: caller memory, n_images bytes (polyp_split_role values). */
+polyp_status polyp_split_images(const size_t *labelled, size_t n_images, size_t ref_max_points,
+                                uint8_t *roles, polyp_error *err);
+
+/* The label sets of a split dataset. Owned: polyp_split_free. */
+typedef struct polyp_split {
+    uint8_t *roles;          /* n_images polyp_split_role values */
+    size_t n_images;
+    size_t n_classes;        /* labels present in both train and reference, sorted (strcmp) */
+    char **classes;
+    size_t n_dropped;        /* labels seen anywhere but not in both train and reference */
+    char **dropped;          /* sorted */
+    size_t points[3];        /* kept labelled points per role (train, reference, validation) */
+    size_t images[3];        /* images per role */
+} polyp_split;
+
+/* Splits `data` (only npoints and labels are read) and works out the kept classes.
+ * Fails with a message when no label, or a single label, is present in both train and
+ * reference, or when a role ends up without points. */
+polyp_status polyp_split_dataset(const polyp_dataset *data, size_t ref_max_points,
+                                 polyp_split *out, polyp_error *err);
+void polyp_split_free(polyp_split *split);
+
+typedef struct polyp_classifier polyp_classifier;
+
+/* What training did. */
+typedef struct polyp_train_report {
+    size_t n_classes;
+    size_t points[3];             /* train, reference, validation points used */
+    size_t images[3];
+    size_t hidden[2];             /* MLP hidden sizes (0 = absent) */
+    double learning_rate;
+    size_t epochs_done;
+    double ref_accuracy_last;     /* reference accuracy after the last epoch (uncalibrated) */
+    double val_accuracy;          /* calibrated classifier on the validation set */
+} polyp_train_report;
+
+/* Splits `data`, trains with pyspacer's schedule (every epoch: image order of the train
+ * split shuffled with a seed derived from the epoch, points streamed in chunk_points
+ * chunks, one partial_fit pass each), calibrates on the reference set, measures the
+ * validation accuracy. `data` and `params` are borrowed; `report` may be NULL.
+ * *out owned: polyp_classifier_free. */
+polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train_params *params,
+                                    polyp_classifier **out, polyp_train_report *report,
+                                    polyp_error *err);
+void polyp_classifier_free(polyp_classifier *clf);
+
+/* Labels in class order (sorted), pointers kept by the classifier (valid until _free). */
+size_t polyp_classifier_n_labels(const polyp_classifier *clf);
+const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */
+size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
+polyp_classifier_kind polyp_classifier_get_kind(const polyp_classifier *clf);
+const char *polyp_classifier_extractor_id(const polyp_classifier *clf); /* kept, never NULL */
+/* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
+const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
+double polyp_classifier_val_accuracy(const polyp_classifier *clf);
+
+/* Calibrated probabilities of every label (class order) for n points: feat is n x dim
+ * (borrowed), probs is caller memory of n x n_labels; rows sum to 1. `parallel` may be
+ * NULL. */
+polyp_status polyp_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
+                                      size_t dim, float *probs, const polyp_parallel *parallel,
+                                      polyp_error *err);
+
+/* Serialises to a safetensors model file (self-describing: format version, kind, labels in
+ * order, hidden sizes, feature dim, extractor id, calibration). *out owned: polyp_free. */
+polyp_status polyp_classifier_save(const polyp_classifier *clf, void **out, size_t *out_size,
+                                   polyp_error *err);
+/* Loads and validates a model file (`data` borrowed). Owned: polyp_classifier_free. */
+polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifier **out,
+                                   polyp_error *err);
+polyp_status polyp_classifier_load_file(const char *path, polyp_classifier **out,
+                                        polyp_error *err);
+/* Fails clearly when features of width `dim` from extractor `extractor_id` (NULL or
+ * "unknown" = not known, accepted) cannot be scored by this model. */
+polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t dim,
+                                             const char *extractor_id, polyp_error *err);
+
+/* Acceptance rule: 1 when a new classifier with accuracy new_acc replaces one whose
+ * accuracy on the same validation set is prev_acc (new_acc >= 1.01 * prev_acc). */
+int polyp_classifier_accept(double new_acc, double prev_acc);
+
+/* Evaluation of scored points against true labels. Owned: polyp_evaluation_free. */
+typedef struct polyp_label_metrics {
+    double precision, recall, f1;  /* 0 when undefined (scikit-learn's zero_division=0) */
+    size_t support;                /* true points of this label */
+} polyp_label_metrics;
+
+#define POLYP_ALLEVIATE_STEPS 101  /* thresholds 0..100 percent */
+
+typedef struct polyp_evaluation {
+    size_t n_points;
+    size_t n_labels;            /* the union of the model's labels and the true labels */
+    char **labels;              /* sorted */
+    double accuracy;
+    double macro_f1;            /* over labels with support or predictions (scikit-learn) */
+    polyp_label_metrics *per_label;  /* n_labels */
+    size_t *confusion;          /* n_labels x n_labels: [true * n_labels + predicted] */
+    /* Alleviate: for threshold t (integer percent), points whose top confidence (rounded
+     * integer percent) >= t: their accuracy (-1 when none) and their fraction of all. */
+    double alleviate_accuracy[POLYP_ALLEVIATE_STEPS];
+    double alleviate_fraction[POLYP_ALLEVIATE_STEPS];
+} polyp_evaluation;
+
+/* Evaluates `n` points: probs n x n_labels of `clf` (class order), true labels borrowed
+ * (NULL entries are skipped). */
+polyp_status polyp_evaluate(const polyp_classifier *clf, const float *probs,
+                            const char *const *truth, size_t n, polyp_evaluation *out,
+                            polyp_error *err);
+void polyp_evaluation_free(polyp_evaluation *ev);
+
+/* CoralNet's integer percent of a probability (round half up). */
+int polyp_score_percent(float p);
+
+/* CoralNet export CSV: Name,Row,Column,Label code[,Machine suggestion n,Machine confidence
+ * n for n = 1..top] and, with all_scores, one column per label (its integer percent). */
+typedef struct polyp_export_row {
+    const char *name;        /* borrowed */
+    uint32_t row, col;
+    const char *label;       /* "Label code" (NULL = blank) */
+    const float *probs;      /* n_labels probabilities (NULL = no machine suggestions) */
+} polyp_export_row;
+
+typedef struct polyp_export_params {
+    size_t top;              /* machine suggestions (default 5; 0 = none) */
+    int all_scores;          /* 1: one extra column per label */
+} polyp_export_params;
+
+polyp_export_params polyp_export_default_params(void);
+
+/* labels: n_labels borrowed strings (class order). *out owned: polyp_free. */
+polyp_status polyp_export_csv(const polyp_export_row *rows, size_t n_rows,
+                              const char *const *labels, size_t n_labels,
+                              const polyp_export_params *params, void **out, size_t *out_size,
+                              polyp_error *err);
+
+/* CoralNet's point generation inside an annotation area (inclusive pixel bounds). */
+typedef enum polyp_points_method {
+    POLYP_POINTS_RANDOM = 0,      /* n uniform integer points (default 30) */
+    POLYP_POINTS_STRATIFIED = 1,  /* cell_rows x cell_cols cells, per_cell random points each */
+    POLYP_POINTS_GRID = 2,        /* one point at each cell's integer centre */
+} polyp_points_method;
+
+typedef struct polyp_points_params {
+    polyp_points_method method;
+    size_t n;                     /* random */
+    size_t cell_rows, cell_cols;  /* stratified, grid */
+    size_t per_cell;              /* stratified */
+    uint32_t min_row, max_row;    /* inclusive area; cell r spans rows
+                                     [r*H/R + min_row, (r+1)*H/R + min_row - 1], H = max-min+1 */
+    uint32_t min_col, max_col;
+    uint64_t seed;
+} polyp_points_params;
+
+polyp_points_params polyp_points_default_params(uint32_t width, uint32_t height);
+
+/* *out owned: polyp_free (n_out points, in generation order: cells row-major). */
+polyp_status polyp_points_generate(const polyp_points_params *params, polyp_point **out,
+                                   size_t *n_out, polyp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,16 @@
+/* gemm.h - single-precision matrix product used by classifier training and inference.
+ * Row-major throughout: C (M x N, leading dimension ldc) =
+ *   alpha * op(A) * op(B) + beta * C,  op(A) is M x K, op(B) is K x N,
+ * where op(X) = X (stored with leading dimension ld) or X^T when trans_x is set (then X is
+ * stored K x M, resp. N x K). beta == 0 overwrites C without reading it (NaN-safe).
+ * Internal API: a later SIMD version replaces the micro-kernel behind the same call. */
+#ifndef POLYP_GEMM_H
+#define POLYP_GEMM_H
+
+#include "internal.h"
+
+void polyp_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                 const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                 size_t ldc, const polyp_parallel *par);
+
+#endif /* POLYP_GEMM_H */

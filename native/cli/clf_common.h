@@ -1,0 +1,40 @@
+/* clf_common.h - what the classifier subcommands (train, classify, evaluate) share: a
+ * "source" = an annotation CSV plus a folder of .featurevector files, exposed as a
+ * streaming polyp_dataset (features are read from disk per image when needed). */
+#ifndef POLYP_CLF_COMMON_H
+#define POLYP_CLF_COMMON_H
+
+#include "cli.h"
+
+typedef struct clf_source {
+    polyp_annotations ann;      /* the parsed CSV (owns names and labels) */
+    size_t n_images;            /* images in order of first appearance in the CSV */
+    const char **names;         /* n_images, borrowed from ann */
+    size_t **items;             /* per image: the CSV item indices of its points */
+    size_t **rows;              /* per image: the feature row of each of its points */
+    const char ***labels;       /* per image: label of each point (NULL = unlabelled) */
+    polyp_dataset_image *images;
+    polyp_dataset data;         /* streaming: data.load reads the image's file */
+    size_t dim;
+    char *dir;
+} clf_source;
+
+/* Parses the CSV, groups its points by image, opens every image's feature file once to
+ * check it exists, has the same width as the others and holds every point of the CSV
+ * (matched by row and column; by position for legacy files without locations). Prints a
+ * one-line error and returns false on failure. */
+bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, clf_source *src);
+void clf_source_free(clf_source *src);
+
+/* Features of image i in the order of its CSV points (n x dim). Owned: free(). */
+polyp_status clf_source_features(const clf_source *src, size_t i, float **out, polyp_error *err);
+
+/* A thread pool for --threads (0 = the number of CPUs); par->n_threads == 1 means serial. */
+typedef struct clf_threads {
+    void *pool;
+    polyp_parallel par;
+} clf_threads;
+bool clf_threads_start(const char *cmd, size_t n, clf_threads *t);
+void clf_threads_stop(clf_threads *t);
+
+#endif /* POLYP_CLF_COMMON_H */
