@@ -83,4 +83,47 @@ uint32_t polyp_wasm_csv_col(const polyp_annotations *annotations, size_t i);
 const char *polyp_wasm_csv_label(const polyp_annotations *annotations, size_t i); /* NULL: none */
 void polyp_wasm_csv_free(polyp_annotations *annotations);
 
+/* ---- classifier (api_classifier.c). Labels: label_blob = n_labels NUL-terminated codes back
+ * to back; label_index[i] indexes it (-1 = unlabelled). Images concatenated (npoints[i]). */
+polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const uint32_t *npoints,
+                                              const float *feat, const int32_t *label_index,
+                                              const char *label_blob, size_t n_labels, int kind,
+                                              uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
+                                              const char *extractor_id, double *report /* 13 */,
+                                              polyp_error *err);
+void polyp_wasm_classifier_free(polyp_classifier *clf);
+size_t polyp_wasm_classifier_n_labels(const polyp_classifier *clf);
+const char *polyp_wasm_classifier_label(const polyp_classifier *clf, size_t i);
+size_t polyp_wasm_classifier_feature_dim(const polyp_classifier *clf);
+int polyp_wasm_classifier_kind(const polyp_classifier *clf);
+const char *polyp_wasm_classifier_extractor_id(const polyp_classifier *clf);
+double polyp_wasm_classifier_val_accuracy(const polyp_classifier *clf);
+const double *polyp_wasm_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
+int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
+                                  size_t dim, float *probs, polyp_error *err);
+void *polyp_wasm_classifier_save(const polyp_classifier *clf, size_t *out_size, polyp_error *err);
+polyp_classifier *polyp_wasm_classifier_load(const void *data, size_t size, polyp_error *err);
+int polyp_wasm_classifier_accept(double new_acc, double prev_acc);
+polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, const float *probs,
+                                                 size_t n, const int32_t *label_index,
+                                                 const char *label_blob, size_t n_labels,
+                                                 polyp_error *err);
+double polyp_wasm_classifier_evaluation_accuracy(const polyp_evaluation *ev);
+double polyp_wasm_classifier_evaluation_macro_f1(const polyp_evaluation *ev);
+size_t polyp_wasm_classifier_evaluation_n_labels(const polyp_evaluation *ev);
+const char *polyp_wasm_classifier_evaluation_label(const polyp_evaluation *ev, size_t i);
+double polyp_wasm_classifier_evaluation_metric(const polyp_evaluation *ev, size_t i, int which);
+const size_t *polyp_wasm_classifier_evaluation_confusion(const polyp_evaluation *ev);
+const double *polyp_wasm_classifier_evaluation_alleviate_accuracy(const polyp_evaluation *ev);
+const double *polyp_wasm_classifier_evaluation_alleviate_fraction(const polyp_evaluation *ev);
+void polyp_wasm_classifier_evaluation_free(polyp_evaluation *ev);
+/* Points inside the inclusive area; method 0 random, 1 stratified, 2 grid. Returns rowcol
+ * pairs (*n_out points), free with polyp_wasm_free. */
+uint32_t *polyp_wasm_classifier_points_generate(int method, size_t n, size_t cell_rows,
+                                                size_t cell_cols, size_t per_cell,
+                                                uint32_t min_row, uint32_t max_row,
+                                                uint32_t min_col, uint32_t max_col,
+                                                uint32_t seed_lo, uint32_t seed_hi,
+                                                size_t *n_out, polyp_error *err);
+
 #endif

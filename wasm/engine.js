@@ -297,6 +297,186 @@ export class Engine {
     }
   }
 
+  // ---- classifier
+  /** NUL-separated label blob + per-point indices (-1 = unlabelled) for the C side. */
+  labelTable(labels) {
+    const index = new Int32Array(labels.length);
+    const codes = new Map();
+    labels.forEach((l, i) => {
+      if (l === null || l === undefined || l === '') { index[i] = -1; return; }
+      if (!codes.has(l)) codes.set(l, codes.size);
+      index[i] = codes.get(l);
+    });
+    const blob = new TextEncoder().encode([...codes.keys()].map((c) => c + '\0').join(''));
+    return { index, blob: blob.length ? blob : new Uint8Array(1), n: codes.size };
+  }
+
+  classifierInfo(clf) {
+    const n = this.m._polyp_wasm_classifier_n_labels(clf) >>> 0;
+    const labels = [];
+    for (let i = 0; i < n; i++) labels.push(this.cstring(this.m._polyp_wasm_classifier_label(clf, i)));
+    const nP = this.alloc(8);
+    try {
+      const p = this.m._polyp_wasm_classifier_ref_accuracy(clf, nP);
+      const refAccuracy = Array.from(new Float64Array(this.buffer(), p, this.u32(nP)));
+      return {
+        labels,
+        kind: this.m._polyp_wasm_classifier_kind(clf) === 1 ? 'lr' : 'mlp',
+        featureDim: this.m._polyp_wasm_classifier_feature_dim(clf) >>> 0,
+        extractorId: this.cstring(this.m._polyp_wasm_classifier_extractor_id(clf)),
+        refAccuracy,
+        valAccuracy: this.m._polyp_wasm_classifier_val_accuracy(clf),
+      };
+    } finally {
+      this.free(nP);
+    }
+  }
+
+  /**
+   * Trains on images in stable order: npoints[i] points each, labels per point (null =
+   * unlabelled), features total x dim. onEpoch(epoch, nEpochs, refAccuracy) may return true
+   * to cancel. Returns { clf (handle), report, ...classifierInfo }.
+   */
+  trainClassifier({ dim, npoints, labels, features, kind = 'mlp', seed = 0, epochs = 0, extractorId = null, onEpoch }) {
+    this.need('classifier', '_polyp_wasm_classifier_train');
+    const total = npoints.reduce((a, b) => a + b, 0);
+    if (labels.length !== total || features.length !== total * dim) {
+      throw new PolypError(1, `train: ${labels.length} labels and ${features.length} feature values for ${total} points x ${dim}`);
+    }
+    const t = this.labelTable(labels);
+    const s = BigInt(seed);
+    const ptrs = [];
+    const keep = (p) => { ptrs.push(p); return p; };
+    try {
+      const npP = keep(this.copyIn(new Uint8Array(Uint32Array.from(npoints).buffer)));
+      const fP = keep(this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength)));
+      const iP = keep(this.copyIn(new Uint8Array(t.index.buffer)));
+      const bP = keep(this.copyIn(t.blob));
+      const xP = extractorId ? keep(this.copyIn(new TextEncoder().encode(extractorId + '\0'))) : 0;
+      const rP = keep(this.alloc(13 * 8));
+      this.m.polypOnEpoch = onEpoch ? (e, n, acc) => (onEpoch(e, n, acc) ? 1 : 0) : null;
+      const clf = this.m._polyp_wasm_classifier_train(dim, npoints.length, npP, fP, iP, bP, t.n,
+        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, rP, this.err);
+      this.m.polypOnEpoch = null;
+      this.check(clf);
+      const r = new Float64Array(this.buffer(), rP, 13);
+      const report = {
+        nClasses: r[0], points: [r[1], r[2], r[3]], images: [r[4], r[5], r[6]],
+        hidden: [r[7], r[8]].filter((h) => h > 0), learningRate: r[9], epochsDone: r[10],
+        refAccuracyLast: r[11], valAccuracy: r[12],
+      };
+      return { clf, report, ...this.classifierInfo(clf) };
+    } finally {
+      this.m.polypOnEpoch = null;
+      ptrs.forEach((p) => this.free(p));
+    }
+  }
+
+  loadClassifier(bytes) {
+    this.need('classifier', '_polyp_wasm_classifier_load');
+    const b = asBytes(bytes);
+    const p = this.copyIn(b);
+    try {
+      const clf = this.m._polyp_wasm_classifier_load(p, b.byteLength, this.err);
+      this.check(clf);
+      return { clf, ...this.classifierInfo(clf) };
+    } finally {
+      this.free(p);
+    }
+  }
+
+  saveClassifier(clf) {
+    const sizeP = this.alloc(8);
+    try {
+      const out = this.m._polyp_wasm_classifier_save(clf, sizeP, this.err);
+      this.check(out);
+      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
+      this.free(out);
+      return bytes;
+    } finally {
+      this.free(sizeP);
+    }
+  }
+
+  freeClassifier(clf) { this.m._polyp_wasm_classifier_free(clf); }
+
+  /** Calibrated probabilities, n x nLabels (class order), of features n x dim. */
+  predict(clf, features, dim) {
+    const nl = this.m._polyp_wasm_classifier_n_labels(clf) >>> 0;
+    const n = features.length / dim;
+    const fP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
+    const pP = this.alloc(Math.max(1, n * nl * 4));
+    try {
+      const st = this.m._polyp_wasm_classifier_predict(clf, fP, n, dim, pP, this.err);
+      if (st !== 0) this.fail();
+      return new Float32Array(this.buffer(), pP, n * nl).slice();
+    } finally {
+      this.free(fP);
+      this.free(pP);
+    }
+  }
+
+  /** Accuracy, macro F1, per-label metrics, confusion and the Alleviate curve. */
+  evaluate(clf, probs, truth) {
+    const t = this.labelTable(truth);
+    const pP = this.copyIn(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
+    const iP = this.copyIn(new Uint8Array(t.index.buffer));
+    const bP = this.copyIn(t.blob);
+    try {
+      const ev = this.m._polyp_wasm_classifier_evaluate(clf, pP, truth.length, iP, bP, t.n, this.err);
+      this.check(ev);
+      try {
+        const m = this.m;
+        const n = m._polyp_wasm_classifier_evaluation_n_labels(ev) >>> 0;
+        const labels = [], perLabel = [];
+        for (let i = 0; i < n; i++) {
+          labels.push(this.cstring(m._polyp_wasm_classifier_evaluation_label(ev, i)));
+          perLabel.push({
+            precision: m._polyp_wasm_classifier_evaluation_metric(ev, i, 0),
+            recall: m._polyp_wasm_classifier_evaluation_metric(ev, i, 1),
+            f1: m._polyp_wasm_classifier_evaluation_metric(ev, i, 2),
+            support: m._polyp_wasm_classifier_evaluation_metric(ev, i, 3),
+          });
+        }
+        const buf = this.buffer();
+        return {
+          accuracy: m._polyp_wasm_classifier_evaluation_accuracy(ev),
+          macroF1: m._polyp_wasm_classifier_evaluation_macro_f1(ev),
+          labels, perLabel,
+          confusion: new Uint32Array(buf, m._polyp_wasm_classifier_evaluation_confusion(ev), n * n).slice(),
+          alleviateAccuracy: new Float64Array(buf, m._polyp_wasm_classifier_evaluation_alleviate_accuracy(ev), 101).slice(),
+          alleviateFraction: new Float64Array(buf, m._polyp_wasm_classifier_evaluation_alleviate_fraction(ev), 101).slice(),
+        };
+      } finally {
+        this.m._polyp_wasm_classifier_evaluation_free(ev);
+      }
+    } finally {
+      this.free(pP);
+      this.free(iP);
+      this.free(bP);
+    }
+  }
+
+  /** CoralNet point generation: returns Uint32Array rowcol pairs. */
+  generatePoints({ method = 'random', n = 30, cellRows = 1, cellCols = 1, perCell = 1,
+    minRow = 0, maxRow, minCol = 0, maxCol, seed = 0 }) {
+    this.need('point generation', '_polyp_wasm_classifier_points_generate');
+    const m = { random: 0, stratified: 1, grid: 2 }[method];
+    if (m === undefined) throw new PolypError(1, `points: unknown method '${method}' (random, stratified, grid)`);
+    const s = BigInt(seed);
+    const nP = this.alloc(8);
+    try {
+      const p = this.m._polyp_wasm_classifier_points_generate(m, n, cellRows, cellCols, perCell,
+        minRow, maxRow, minCol, maxCol, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), nP, this.err);
+      this.check(p);
+      const out = new Uint32Array(this.buffer(), p, this.u32(nP) * 2).slice();
+      this.free(p);
+      return out;
+    } finally {
+      this.free(nP);
+    }
+  }
+
   dispose() {
     this.unloadWeights();
     this.free(this.err);

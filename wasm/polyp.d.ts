@@ -103,6 +103,103 @@ export interface Annotations {
   labels: (string | null)[];
 }
 
+/** One image of a labelled source, in the source's stable order. */
+export interface TrainingImage {
+  /** Label code per point; null (or '') = unlabelled, ignored. */
+  labels: readonly (string | null)[];
+  /** labels.length x dim features, row-major. */
+  features: Float32Array;
+}
+
+export interface TrainOptions {
+  /** 'mlp' (CoralNet's, default) or 'lr' (calibrated SGD logistic regression). */
+  kind?: 'mlp' | 'lr';
+  /** Seed of initialisation and shuffles (default 0): same seed, same model. */
+  seed?: bigint | number;
+  /** Epochs (default 10). */
+  epochs?: number;
+  /** The weights' sha256 the features came from (WeightsInfo.sha256), stored in the model. */
+  extractorId?: string | null;
+  /** Cancels at the next epoch on cross-origin-isolated pages and in node; elsewhere the
+   * result is discarded when training ends. Rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** After every epoch: epochs done, total, reference-set accuracy (uncalibrated). */
+  onProgress?: (epoch: number, epochs: number, refAccuracy: number) => void;
+}
+
+export interface TrainReport {
+  nClasses: number;
+  /** Labelled points used per role: [train, reference, validation]. */
+  points: [number, number, number];
+  images: [number, number, number];
+  /** MLP hidden layer sizes ([100] or [200, 100]). */
+  hidden: number[];
+  learningRate: number;
+  epochsDone: number;
+  refAccuracyLast: number;
+  valAccuracy: number;
+}
+
+export interface LabelMetrics { precision: number; recall: number; f1: number; support: number }
+
+export interface Evaluation {
+  accuracy: number;
+  macroF1: number;
+  /** The union of the model's labels and the true labels, sorted. */
+  labels: string[];
+  perLabel: LabelMetrics[];
+  /** labels.length^2 counts, [true * labels.length + predicted]. */
+  confusion: Uint32Array;
+  /** For thresholds 0..100 (integer percent): accuracy of points whose top confidence
+   * reaches it (-1 when none) and their fraction of all points (CoralNet's Alleviate). */
+  alleviateAccuracy: Float64Array;
+  alleviateFraction: Float64Array;
+  /** The probabilities that were evaluated, n x model labels. */
+  probs: Float32Array;
+}
+
+/** A classifier living in the worker. */
+export declare class Classifier {
+  private constructor();
+  /** Class order of every probability row (sorted label codes). */
+  readonly labels: string[];
+  readonly kind: 'mlp' | 'lr';
+  readonly featureDim: number;
+  readonly extractorId: string;
+  /** Reference accuracy after each epoch. */
+  readonly refAccuracy: number[];
+  /** Calibrated accuracy on the validation images (compare with 1.01 x the previous
+   * classifier's to decide replacement, as CoralNet does). */
+  readonly valAccuracy: number;
+  /** Present on freshly trained classifiers. */
+  readonly report: TrainReport | null;
+  /** Calibrated probabilities, n x labels.length, rows summing to 1. */
+  predict(features: Float32Array): Promise<Float32Array>;
+  /** Scores features and compares them with true labels (null = skip the point). */
+  evaluate(features: Float32Array, truth: readonly (string | null)[]): Promise<Evaluation>;
+  /** The self-describing model file (safetensors); `polyp classify` reads it too. */
+  save(): Promise<Uint8Array>;
+  /** Frees it in the worker. */
+  dispose(): Promise<boolean>;
+}
+
+export interface PointsParams {
+  method: 'random' | 'stratified' | 'grid';
+  /** random: number of points (default 30). */
+  n?: number;
+  /** stratified and grid: cells. */
+  cellRows?: number;
+  cellCols?: number;
+  /** stratified: points per cell. */
+  perCell?: number;
+  /** Inclusive annotation area in pixels. */
+  minRow?: number;
+  maxRow: number;
+  minCol?: number;
+  maxCol: number;
+  seed?: bigint | number;
+}
+
 export declare class Polyp {
   private constructor();
   /** The module running: 'simd-mt' (SIMD + threads) or 'simd' (single-threaded). */
@@ -126,6 +223,12 @@ export declare class Polyp {
   readNpz(bytes: Bytes): Promise<FeatureFile>;
   /** CoralNet annotation CSV: Name, Row, Column, Label code (or Label); any order/case. */
   parseAnnotationsCsv(csv: Bytes | string): Promise<Annotations>;
+  /** Trains a per-source classifier with CoralNet's splits, schedule and calibration. */
+  trainClassifier(data: { dim?: number; images: readonly TrainingImage[] }, options?: TrainOptions): Promise<Classifier>;
+  /** Loads a model file (Classifier.save() or the native `polyp train`). */
+  loadClassifier(bytes: Bytes): Promise<Classifier>;
+  /** CoralNet's point generation; returns [row, col] pairs flattened. */
+  generatePoints(params: PointsParams): Promise<Uint32Array>;
   /** Stops the worker; pending calls reject with an AbortError. */
   terminate(): void;
 }

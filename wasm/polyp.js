@@ -19,7 +19,8 @@ export const FEATURE_DIM = 1280;
 export class PolypError extends Error {
   constructor(record) {
     super(record.message);
-    this.name = record.name === 'AbortError' ? 'AbortError' : 'PolypError';
+    // A cancelled call is an AbortError whether the worker or the core noticed the cancel.
+    this.name = record.name === 'AbortError' || record.status === 7 ? 'AbortError' : 'PolypError';
     this.status = record.status;
     this.statusName = record.statusName;
   }
@@ -104,7 +105,7 @@ class Client {
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.type === 'progress') {
-      if (p.onProgress) p.onProgress(msg.done, msg.total);
+      if (p.onProgress) p.onProgress(msg.done, msg.total, msg.refAccuracy);
       return;
     }
     this.pending.delete(msg.id);
@@ -188,12 +189,96 @@ export class Polyp {
     return this.client.call('parseCsv', { bytes: b }, t);
   }
 
+  /**
+   * Trains a per-source classifier (CoralNet's split, schedule and calibration).
+   * data.images: [{ labels: (string|null)[], features: Float32Array(npoints*dim) }] in a
+   * stable order (the order fixes the splits). onProgress(epoch, epochs, refAccuracy) after
+   * each epoch. `signal` cancels at the next epoch on cross-origin-isolated pages (and node);
+   * elsewhere the result is discarded when training ends.
+   */
+  async trainClassifier(data, { kind = 'mlp', seed = 0, epochs = 0, extractorId = null, signal, onProgress } = {}) {
+    const dim = data.dim || FEATURE_DIM;
+    const npoints = data.images.map((im) => im.labels.length);
+    const total = npoints.reduce((a, b) => a + b, 0);
+    const features = new Float32Array(total * dim);
+    const labels = [];
+    let at = 0;
+    data.images.forEach((im, i) => {
+      if (im.features.length !== npoints[i] * dim) {
+        throw new TypeError(`image ${i}: ${im.features.length} feature values for ${npoints[i]} labels x ${dim}`);
+      }
+      features.set(im.features, at);
+      at += im.features.length;
+      for (const l of im.labels) labels.push(l ?? null);
+    });
+    const shared = typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
+    const cancelFlag = shared ? new SharedArrayBuffer(4) : null;
+    const onAbort = () => cancelFlag && Atomics.store(new Int32Array(cancelFlag), 0, 1);
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await this.client.call('trainClassifier', {
+        dim, npoints, labels, features: features.buffer, kind, seed: BigInt(seed), epochs, extractorId, cancelFlag,
+      }, [features.buffer], { signal, onProgress: (done, totalEpochs, refAccuracy) => onProgress && onProgress(done, totalEpochs, refAccuracy) });
+      return new Classifier(this.client, r);
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Loads a model file written by Classifier.save() or `polyp train`. */
+  async loadClassifier(bytes) {
+    const [b, t] = ownBuffer(bytes, false);
+    return new Classifier(this.client, await this.client.call('loadClassifier', { bytes: b }, t));
+  }
+
+  /** CoralNet's point generation (random, stratified, grid) inside an inclusive area. */
+  generatePoints(params) {
+    return this.client.call('generatePoints', { ...params, seed: BigInt(params.seed ?? 0) });
+  }
+
   /** Stops the worker; pending calls reject. */
   terminate() {
     this.client.port.terminate();
     const err = new PolypError({ name: 'AbortError', message: 'polyp terminated', status: 7, statusName: 'cancelled' });
     for (const p of this.client.pending.values()) p.reject(err);
     this.client.pending.clear();
+  }
+}
+
+/** A trained or loaded classifier living in the worker; dispose() frees it. */
+export class Classifier {
+  /** @internal */
+  constructor(client, info) {
+    this.client = client;
+    this.handle = info.handle;
+    this.labels = info.labels;
+    this.kind = info.kind;
+    this.featureDim = info.featureDim;
+    this.extractorId = info.extractorId;
+    this.refAccuracy = info.refAccuracy;
+    this.valAccuracy = info.valAccuracy;
+    this.report = info.report || null;
+  }
+
+  /** Calibrated probabilities n x labels.length (rows sum to 1) of features n x featureDim. */
+  predict(features) {
+    const f = new Float32Array(features);
+    return this.client.call('predict', { handle: this.handle, features: f.buffer, dim: this.featureDim }, [f.buffer]);
+  }
+
+  /** Scores features and compares with true labels: accuracy, per-label metrics, Alleviate. */
+  evaluate(features, truth) {
+    const f = new Float32Array(features);
+    return this.client.call('evaluate', { handle: this.handle, features: f.buffer, dim: this.featureDim, truth: [...truth] }, [f.buffer]);
+  }
+
+  /** The model file's bytes (safetensors, self-describing). */
+  async save() {
+    return new Uint8Array(await this.client.call('saveClassifier', { handle: this.handle }));
+  }
+
+  dispose() {
+    return this.client.call('freeClassifier', { handle: this.handle });
   }
 }
 

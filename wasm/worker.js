@@ -27,6 +27,14 @@ const port = await (async () => {
 })();
 
 let engine = null;
+const classifiers = new Map();   // handle -> wasm polyp_classifier *
+let nextClassifier = 1;
+
+function classifierOf(handle) {
+  const clf = classifiers.get(handle);
+  if (!clf) throw new PolypError(1, `classifier ${handle}: not loaded (freed?)`);
+  return clf;
+}
 const cancelled = new Set();
 let queue = Promise.resolve();
 
@@ -123,7 +131,68 @@ const handlers = {
     return { result: r, transfer: [r.rows.buffer, r.cols.buffer] };
   },
 
+  async trainClassifier({ id, dim, npoints, labels, features, kind, seed, epochs, extractorId, cancelFlag }) {
+    const e = needEngine();
+    const flag = cancelFlag ? new Int32Array(cancelFlag) : null;
+    // Training is one wasm call: progress is posted from inside it; cancellation reaches it
+    // only through the shared flag (pages without SharedArrayBuffer cancel after the call).
+    const r = e.trainClassifier({
+      dim, npoints, labels, features: new Float32Array(features), kind, seed, epochs, extractorId,
+      onEpoch: (epoch, n, acc) => {
+        port.post({ id, type: 'progress', done: epoch + 1, total: n, refAccuracy: acc });
+        return flag ? Atomics.load(flag, 0) !== 0 : false;
+      },
+    });
+    if (cancelled.has(id)) {
+      e.freeClassifier(r.clf);
+      throw new CancelledError();
+    }
+    const handle = nextClassifier++;
+    classifiers.set(handle, r.clf);
+    const { clf, ...info } = r;
+    return { result: { handle, ...info } };
+  },
+
+  async loadClassifier({ bytes }) {
+    const r = needEngine().loadClassifier(await bytesOf(bytes));
+    const handle = nextClassifier++;
+    classifiers.set(handle, r.clf);
+    const { clf, ...info } = r;
+    return { result: { handle, ...info } };
+  },
+
+  async saveClassifier({ handle }) {
+    const bytes = needEngine().saveClassifier(classifierOf(handle));
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async predict({ handle, features, dim }) {
+    const probs = needEngine().predict(classifierOf(handle), new Float32Array(features), dim);
+    return { result: probs, transfer: [probs.buffer] };
+  },
+
+  async evaluate({ handle, features, dim, truth }) {
+    const e = needEngine();
+    const clf = classifierOf(handle);
+    const probs = e.predict(clf, new Float32Array(features), dim);
+    const r = e.evaluate(clf, probs, truth);
+    return { result: { ...r, probs }, transfer: [probs.buffer, r.confusion.buffer] };
+  },
+
+  async freeClassifier({ handle }) {
+    needEngine().freeClassifier(classifierOf(handle));
+    classifiers.delete(handle);
+    return { result: true };
+  },
+
+  async generatePoints(params) {
+    const pts = needEngine().generatePoints(params);
+    return { result: pts, transfer: [pts.buffer] };
+  },
+
   async dispose() {
+    for (const clf of classifiers.values()) engine.freeClassifier(clf);
+    classifiers.clear();
     if (engine) engine.dispose();
     engine = null;
     return { result: true };

@@ -23,6 +23,15 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   } catch (e) {
     if (e instanceof PolypError && e.statusName === 'format') console.log(e.status);
   }
+  const clf = await polyp.trainClassifier({ images: [{ labels: ['CCA', null], features: new Float32Array(2 * FEATURE_DIM) }] },
+    { seed: 3n, onProgress: (e: number, n: number, acc: number) => console.log(e, n, acc) });
+  const probs: Float32Array = await clf.predict(r.features);
+  const ev = await clf.evaluate(r.features, ['CCA']);
+  const acc: number = ev.alleviateAccuracy[50] + ev.accuracy + clf.valAccuracy;
+  const model: Uint8Array = await clf.save();
+  const again = await polyp.loadClassifier(model);
+  const pts: Uint32Array = await polyp.generatePoints({ method: 'grid', cellRows: 2, cellCols: 2, maxRow: 99, maxCol: 99 });
+  void probs; void acc; void again; void pts;
   polyp.terminate();
   void flavor; void sha; void n; void rows; void label;
   return r.features;
