@@ -125,5 +125,11 @@ uint32_t *polyp_wasm_classifier_points_generate(int method, size_t n, size_t cel
                                                 uint32_t min_col, uint32_t max_col,
                                                 uint32_t seed_lo, uint32_t seed_hi,
                                                 size_t *n_out, polyp_error *err);
+/* CoralNet export CSV (see api_classifier.c); clf NULL = no machine suggestions. */
+void *polyp_wasm_classifier_export_csv(size_t n_rows, const char *name_blob, const uint32_t *rowcol,
+                                       const int32_t *label_index, const char *label_blob,
+                                       size_t n_label_codes, const polyp_classifier *clf,
+                                       const float *probs, const uint8_t *has_probs, size_t top,
+                                       int all_scores, size_t *out_size, polyp_error *err);
 
 #endif

@@ -211,3 +211,42 @@ uint32_t *polyp_wasm_classifier_points_generate(int method, size_t n, size_t cel
     _Static_assert(sizeof(polyp_point) == 2 * sizeof(uint32_t), "polyp_point is two uint32");
     return (uint32_t *)pts;
 }
+
+/* CoralNet export CSV. Rows: names = n_rows NUL-terminated names back to back, rowcol pairs,
+ * label_index into label_blob (-1 = blank "Label code"); probs n_rows x (clf's labels) with
+ * has_probs[i] = 0 for rows without machine suggestions; clf may be NULL (no suggestions).
+ * Free the result with polyp_wasm_free. */
+void *polyp_wasm_classifier_export_csv(size_t n_rows, const char *name_blob, const uint32_t *rowcol,
+                                       const int32_t *label_index, const char *label_blob,
+                                       size_t n_label_codes, const polyp_classifier *clf,
+                                       const float *probs, const uint8_t *has_probs, size_t top,
+                                       int all_scores, size_t *out_size, polyp_error *err) {
+    size_t n_classes = clf ? polyp_classifier_n_labels(clf) : 0;
+    const char **names = label_table(name_blob, n_rows, err);
+    const char **codes = names ? label_table(label_blob, n_label_codes, err) : NULL;
+    const char **labels = codes ? point_labels(label_index, n_rows, codes, n_label_codes, err) : NULL;
+    const char **classes = labels ? malloc((n_classes ? n_classes : 1) * sizeof *classes) : NULL;
+    polyp_export_row *rows = classes ? calloc(n_rows ? n_rows : 1, sizeof *rows) : NULL;
+    void *out = NULL;
+    if (labels && !rows) set_err(err, POLYP_ERR_NOMEM, "export: out of memory");
+    if (rows) {
+        for (size_t c = 0; c < n_classes; c++) classes[c] = polyp_classifier_label(clf, c);
+        for (size_t i = 0; i < n_rows; i++) {
+            rows[i].name = names[i];
+            rows[i].row = rowcol[2 * i];
+            rows[i].col = rowcol[2 * i + 1];
+            rows[i].label = labels[i];
+            rows[i].probs = (clf && probs && (!has_probs || has_probs[i])) ? probs + i * n_classes : NULL;
+        }
+        polyp_export_params p = polyp_export_default_params();
+        p.top = clf ? top : 0;
+        p.all_scores = clf ? all_scores : 0;
+        if (polyp_export_csv(rows, n_rows, classes, n_classes, &p, &out, out_size, err) != POLYP_OK) out = NULL;
+    }
+    free(rows);
+    free(classes);
+    free(labels);
+    free(codes);
+    free(names);
+    return out;
+}

@@ -457,6 +457,36 @@ export class Engine {
     }
   }
 
+  /**
+   * CoralNet export CSV bytes. rows: { names, rowcol (Uint32Array pairs), labels (string|null)[] };
+   * with clf: probs (n x clf labels) and hasProbs (Uint8Array n, 0 = no suggestions for the row).
+   */
+  exportCsv({ names, rowcol, labels }, { clf = 0, probs = null, hasProbs = null, top = 5, allScores = false } = {}) {
+    this.need('CSV export', '_polyp_wasm_classifier_export_csv');
+    const n = names.length;
+    if (rowcol.length !== 2 * n || labels.length !== n) throw new PolypError(1, `export: ${n} names, ${rowcol.length / 2} points, ${labels.length} labels`);
+    const t = this.labelTable(labels);
+    const nameBlob = new TextEncoder().encode(names.map((s) => s + '\0').join('') || '\0');
+    const ptrs = [];
+    const keep = (p) => { ptrs.push(p); return p; };
+    try {
+      const nP = keep(this.copyIn(nameBlob));
+      const rcP = keep(this.copyIn(new Uint8Array(rowcol.buffer, rowcol.byteOffset, rowcol.byteLength)));
+      const iP = keep(this.copyIn(new Uint8Array(t.index.buffer)));
+      const bP = keep(this.copyIn(t.blob));
+      const pP = clf && probs ? keep(this.copyIn(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength))) : 0;
+      const hP = clf && hasProbs ? keep(this.copyIn(hasProbs)) : 0;
+      const sizeP = keep(this.alloc(8));
+      const out = this.m._polyp_wasm_classifier_export_csv(n, nP, rcP, iP, bP, t.n, clf, pP, hP, top, allScores ? 1 : 0, sizeP, this.err);
+      this.check(out);
+      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
+      this.free(out);
+      return bytes;
+    } finally {
+      ptrs.forEach((p) => this.free(p));
+    }
+  }
+
   /** CoralNet point generation: returns Uint32Array rowcol pairs. */
   generatePoints({ method = 'random', n = 30, cellRows = 1, cellCols = 1, perCell = 1,
     minRow = 0, maxRow, minCol = 0, maxCol, seed = 0 }) {

@@ -227,6 +227,11 @@ export declare class Polyp {
   trainClassifier(data: { dim?: number; images: readonly TrainingImage[] }, options?: TrainOptions): Promise<Classifier>;
   /** Loads a model file (Classifier.save() or the native `polyp train`). */
   loadClassifier(bytes: Bytes): Promise<Classifier>;
+  /** CoralNet's export CSV text; with a classifier and its probabilities, machine suggestions
+   * and confidences (integer percent) for the top `top` labels (default 5). Rows whose
+   * probabilities are NaN get blank suggestions. */
+  exportAnnotationsCsv(rows: { names: readonly string[]; rows: ArrayLike<number>; cols: ArrayLike<number>; labels: readonly (string | null)[] },
+    options?: { classifier?: Classifier | null; probs?: Float32Array | null; top?: number; allScores?: boolean }): Promise<string>;
   /** CoralNet's point generation; returns [row, col] pairs flattened. */
   generatePoints(params: PointsParams): Promise<Uint32Array>;
   /** Stops the worker; pending calls reject with an AbortError. */

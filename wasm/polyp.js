@@ -231,6 +231,30 @@ export class Polyp {
     return new Classifier(this.client, await this.client.call('loadClassifier', { bytes: b }, t));
   }
 
+  /**
+   * CoralNet's annotation export CSV (Name, Row, Column, Label code, and with a classifier
+   * "Machine suggestion n" / "Machine confidence n" for n = 1..top, optionally every label's
+   * score). rows: { names, rows, cols, labels } (labels: string or null per row); probs:
+   * the classifier's probabilities per row (n x classifier.labels.length), rows whose
+   * probabilities are all NaN get no suggestions. Returns the CSV text.
+   */
+  async exportAnnotationsCsv(rows, { classifier = null, probs = null, top = 5, allScores = false } = {}) {
+    const n = rows.names.length;
+    let p = null, has = null;
+    if (classifier && probs) {
+      const k = classifier.labels.length;
+      p = new Float32Array(probs);
+      if (p.length !== n * k) throw new TypeError(`probs: ${p.length} values for ${n} rows x ${k} labels`);
+      has = new Uint8Array(n);
+      for (let i = 0; i < n; i++) has[i] = Number.isNaN(p[i * k]) ? 0 : 1;
+    }
+    const bytes = await this.client.call('exportCsv', {
+      names: [...rows.names], rows: [...rows.rows], cols: [...rows.cols], labels: [...rows.labels].map((l) => l ?? null),
+      handle: classifier ? classifier.handle : 0, probs: p && p.buffer, hasProbs: has && has.buffer, top, allScores,
+    }, p ? [p.buffer, has.buffer] : []);
+    return new TextDecoder().decode(bytes);
+  }
+
   /** CoralNet's point generation (random, stratified, grid) inside an inclusive area. */
   generatePoints(params) {
     return this.client.call('generatePoints', { ...params, seed: BigInt(params.seed ?? 0) });

@@ -185,6 +185,21 @@ const handlers = {
     return { result: true };
   },
 
+  async exportCsv({ names, rows, cols, labels, handle, probs, hasProbs, top, allScores }) {
+    const rowcol = new Uint32Array(names.length * 2);
+    for (let i = 0; i < names.length; i++) {
+      rowcol[2 * i] = rows[i];
+      rowcol[2 * i + 1] = cols[i];
+    }
+    const bytes = needEngine().exportCsv({ names, rowcol, labels }, {
+      clf: handle ? classifierOf(handle) : 0,
+      probs: probs ? new Float32Array(probs) : null,
+      hasProbs: hasProbs ? new Uint8Array(hasProbs) : null,
+      top, allScores,
+    });
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
   async generatePoints(params) {
     const pts = needEngine().generatePoints(params);
     return { result: pts, transfer: [pts.buffer] };

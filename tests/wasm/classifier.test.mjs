@@ -182,3 +182,22 @@ test('point generation follows CoralNet\'s rules', async () => {
   for (let i = 0; i < 30; i++) assert.ok(a[2 * i] >= 10 && a[2 * i] <= 109 && a[2 * i + 1] <= 149);
   await assert.rejects(polyps[1].generatePoints({ method: 'spiral', ...area }), /unknown method/);
 });
+
+test('CoralNet export CSV with machine suggestions', async () => {
+  const clf = trained[1];
+  const feats = source[0].features.subarray(0, 3 * DIM);
+  const probs = await clf.predict(feats);
+  const rows = { names: ['a, b.jpg', 'x.jpg', 'x.jpg'], rows: [1, 2, 3], cols: [4, 5, 6], labels: ['CCA', null, 'Sand'] };
+  const plain = await polyps[1].exportAnnotationsCsv(rows);
+  assert.deepEqual(plain.trim().split(/\r?\n/), ['Name,Row,Column,Label code', '"a, b.jpg",1,4,CCA', 'x.jpg,2,5,', 'x.jpg,3,6,Sand']);
+  const p2 = Float32Array.from(probs);
+  p2.fill(NaN, 2 * 4, 3 * 4);   // third row: no suggestions
+  const csv = await polyps[2].exportAnnotationsCsv(rows, { classifier: clf, probs: p2, top: 2 });
+  const lines = csv.trim().split(/\r?\n/);
+  assert.equal(lines[0], 'Name,Row,Column,Label code,Machine suggestion 1,Machine confidence 1,Machine suggestion 2,Machine confidence 2');
+  // Expected suggestions computed here: labels by descending probability, round-half-up percent.
+  const first = [...probs.subarray(0, 4)].map((p, c) => [p, LABELS[c]]).sort((a, b) => b[0] - a[0]);
+  const pct = (p) => Math.floor(p * 100 + 0.5);
+  assert.equal(lines[1], `"a, b.jpg",1,4,CCA,${first[0][1]},${pct(first[0][0])},${first[1][1]},${pct(first[1][0])}`);
+  assert.equal(lines[3], 'x.jpg,3,6,Sand,,,,');
+});
