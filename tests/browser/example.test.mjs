@@ -4,6 +4,9 @@
 // in the worker with the threaded module, and checks
 //   - the features against PyTorch's (features.f32, 1e-4) and the native CLI's (1e-5, when
 //     build/polyp exists);
+//   - the page's CoralNet export CSV with machine suggestions against `polyp classify`'s;
+//   - a classifier trained in the page's worker (tests/wasm/synthetic.mjs, seed 7) against
+//     the model file `polyp train` writes for the same source (identical bytes);
 //   - the .featurevector bytes the page offers for download (read back in node);
 //   - that without cross-origin isolation the page falls back to the single-threaded module;
 //   - that no request left the page's origin (every request seen by the browser and by a
@@ -18,6 +21,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPolyp } from '../../wasm/polyp.js';
 import { serve } from '../../wasm/example/serve.mjs';
+import { LABELS, makeSource } from '../wasm/synthetic.mjs';
+import { createHash } from 'node:crypto';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = join(root, 'tests/fixtures/effnet');
@@ -73,6 +78,11 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
     for (const im of images) copyFileSync(join(fixtures, im), join(photoDir, im));
     writeFileSync(join(work, 'points.csv'),
       'Name,Row,Column\n' + cases.map((c) => `${c.image},${c.row},${c.col}`).join('\n') + '\n');
+    // A classifier for the page's suggestions (trained in node's wasm on the synthetic source).
+    const source = makeSource(DIM);
+    const nodeClf = await node.trainClassifier({ images: source }, { seed: 7 });
+    const modelBytes = await nodeClf.save();
+    writeFileSync(join(work, 'model.safetensors'), modelBytes);
 
     context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: CHROMIUM, headless: true, args: FLAGS, serviceWorkers: 'block',
@@ -102,6 +112,7 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
     await page.setInputFiles('#weights', join(work, 'testnet.safetensors'));
     await page.setInputFiles('#photos', images.map((im) => join(photoDir, im)));
     await page.setInputFiles('#points', join(work, 'points.csv'));
+    await page.setInputFiles('#model', join(work, 'model.safetensors'));
     await page.click('#run');
     await page.waitForFunction(() => window.polypExample.done || window.polypExample.error, null, { timeout: 800_000 });
     const error = await page.evaluate(() => window.polypExample.error);
@@ -136,7 +147,28 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
     }
     t.diagnostic(`${cases.length} points, max |browser - PyTorch| = ${worst.toExponential(2)}`);
 
-    // Against the native build's features, when there is one.
+    const pageCsv = await page.evaluate(() => window.polypExample.csv);
+    assert.ok(pageCsv && pageCsv.startsWith('Name,Row,Column,Label code,Machine suggestion 1'), `page CSV: ${pageCsv && pageCsv.slice(0, 80)}`);
+
+    // Training in the page's worker: same source and seed as the node-trained model.
+    const trainedInPage = await page.evaluate(async () => {
+      const { makeSource: make } = await import('/tests/wasm/synthetic.mjs');
+      const progress = [];
+      const clf = await window.polypExample.polyp.trainClassifier({ images: make(1280) },
+        { seed: 7, onProgress: (e) => progress.push(e) });
+      const bytes = await clf.save();
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      await clf.dispose();
+      return { sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+        labels: clf.labels, valAccuracy: clf.valAccuracy, progress };
+    });
+    assert.deepEqual(trainedInPage.labels, LABELS);
+    assert.deepEqual(trainedInPage.progress, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const sha = (b) => createHash('sha256').update(b).digest('hex');
+    assert.equal(trainedInPage.sha256, sha(modelBytes), 'model trained in Chromium = model trained in node (wasm)');
+    t.diagnostic(`trained in the page: validation accuracy ${trainedInPage.valAccuracy}, model sha256 ${trainedInPage.sha256.slice(0, 16)}…`);
+
+    // Against the native build's features, suggestions and training, when there is one.
     if (existsSync(nativeCli) && spawnSync(nativeCli, ['extract', '--help']).status === 0) {
       const out = join(work, 'native');
       const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--weights', join(work, 'testnet.safetensors'),
@@ -150,6 +182,26 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
       }
       t.diagnostic(`max |browser - native| = ${nworst.toExponential(2)}`);
       assert.ok(nworst <= 1e-5, `max |browser - native| = ${nworst}`);
+
+      const c = spawnSync(nativeCli, ['classify', '--model', join(work, 'model.safetensors'), '--features', out,
+        '--points', join(work, 'points.csv'), '--out', join(work, 'scores.csv')], { encoding: 'utf8' });
+      assert.equal(c.status, 0, c.stderr);
+      const norm = (x) => x.replace(/\r\n/g, '\n').trimEnd();
+      assert.equal(norm(pageCsv), norm(readFileSync(join(work, 'scores.csv'), 'utf8')), 'page CSV = polyp classify CSV');
+
+      const fdir = join(work, 'clf-features');
+      mkdirSync(fdir);
+      const rows = ['Name,Row,Column,Label code'];
+      for (const im of source) {
+        writeFileSync(join(fdir, `${im.name}.featurevector`), await node.featuresToNpz(im.points, im.features));
+        im.points.forEach(([r0, c0], k) => rows.push(`${im.name},${r0},${c0},${im.labels[k] ?? ''}`));
+      }
+      writeFileSync(join(work, 'annotations.csv'), rows.join('\n') + '\n');
+      const tr = spawnSync(nativeCli, ['train', '--features', fdir, '--annotations', join(work, 'annotations.csv'),
+        '--seed', '7', '--out', join(work, 'native-model')], { encoding: 'utf8' });
+      assert.equal(tr.status, 0, tr.stderr);
+      assert.equal(trainedInPage.sha256, sha(readFileSync(join(work, 'native-model'))), 'model trained in Chromium = `polyp train` model');
+      t.diagnostic('page CSV = polyp classify CSV; page-trained model = polyp train model (identical bytes)');
     } else {
       t.diagnostic('no native build/polyp extract: native comparison not run');
     }

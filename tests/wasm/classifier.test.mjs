@@ -11,39 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPolyp } from '../../wasm/polyp.js';
+import { LABELS, makeSource } from './synthetic.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const nativeCli = join(process.env.POLYP_NATIVE_BUILD || join(root, 'build'), 'polyp');
 const DIM = 1280;
-const LABELS = ['Acro', 'CCA', 'Sand', 'Turf'];
-
-// Deterministic synthetic source: 48 images x 20 points; each label has its own mean
-// direction in feature space plus noise, so a working classifier separates them well.
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function makeSource() {
-  const rnd = mulberry32(12345);
-  const means = LABELS.map(() => Float32Array.from({ length: DIM }, () => rnd() * 2 - 1));
-  const images = [];
-  for (let i = 0; i < 48; i++) {
-    const labels = [], features = new Float32Array(20 * DIM);
-    for (let k = 0; k < 20; k++) {
-      const c = Math.floor(rnd() * LABELS.length);
-      labels.push(k === 7 ? null : LABELS[c]);   // one unlabelled point per image
-      for (let d = 0; d < DIM; d++) features[k * DIM + d] = 0.6 * means[c][d] + (rnd() * 2 - 1) * 1.2;
-    }
-    images.push({ name: `img${String(i).padStart(2, '0')}.jpg`, labels, features,
-      points: labels.map((_, k) => [k * 3, k * 5]) });
-  }
-  return images;
-}
-const source = makeSource();
+// Deterministic synthetic source (tests/wasm/synthetic.mjs): 48 images x 20 points.
+const source = makeSource(DIM);
 const allFeatures = (() => {
   const f = new Float32Array(source.length * 20 * DIM);
   source.forEach((im, i) => f.set(im.features, i * 20 * DIM));
@@ -134,7 +108,10 @@ test('training equals the native `polyp train` (same features, same seed)', { sk
     const r = spawnSync(nativeCli, ['train', '--features', join(dir, 'features'), '--annotations', join(dir, 'annotations.csv'),
       '--seed', '7', '--out', join(dir, 'model')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const native = await polyps[1].loadClassifier(readFileSync(join(dir, 'model')));
+    const nativeBytes = new Uint8Array(readFileSync(join(dir, 'model')));
+    const wasmBytes = await trained[1].save();
+    t.diagnostic(`model files: native ${nativeBytes.length} bytes, wasm ${wasmBytes.length} bytes, identical: ${Buffer.compare(nativeBytes, wasmBytes) === 0}`);
+    const native = await polyps[1].loadClassifier(nativeBytes);
     assert.deepEqual(native.labels, LABELS);
     const np = await native.predict(allFeatures);
     const wp = await trained[1].predict(allFeatures);
