@@ -209,6 +209,9 @@ export declare class Polyp {
 
   /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
   loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;
+  /** Fetches weights once and keeps them in Cache Storage (default cache 'polyp-weights-v1';
+   * null: no cache); `cached` says whether this load came from the cache. */
+  loadWeightsFromUrl(url: string | URL, options?: { cache?: string | null; batchSize?: number }): Promise<WeightsInfo & { cached: boolean }>;
   /** The seeded, untrained test network (models/testnet.py) as safetensors bytes. */
   buildTestnet(seed: bigint | number, bnStats: Bytes): Promise<Uint8Array>;
   /** Decodes JPEG (libjpeg-turbo, Pillow's pixels), PNG and other stb_image formats. */

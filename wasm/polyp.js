@@ -149,6 +149,25 @@ export class Polyp {
     return this.client.call('loadWeights', { weights: w, batchSize }, t);
   }
 
+  /**
+   * Fetches weights once and keeps them in the browser's Cache Storage (`cache` names the
+   * cache; null disables it), so later visits and offline sessions load them locally.
+   * Same-origin (or CORS) URLs only; nothing else is ever sent anywhere.
+   */
+  async loadWeightsFromUrl(url, { cache = 'polyp-weights-v1', batchSize } = {}) {
+    const key = new URL(url, globalThis.location ? location.href : undefined).href;
+    const store = cache && globalThis.caches ? await caches.open(cache) : null;
+    let res = store ? await store.match(key) : undefined;
+    const cached = !!res;
+    if (!res) {
+      res = await fetch(key, { credentials: 'same-origin' });
+      if (!res.ok) throw new PolypError({ name: 'PolypError', message: `weights: ${key}: HTTP ${res.status}`, status: 3, statusName: 'io' });
+      if (store) await store.put(key, res.clone());
+    }
+    const info = await this.loadWeights(await res.arrayBuffer(), { transfer: true, batchSize });
+    return { ...info, cached };
+  }
+
   /** The seeded test network (models/testnet.py) as safetensors bytes. */
   async buildTestnet(seed, bnStats) {
     const [b, t] = ownBuffer(bnStats, false);

@@ -65,7 +65,7 @@ function maxAbsDiff(a, aOff, b, bOff, n) {
 
 test('example page in headless Chromium: extraction in the worker, nothing leaves the origin', { skip, timeout: 900_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'polyp-browser-'));
-  const server = await serve();
+  const server = await serve({ files: { '/generated/testnet.safetensors': join(work, 'testnet.safetensors') } });
   const origin = server.url;
   let context = null;
   const node = await createPolyp({ threads: 1, log: null });
@@ -149,6 +149,17 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
 
     const pageCsv = await page.evaluate(() => window.polypExample.csv);
     assert.ok(pageCsv && pageCsv.startsWith('Name,Row,Column,Label code,Machine suggestion 1'), `page CSV: ${pageCsv && pageCsv.slice(0, 80)}`);
+
+    // Weights from a URL: fetched once, then served from Cache Storage.
+    const viaUrl = await page.evaluate(async () => {
+      const a = await window.polypExample.polyp.loadWeightsFromUrl('/generated/testnet.safetensors');
+      const b = await window.polypExample.polyp.loadWeightsFromUrl('/generated/testnet.safetensors');
+      return [a, b];
+    });
+    assert.deepEqual(viaUrl.map((w) => w.cached), [false, true]);
+    assert.equal(viaUrl[0].sha256, createHash('sha256').update(weights).digest('hex'));
+    assert.equal(viaUrl[1].sha256, viaUrl[0].sha256);
+    assert.equal(server.requests.filter((r) => r === '/generated/testnet.safetensors').length, 1, 'fetched once');
 
     // Training in the page's worker: same source and seed as the node-trained model.
     const trainedInPage = await page.evaluate(async () => {

@@ -22,14 +22,15 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** Starts the server; resolves to { url, close(), requests } (requests: every path served). */
-export function serve({ port = 0, root = ROOT } = {}) {
+/** Starts the server; resolves to { url, close(), requests } (requests: every path served).
+ * `files` maps extra URL paths to files outside the project (tests serve generated data). */
+export function serve({ port = 0, root = ROOT, files = {} } = {}) {
   const requests = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     requests.push(url.pathname + url.search);
-    let path = normalize(join(root, decodeURIComponent(url.pathname)));
-    if (!path.startsWith(normalize(root + sep)) && path !== normalize(root)) {
+    let path = Object.hasOwn(files, url.pathname) ? files[url.pathname] : normalize(join(root, decodeURIComponent(url.pathname)));
+    if (!Object.hasOwn(files, url.pathname) && !path.startsWith(normalize(root + sep)) && path !== normalize(root)) {
       res.writeHead(403).end();
       return;
     }
