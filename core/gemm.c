@@ -16,15 +16,11 @@
 
 #include <string.h>
 
-#ifndef GEMM_MR
-#define GEMM_MR 4
-#endif
-#ifndef GEMM_NR
-#define GEMM_NR 8
-#endif
-#define GEMM_MC 64
+/* Tiles: the packs are laid out for the widest micro-kernel (MR_MAX x NR_MAX), and each
+ * kernel variant uses its own mr x nr, passed at run time. */
+#define GEMM_MC 48   /* a multiple of every mr below (4, 6, 8) */
 #define GEMM_KC 256
-#define GEMM_NC 512
+#define GEMM_NC 512  /* a multiple of every nr below (8, 16, 32) */
 
 typedef struct gemm_job {
     int ta, tb;
@@ -33,7 +29,18 @@ typedef struct gemm_job {
     const float *A, *B;
     size_t lda, ldb, ldc;
     float *C;
+    const struct gemm_kernel *kern;
 } gemm_job;
+
+/* acc(mr x nr) = Ap sliver (kc x mr)^T * Bp sliver (kc x nr); C tile += alpha * acc (beta
+ * was applied before). rows <= mr, cols <= nr mask the edge tiles. */
+typedef void (*gemm_kernel_fn)(size_t kc, const float *a, const float *b, float alpha, float *C, size_t ldc,
+                               size_t rows, size_t cols);
+typedef struct gemm_kernel {
+    size_t mr, nr;
+    gemm_kernel_fn fn;
+    const char *name;
+} gemm_kernel;
 
 static inline float get_a(const gemm_job *j, size_t i, size_t k) {
     return j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k];
@@ -44,18 +51,20 @@ static inline float get_b(const gemm_job *j, size_t k, size_t n) {
 
 /* Ap: ceil(mc/MR) slivers of kc x MR. */
 static void pack_a(const gemm_job *j, size_t i0, size_t mc, size_t k0, size_t kc, float *Ap) {
-    for (size_t s = 0; s < mc; s += GEMM_MR) {
-        size_t rows = mc - s < GEMM_MR ? mc - s : GEMM_MR;
-        float *dst = Ap + (s / GEMM_MR) * kc * GEMM_MR;
+    const size_t MR = j->kern->mr;
+    for (size_t s = 0; s < mc; s += MR) {
+        size_t rows = mc - s < MR ? mc - s : MR;
+        float *dst = Ap + (s / MR) * kc * MR;
         for (size_t k = 0; k < kc; k++) {
-            for (size_t r = 0; r < rows; r++) dst[k * GEMM_MR + r] = get_a(j, i0 + s + r, k0 + k);
-            for (size_t r = rows; r < GEMM_MR; r++) dst[k * GEMM_MR + r] = 0.0f;
+            for (size_t r = 0; r < rows; r++) dst[k * MR + r] = get_a(j, i0 + s + r, k0 + k);
+            for (size_t r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
         }
     }
 }
 
 /* Bp: ceil(nc/NR) slivers of kc x NR. */
 static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc, float *Bp) {
+    const size_t GEMM_NR = j->kern->nr;
     for (size_t s = 0; s < nc; s += GEMM_NR) {
         size_t cols = nc - s < GEMM_NR ? nc - s : GEMM_NR;
         float *dst = Bp + (s / GEMM_NR) * kc * GEMM_NR;
@@ -74,22 +83,96 @@ static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc
     }
 }
 
-/* acc(MR x NR) = Ap sliver (kc x MR) ^T * Bp sliver (kc x NR); then C tile += alpha * acc
- * (the caller has already applied beta to C). */
-static void micro_kernel(size_t kc, const float *restrict a, const float *restrict b, float alpha,
-                         float *C, size_t ldc, size_t rows, size_t cols) {
-    float acc[GEMM_MR][GEMM_NR];
-    memset(acc, 0, sizeof acc);
-    for (size_t k = 0; k < kc; k++) {
-        const float *bk = b + k * GEMM_NR;
-        const float *ak = a + k * GEMM_MR;
-        for (int r = 0; r < GEMM_MR; r++) {
-            float av = ak[r];
-            for (int c = 0; c < GEMM_NR; c++) acc[r][c] += av * bk[c];
-        }
-    }
-    for (size_t r = 0; r < rows; r++)
+/* The portable kernel is a plain C loop over a fixed tile that compilers vectorise; its
+ * 4 x 8 tile fits SSE2's 16 registers (a 4 x 16 one spills and runs ~10x slower). On
+ * x86-64 with GCC or Clang, AVX2+FMA (6 x 16) and AVX-512 (8 x 32) kernels are compiled
+ * alongside and picked at run time from the CPU's features. */
+#define GEMM_KERNEL_BODY(MR, NR, MAC)                                                        \
+    float acc[MR][NR];                                                                      \
+    memset(acc, 0, sizeof acc);                                                             \
+    for (size_t k = 0; k < kc; k++) {                                                       \
+        const float *bk = b + k * NR;                                                       \
+        const float *ak = a + k * MR;                                                       \
+        for (int r = 0; r < MR; r++) {                                                      \
+            float av = ak[r];                                                               \
+            for (int c = 0; c < NR; c++) acc[r][c] = MAC(av, bk[c], acc[r][c]);             \
+        }                                                                                   \
+    }                                                                                       \
+    for (size_t r = 0; r < rows; r++)                                                       \
         for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * acc[r][c];
+
+#define GEMM_MUL_ADD(x, y, z) ((z) + (x) * (y))
+
+static void kernel_4x8(size_t kc, const float *restrict a, const float *restrict b, float alpha, float *C,
+                       size_t ldc, size_t rows, size_t cols) {
+    GEMM_KERNEL_BODY(4, 8, GEMM_MUL_ADD)
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+#define GEMM_HAVE_X86_VARIANTS 1
+/* Wider tiles written with GCC/Clang vector extensions (not intrinsics: the same code
+ * serves both ISAs), so the accumulators are registers by construction. Loads go through
+ * memcpy: no alignment assumption. FMA contraction is allowed here only (GCC). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+#if !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+#define GEMM_VEC_KERNEL(NAME, TARGET, VT, VW, MR)                                            \
+    __attribute__((target(TARGET))) static void NAME(size_t kc, const float *restrict a,     \
+                                                     const float *restrict b, float alpha,   \
+                                                     float *C, size_t ldc, size_t rows,      \
+                                                     size_t cols) {                          \
+        VT acc[MR][2];                                                                      \
+        memset(acc, 0, sizeof acc);                                                         \
+        for (size_t k = 0; k < kc; k++) {                                                   \
+            VT b0, b1;                                                                      \
+            memcpy(&b0, b + k * 2 * VW, sizeof b0);                                         \
+            memcpy(&b1, b + k * 2 * VW + VW, sizeof b1);                                    \
+            for (int r = 0; r < MR; r++) {                                                  \
+                VT av = (VT){0} + a[k * MR + r];                                            \
+                acc[r][0] += av * b0;                                                       \
+                acc[r][1] += av * b1;                                                       \
+            }                                                                               \
+        }                                                                                   \
+        for (size_t r = 0; r < rows; r++) {                                                 \
+            float t[2 * VW];                                                                \
+            memcpy(t, acc[r], sizeof t);                                                    \
+            for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * t[c];               \
+        }                                                                                   \
+    }
+GEMM_VEC_KERNEL(kernel_6x16_avx2, "avx2,fma", v8f, 8, 6)
+GEMM_VEC_KERNEL(kernel_8x32_avx512, "avx512f,fma", v16f, 16, 8)
+#if !defined(__clang__)
+#pragma GCC pop_options
+#endif
+#endif
+
+/* Kernels this CPU can run, best last; [0] is the portable one. */
+static size_t available_kernels(const gemm_kernel **out) {
+    static const gemm_kernel portable = {4, 8, kernel_4x8, "portable 4x8"};
+    size_t n = 0;
+    out[n++] = &portable;
+#ifdef GEMM_HAVE_X86_VARIANTS
+    static const gemm_kernel avx2 = {6, 16, kernel_6x16_avx2, "avx2 6x16"};
+    static const gemm_kernel avx512 = {8, 32, kernel_8x32_avx512, "avx512 8x32"};
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = &avx2;
+    if (__builtin_cpu_supports("avx512f")) out[n++] = &avx512;
+#endif
+    return n;
+}
+
+size_t polyp_sgemm_variants(void) {
+    const gemm_kernel *k[4];
+    return available_kernels(k);
+}
+
+const char *polyp_sgemm_variant_name(size_t variant) {
+    const gemm_kernel *k[4];
+    size_t n = available_kernels(k);
+    return k[variant < n ? variant : n - 1]->name;
 }
 
 static void scale_rows(const gemm_job *j, size_t i0, size_t mc) {
@@ -117,8 +200,9 @@ static void gemm_panel(void *arg, size_t task) {
     if (j->K == 0 || j->alpha == 0.0f) return;
     size_t kc_max = j->K < GEMM_KC ? j->K : GEMM_KC;
     size_t nc_max = j->N < GEMM_NC ? j->N : GEMM_NC;
-    size_t nc_pad = (nc_max + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
-    size_t mc_pad = (GEMM_MC + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+    const size_t MR = j->kern->mr, NR = j->kern->nr;
+    size_t nc_pad = (nc_max + NR - 1) / NR * NR;
+    size_t mc_pad = (GEMM_MC + MR - 1) / MR * MR;
     float *Ap = polyp_aligned_alloc(mc_pad * kc_max * sizeof(float));
     float *Bp = polyp_aligned_alloc(nc_pad * kc_max * sizeof(float));
     if (!Ap || !Bp) {
@@ -133,13 +217,13 @@ static void gemm_panel(void *arg, size_t task) {
         for (size_t n0 = 0; n0 < j->N; n0 += GEMM_NC) {
             size_t nc = j->N - n0 < GEMM_NC ? j->N - n0 : GEMM_NC;
             pack_b(j, k0, kc, n0, nc, Bp);
-            for (size_t s = 0; s < mc; s += GEMM_MR) {
-                size_t rows = mc - s < GEMM_MR ? mc - s : GEMM_MR;
-                const float *a = Ap + (s / GEMM_MR) * kc * GEMM_MR;
-                for (size_t t = 0; t < nc; t += GEMM_NR) {
-                    size_t cols = nc - t < GEMM_NR ? nc - t : GEMM_NR;
-                    micro_kernel(kc, a, Bp + (t / GEMM_NR) * kc * GEMM_NR, j->alpha,
-                                 j->C + (i0 + s) * j->ldc + n0 + t, j->ldc, rows, cols);
+            for (size_t s = 0; s < mc; s += MR) {
+                size_t rows = mc - s < MR ? mc - s : MR;
+                const float *a = Ap + (s / MR) * kc * MR;
+                for (size_t t = 0; t < nc; t += NR) {
+                    size_t cols = nc - t < NR ? nc - t : NR;
+                    j->kern->fn(kc, a, Bp + (t / NR) * kc * NR, j->alpha, j->C + (i0 + s) * j->ldc + n0 + t,
+                                j->ldc, rows, cols);
                 }
             }
         }
@@ -151,8 +235,16 @@ static void gemm_panel(void *arg, size_t task) {
 void polyp_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc, const polyp_parallel *par) {
+    polyp_sgemm_variant(SIZE_MAX, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, par);
+}
+
+void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                         const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                         size_t ldc, const polyp_parallel *par) {
     if (M == 0 || N == 0) return;
-    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    const gemm_kernel *ks[4];
+    size_t nk = available_kernels(ks);
+    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, ks[variant < nk ? variant : nk - 1]};
     size_t tasks = (M + GEMM_MC - 1) / GEMM_MC;
     /* Small products are not worth a thread hand-off. */
     double flops = (double)M * (double)N * (double)K;

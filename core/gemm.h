@@ -13,4 +13,13 @@ void polyp_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float a
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc, const polyp_parallel *par);
 
+/* The micro-kernels this CPU can run: variant 0 is the portable one, the last is what
+ * polyp_sgemm uses. For tests and benchmarks (every variant is checked against the same
+ * reference). A variant past the last means the last. */
+size_t polyp_sgemm_variants(void);
+const char *polyp_sgemm_variant_name(size_t variant);
+void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                         const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                         size_t ldc, const polyp_parallel *par);
+
 #endif /* POLYP_GEMM_H */

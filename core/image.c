@@ -76,6 +76,21 @@ polyp_status polyp_image_check_size(uint64_t width, uint64_t height,
 
 static int is_jpeg(const uint8_t *d, size_t n) { return n >= 2 && d[0] == 0xFF && d[1] == 0xD8; }
 
+/* stb_image's PNG reader refuses (as "unknown image type") any header whose pixels would
+ * pass 2^30 bytes, before our caps could say "too large": read IHDR ourselves so a huge PNG
+ * is reported as a limit, not as garbage. */
+static polyp_status check_png_header(const uint8_t *d, size_t n, const polyp_decode_params *params,
+                                     polyp_error *err) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n < 8 || memcmp(d, sig, 8) != 0) return POLYP_OK; /* not PNG: stb decides */
+    if (n < 24 || memcmp(d + 12, "IHDR", 4) != 0)
+        return polyp_fail(err, POLYP_ERR_FORMAT,
+                          "PNG: file ends or is corrupt before the IHDR header (%zu bytes)", n);
+    uint32_t w = (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
+    uint32_t h = (uint32_t)d[20] << 24 | (uint32_t)d[21] << 16 | (uint32_t)d[22] << 8 | d[23];
+    return polyp_image_check_size(w, h, params, "PNG", err);
+}
+
 /* Everything that is not JPEG (or every format, in a build without libjpeg). */
 static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
                                polyp_image *out, polyp_error *err) {
@@ -84,12 +99,14 @@ static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_dec
                           size);
     const int len = (int)size;
     int w = 0, h = 0, comp = 0;
+    polyp_status st = check_png_header(data, size, params, err);
+    if (st != POLYP_OK) return st;
     /* Dimensions first, from the header only: nothing large is allocated yet. */
     if (!stbi_info_from_memory(data, len, &w, &h, &comp))
         return polyp_fail(err, POLYP_ERR_FORMAT,
                           "image: not a readable JPEG/PNG/BMP/GIF/TGA/PSD/PNM file (%s)",
                           stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
-    polyp_status st = polyp_image_check_size((uint64_t)(w < 0 ? 0 : w), (uint64_t)(h < 0 ? 0 : h),
+    st = polyp_image_check_size((uint64_t)(w < 0 ? 0 : w), (uint64_t)(h < 0 ? 0 : h),
                                              params, "image", err);
     if (st != POLYP_OK) return st;
 

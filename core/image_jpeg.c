@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 /* Error manager that longjmps back instead of exit()ing, keeping libjpeg's message. */
 typedef struct jpeg_err {
@@ -111,8 +112,12 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
     job->err.pub.error_exit = jpeg_error_exit;
     job->err.pub.output_message = jpeg_output_message;
     if (setjmp(job->err.jump)) {
-        status = polyp_fail(err, POLYP_ERR_FORMAT, "JPEG: corrupt or unsupported data: %s",
-                            job->err.message);
+        /* libjpeg refuses sides over 65500 itself, while reading the header. */
+        if (job->err.pub.msg_code == JERR_IMAGE_TOO_BIG)
+            status = polyp_fail(err, POLYP_ERR_LIMIT, "JPEG: image too large: %s", job->err.message);
+        else
+            status = polyp_fail(err, POLYP_ERR_FORMAT, "JPEG: corrupt or unsupported data: %s",
+                                job->err.message);
         job_cleanup(job);
         free(job);
         return status;
@@ -203,8 +208,8 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
                 }
             }
         }
-        /* A file whose pixels are complete but whose EOI marker is missing is not truncated
-         * in any way that matters; jpeg_abort below is fine either way. */
+        /* No jpeg_finish_decompress: a file whose rows are all there but whose EOI marker
+         * is missing decodes fully and is not reported as truncated (exhausted stays 0). */
     }
     out->truncated = truncated || job->src.exhausted;
 

@@ -20,9 +20,14 @@ typedef struct state {
     bool eof;    /* input ran out: the stream is truncated */
 } state;
 
+#define FASTBITS 9      /* codes up to this long decode with one table lookup */
+
 typedef struct huffman {
     short count[MAXBITS + 1];  /* number of codes of each length */
     short symbol[FIXLCODES];   /* symbols ordered by code */
+    /* fast[next FASTBITS input bits, LSB first] = symbol << 4 | code length, or 0 when the
+     * code is longer than FASTBITS (then decoding goes bit by bit). */
+    uint16_t fast[1 << FASTBITS];
 } huffman;
 
 /* Next `need` bits (LSB first). Past the end of input it returns zeros and sets eof; callers
@@ -42,9 +47,33 @@ static int bits(state *s, int need) {
     return (int)(val & ((1u << need) - 1));
 }
 
+/* Tops the bit buffer up to at least 25 bits while input lasts (lookahead for the fast
+ * table; bytes held here are given back by unread_bytes when a stored block starts). */
+static void refill(state *s) {
+    while (s->bitcnt <= 24 && s->in_pos < s->in_size) {
+        s->bitbuf |= (uint32_t)s->in[s->in_pos++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+}
+
+/* Drops the partial byte in the bit buffer and returns whole lookahead bytes to the input. */
+static void unread_bytes(state *s) {
+    s->in_pos -= (size_t)(s->bitcnt / 8);
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+}
+
 /* Decodes one symbol; -1 when the bits match no code (only possible for incomplete codes)
  * or the input ended. */
 static int decode(state *s, const huffman *h) {
+    refill(s);
+    unsigned entry = h->fast[s->bitbuf & ((1u << FASTBITS) - 1)];
+    int elen = (int)(entry & 15);
+    if (elen != 0 && elen <= s->bitcnt) {
+        s->bitbuf >>= elen;
+        s->bitcnt -= elen;
+        return (int)(entry >> 4);
+    }
     int code = 0, first = 0, index = 0;
     for (int len = 1; len <= MAXBITS; len++) {
         code |= bits(s, 1);
@@ -63,6 +92,7 @@ static int decode(state *s, const huffman *h) {
  * incomplete one, < 0 for an over-subscribed one (always invalid). */
 static int construct(huffman *h, const short *length, int n) {
     short offs[MAXBITS + 1];
+    memset(h->fast, 0, sizeof h->fast);
     for (int len = 0; len <= MAXBITS; len++) h->count[len] = 0;
     for (int sym = 0; sym < n; sym++) h->count[length[sym]]++;
     if (h->count[0] == n) return 0; /* no codes: complete, but decoding will fail */
@@ -76,12 +106,30 @@ static int construct(huffman *h, const short *length, int n) {
     for (int len = 1; len < MAXBITS; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
     for (int sym = 0; sym < n; sym++)
         if (length[sym] != 0) h->symbol[offs[length[sym]]++] = (short)sym;
+    /* Fast table: canonical codes (RFC 1951 3.2.2) of length <= FASTBITS, bit-reversed
+     * because DEFLATE sends Huffman codes MSB first into an LSB-first stream. */
+    int next_code[MAXBITS + 1];
+    int code = 0;
+    next_code[0] = 0;
+    for (int len = 1; len <= MAXBITS; len++) {
+        code = (code + h->count[len - 1] * (len > 1)) << 1;
+        next_code[len] = code;
+    }
+    for (int sym = 0; sym < n; sym++) {
+        int len = length[sym];
+        if (len == 0) continue;
+        int c = next_code[len]++;
+        if (len > FASTBITS) continue;
+        unsigned rev = 0;
+        for (int b = 0; b < len; b++) rev |= (unsigned)((c >> b) & 1) << (len - 1 - b);
+        for (unsigned fill = rev; fill < (1u << FASTBITS); fill += 1u << len)
+            h->fast[fill] = (uint16_t)(sym << 4 | len);
+    }
     return left;
 }
 
 static polyp_status stored(state *s, polyp_error *err) {
-    s->bitbuf = 0;
-    s->bitcnt = 0; /* drop the rest of the current byte */
+    unread_bytes(s); /* a stored block starts at the next byte boundary */
     if (s->in_size - s->in_pos < 4)
         return polyp_fail(err, POLYP_ERR_FORMAT, "deflate: stream ends inside a stored block header");
     unsigned len = s->in[s->in_pos] | (unsigned)s->in[s->in_pos + 1] << 8;
@@ -237,6 +285,6 @@ polyp_status polyp_inflate(const void *in, size_t in_size, void *out, size_t out
         *out_len = s.out_len;
         if (st != POLYP_OK) return st;
     } while (!last);
-    if (in_used) *in_used = s.in_pos;
+    if (in_used) *in_used = s.in_pos - (size_t)(s.bitcnt / 8);
     return POLYP_OK;
 }

@@ -67,21 +67,40 @@ polyp_status clf_source_features(const clf_source *s, size_t i, float **out, pol
     return POLYP_OK;
 }
 
-static polyp_status load_cb(void *user, size_t i, const float **feat, polyp_error *err) {
+polyp_status clf_source_get(clf_source *s, size_t i, const float **feat, polyp_error *err) {
+    if (s->cache && s->cache[i]) {
+        *feat = s->cache[i];
+        return POLYP_OK;
+    }
     float *x;
     polyp_error local = {0};
-    polyp_status st = clf_source_features(user, i, &x, err ? err : &local);
-    if (st == POLYP_OK) *feat = x;
-    return st;
+    polyp_status st = clf_source_features(s, i, &x, err ? err : &local);
+    if (st != POLYP_OK) return st;
+    size_t bytes = s->images[i].npoints * s->dim * sizeof(float);
+    if (s->cache && bytes <= s->cache_budget - s->cache_used) {
+        s->cache[i] = x;
+        s->cache_used += bytes;
+    }
+    *feat = x;
+    return POLYP_OK;
 }
-static void release_cb(void *user, size_t i, const float *feat) { free((void *)feat); }
+void clf_source_put(clf_source *s, size_t i, const float *feat) {
+    if (!s->cache || s->cache[i] != feat) free((void *)feat);
+}
+
+static polyp_status load_cb(void *user, size_t i, const float **feat, polyp_error *err) {
+    return clf_source_get(user, i, feat, err);
+}
+static void release_cb(void *user, size_t i, const float *feat) { clf_source_put(user, i, feat); }
 
 void clf_source_free(clf_source *s) {
     for (size_t i = 0; i < s->n_images; i++) {
+        if (s->cache) free(s->cache[i]);
         if (s->items) free(s->items[i]);
         if (s->rows) free(s->rows[i]);
         if (s->labels) free(s->labels[i]);
     }
+    free(s->cache);
     free(s->items);
     free(s->rows);
     free(s->labels);
@@ -98,7 +117,8 @@ static uint64_t hash_name(const char *s) {
     return h;
 }
 
-bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, clf_source *s) {
+bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, size_t cache_bytes,
+                     clf_source *s) {
     memset(s, 0, sizeof *s);
     polyp_error err = {0};
     void *data;
@@ -157,6 +177,8 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
     free(img_of);
     free(counts);
     for (size_t i = 0; i < m; i++) s->images[i].labels = s->labels[i];
+    s->cache = calloc(m, sizeof(float *));
+    s->cache_budget = s->cache ? cache_bytes : 0;
     /* Open every feature file once: existence, width, and the point -> row mapping. */
     cli_progress prog;
     cli_progress_begin(&prog, "checking feature files", m);
@@ -190,6 +212,15 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
             else used[r] = true, s->rows[i][p] = r;
         }
         free(used);
+        /* The file is in memory now: keep its points when the cache has room, so the
+         * first epoch does not read it again. */
+        size_t bytes = im->npoints * s->dim * sizeof(float);
+        if (!bad_dim && !missing && s->cache && bytes <= s->cache_budget - s->cache_used &&
+            (s->cache[i] = malloc(bytes + 1))) {
+            for (size_t p = 0; p < im->npoints; p++)
+                memcpy(s->cache[i] + p * s->dim, f.feat + s->rows[i][p] * s->dim, s->dim * sizeof(float));
+            s->cache_used += bytes;
+        }
         polyp_features_free(&f);
         if (bad_dim || missing) {
             cli_progress_end(&prog);

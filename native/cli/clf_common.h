@@ -17,17 +17,30 @@ typedef struct clf_source {
     polyp_dataset data;         /* streaming: data.load reads the image's file */
     size_t dim;
     char *dir;
+    /* Features kept in memory between epochs, up to cache_budget bytes (first images first);
+     * the rest is re-read from disk each time (pyspacer's streaming). */
+    float **cache;              /* per image, NULL when not cached */
+    size_t cache_budget, cache_used;
 } clf_source;
 
 /* Parses the CSV, groups its points by image, opens every image's feature file once to
  * check it exists, has the same width as the others and holds every point of the CSV
  * (matched by row and column; by position for legacy files without locations). Prints a
  * one-line error and returns false on failure. */
-bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, clf_source *src);
+bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, size_t cache_bytes,
+                     clf_source *src);
 void clf_source_free(clf_source *src);
+
+/* Default for --cache-mb: keeps sources up to ~100,000 points of 1280 floats in memory. */
+#define CLF_DEFAULT_CACHE_MB 512
 
 /* Features of image i in the order of its CSV points (n x dim). Owned: free(). */
 polyp_status clf_source_features(const clf_source *src, size_t i, float **out, polyp_error *err);
+
+/* The same through the cache: *feat stays valid until clf_source_put (what the streaming
+ * dataset's load / release do). */
+polyp_status clf_source_get(clf_source *src, size_t i, const float **feat, polyp_error *err);
+void clf_source_put(clf_source *src, size_t i, const float *feat);
 
 /* A thread pool for --threads (0 = the number of CPUs); par->n_threads == 1 means serial. */
 typedef struct clf_threads {

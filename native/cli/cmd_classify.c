@@ -63,7 +63,7 @@ int polyp_cmd_classify(int argc, char **argv) {
     polyp_classifier *clf = NULL;
     if (polyp_classifier_load_file(model, &clf, &err) != POLYP_OK) return cli_fail_err(CMD, &err);
     clf_source src;
-    if (!clf_source_open(CMD, points, features, &src)) {
+    if (!clf_source_open(CMD, points, features, (size_t)CLF_DEFAULT_CACHE_MB << 20, &src)) {
         polyp_classifier_free(clf);
         return 1;
     }
@@ -96,15 +96,16 @@ int polyp_cmd_classify(int argc, char **argv) {
     double t0 = cli_now();
     for (size_t i = 0; i < src.n_images; i++) {
         size_t m = src.images[i].npoints;
-        float *x, *p = malloc(m * K * sizeof(float) + 1);
-        if (!p || clf_source_features(&src, i, &x, &err) != POLYP_OK) {
+        const float *x;
+        float *p = malloc(m * K * sizeof(float) + 1);
+        if (!p || clf_source_get(&src, i, &x, &err) != POLYP_OK) {
             free(p);
             cli_progress_end(&prog);
             rc = p ? cli_fail_err(CMD, &err) : cli_fail(CMD, "out of memory");
             goto done;
         }
         polyp_status st = polyp_classifier_predict(clf, x, m, src.dim, p, &th.par, &err);
-        free(x);
+        clf_source_put(&src, i, x);
         if (st != POLYP_OK) {
             free(p);
             cli_progress_end(&prog);

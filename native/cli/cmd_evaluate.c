@@ -157,7 +157,7 @@ int polyp_cmd_evaluate(int argc, char **argv) {
     polyp_classifier *clf = NULL;
     if (polyp_classifier_load_file(model, &clf, &err) != POLYP_OK) return cli_fail_err(CMD, &err);
     clf_source src;
-    if (!clf_source_open(CMD, annotations, features, &src)) {
+    if (!clf_source_open(CMD, annotations, features, (size_t)CLF_DEFAULT_CACHE_MB << 20, &src)) {
         polyp_classifier_free(clf);
         return 1;
     }
@@ -183,13 +183,13 @@ int polyp_cmd_evaluate(int argc, char **argv) {
     for (size_t i = 0; i < src.n_images; i++) {
         if (val_only && i % 8 != 0) continue;
         size_t m = src.images[i].npoints;
-        float *x;
-        if (clf_source_features(&src, i, &x, &err) != POLYP_OK) {
+        const float *x;
+        if (clf_source_get(&src, i, &x, &err) != POLYP_OK) {
             rc = cli_fail_err(CMD, &err);
             goto done;
         }
         polyp_status st = polyp_classifier_predict(clf, x, m, src.dim, probs + used * K, &th.par, &err);
-        free(x);
+        clf_source_put(&src, i, x);
         if (st != POLYP_OK) {
             rc = cli_fail(CMD, "%s: %s", src.names[i], err.message);
             goto done;

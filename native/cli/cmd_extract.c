@@ -10,7 +10,9 @@
 #include "cli.h"
 #include "threadpool.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,53 @@ static bool make_parent_dirs(const char *path, bool include_last) {
         }
     }
     return true;
+}
+
+/* A run killed without warning (SIGKILL, power loss) leaves "<name>.featurevector.tmp-<pid>"
+ * files behind (never a file under the final name). Removes those in `dir` whose process is
+ * gone, so a resumed run cleans up after the one that died; returns how many. */
+static size_t remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *tag = strstr(e->d_name, ".featurevector.tmp-");
+        if (!tag) continue;
+        char *end;
+        long pid = strtol(tag + strlen(".featurevector.tmp-"), &end, 10);
+        if (*end || pid <= 0 || (long)getpid() == pid) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running: not ours */
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* remove_stale_temps for every folder the outputs of `g` go to (each folder once). */
+static void clean_output_folders(const groups *g, const char *out_dir) {
+    char **seen = calloc(g->count + 1, sizeof *seen);
+    size_t nseen = 0, removed = 0;
+    if (!seen) return;
+    for (size_t i = 0; i < g->count; i++) {
+        char dir[4096];
+        const char *slash = strrchr(g->items[i].name, '/');
+        int len = slash ? (int)(slash - g->items[i].name) : 0;
+        if ((size_t)snprintf(dir, sizeof dir, "%s%s%.*s", out_dir, slash ? "/" : "", len, g->items[i].name) >= sizeof dir)
+            continue;
+        size_t k = 0;
+        while (k < nseen && strcmp(seen[k], dir) != 0) k++;
+        if (k < nseen || !(seen[nseen] = strdup(dir))) continue;
+        nseen++;
+        removed += remove_stale_temps(dir);
+    }
+    for (size_t k = 0; k < nseen; k++) free(seen[k]);
+    free(seen);
+    if (removed)
+        fprintf(stderr, "polyp %s: removed %zu temporary file%s left by an earlier run that was killed\n", CMD, removed,
+                removed == 1 ? "" : "s");
 }
 
 /* ------------------------------------------------------------------ one image */
@@ -336,6 +385,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         rc = cli_fail(CMD, "%zu of %zu images named in %s are missing from %s", missing, g.count, o.points, o.images);
     if (!rc && !make_parent_dirs(o.out, true))
         rc = cli_fail(CMD, "%s: cannot create the output folder: %s", o.out, strerror(errno));
+    if (!rc) clean_output_folders(&g, o.out);
 
     polyp_weights *weights = NULL;
     polyp_threadpool *pool = NULL;

@@ -31,8 +31,10 @@ static void usage(FILE *out) {
             "  --extractor ID     the feature extractor's id (weights sha256) recorded in the model;\n"
             "                     default 'unknown'\n"
             "  --threads N        compute threads (default: the number of CPUs)\n"
+            "  --cache-mb N       keep up to N MiB of features in memory between epochs (default %d);\n"
+            "                     the rest is re-read from disk every epoch, so memory stays bounded\n"
             "  --help             this text\n\n"
-            "Ctrl-C cancels after the current epoch; nothing is written then.\n");
+            "Ctrl-C cancels after the current epoch; nothing is written then.\n", CLF_DEFAULT_CACHE_MB);
 }
 
 static int on_epoch(void *user, size_t epoch, size_t n, double acc) {
@@ -41,20 +43,21 @@ static int on_epoch(void *user, size_t epoch, size_t n, double acc) {
 }
 
 /* Accuracy of `clf` on the kept-label validation points of `src` under `split`. */
-static bool validation_accuracy(const clf_source *src, const polyp_split *split, const polyp_classifier *clf,
+static bool validation_accuracy(clf_source *src, const polyp_split *split, const polyp_classifier *clf,
                                 const polyp_parallel *par, double *acc, polyp_error *err) {
     size_t right = 0, total = 0, K = polyp_classifier_n_labels(clf);
     if (polyp_classifier_check_features(clf, src->dim, NULL, err) != POLYP_OK) return false;
     for (size_t i = 0; i < src->n_images; i++) {
         if (split->roles[i] != POLYP_SPLIT_VALIDATION) continue;
         size_t n = src->images[i].npoints;
-        float *x, *p = malloc(n * K * sizeof(float) + 1);
-        if (!p || clf_source_features(src, i, &x, err) != POLYP_OK) {
+        const float *x;
+        float *p = malloc(n * K * sizeof(float) + 1);
+        if (!p || clf_source_get(src, i, &x, err) != POLYP_OK) {
             free(p);
             return false;
         }
         polyp_status st = polyp_classifier_predict(clf, x, n, src->dim, p, par, err);
-        free(x);
+        clf_source_put(src, i, x);
         if (st != POLYP_OK) {
             free(p);
             return false;
@@ -79,7 +82,7 @@ static bool validation_accuracy(const clf_source *src, const polyp_split *split,
 int polyp_cmd_train(int argc, char **argv) {
     const char *features = NULL, *annotations = NULL, *out = NULL, *previous = NULL, *extractor = NULL;
     polyp_train_params tp = polyp_train_default_params();
-    size_t threads = 0;
+    size_t threads = 0, cache_mb = CLF_DEFAULT_CACHE_MB;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -107,6 +110,9 @@ int polyp_cmd_train(int argc, char **argv) {
             tp.epochs = num;
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_size(CMD, a, v, &threads)) return 1;
+        } else if (!strcmp(a, "--cache-mb")) {
+            if (!cli_parse_size(CMD, a, v, &cache_mb)) return 1;
+            if (cache_mb > ((size_t)1 << 24)) return cli_fail(CMD, "--cache-mb must be at most 16777216");
         } else {
             return cli_fail(CMD, "unknown option %s (polyp train --help)", a);
         }
@@ -119,7 +125,7 @@ int polyp_cmd_train(int argc, char **argv) {
     polyp_classifier *prev = NULL;
     if (previous && polyp_classifier_load_file(previous, &prev, &err) != POLYP_OK) return cli_fail_err(CMD, &err);
     clf_source src;
-    if (!clf_source_open(CMD, annotations, features, &src)) {
+    if (!clf_source_open(CMD, annotations, features, cache_mb << 20, &src)) {
         polyp_classifier_free(prev);
         return 1;
     }

@@ -11,8 +11,10 @@ usage: test_extract_cli.py PATH/TO/polyp
 3. `polyp extract` runs; each OUT/<Name>.featurevector is loaded with numpy.load and compared
    with models/make_fixtures.py's PyTorch features (tests/fixtures/effnet/features.f32):
    meta, rows, cols exact, features within 1e-4 absolute.
+   --backend auto is probed on one image and compared in full only when it is not portable.
 4. A rerun skips every finished image (files untouched); deleting one output and rerunning
-   redoes only that one; no *.tmp-* file is left anywhere.
+   redoes only that one (and removes the temp file a killed run left); --overwrite rewrites the images of its CSV and nothing else; no
+   *.tmp-* file is left anywhere.
 5. Ctrl-C (SIGINT) during a run stops after the current image with a resume message, leaves
    no temporary file, and a rerun finishes the rest.
 6. Bad inputs fail with a non-zero status and a one-line reason on stderr.
@@ -126,7 +128,7 @@ def tmp_leftovers(out):
 
 def snapshot(out):
     return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
-            for d, _, fs in os.walk(out) for f in fs}
+            for d, _, fs in os.walk(out) for f in fs if ".tmp-" not in f}
 
 
 def one_line_error(args, needle, label):
@@ -161,10 +163,25 @@ def main():
         check(r.returncode == 0, "extract failed: %s" % r.stderr)
         print("portable run: %.1f s (%d points, %d images)" % (time.time() - t, len(order), len(exp)))
         compare_outputs(out, exp, "portable")
+        # auto: probe on one image; the full comparison only when auto is not portable again.
+        small_name = "synth_57x41.png"
+        small = os.path.join(tmp, "small.csv")
+        with open(small, "w") as f:
+            f.write("Name,Row,Column\n")
+            for _, _, name, row, col in order:
+                if name == small_name:
+                    f.write("%s,%d,%d\n" % (name, row, col))
+        small_exp = {small_name: exp[small_name]}
         out_auto = os.path.join(tmp, "out_auto")
-        r = run(base[:-4] + ["--out", out_auto, "--threads", threads, "--backend", "auto", "--batch", "3"])
+        auto = base[:-4] + ["--out", out_auto, "--threads", threads, "--backend", "auto", "--batch", "3"]
+        r = run(auto[:6] + [small] + auto[7:])
         check(r.returncode == 0, "extract --backend auto failed: %s" % r.stderr)
-        compare_outputs(out_auto, exp, "auto (%s)" % ("xnnpack" if "xnnpack" in r.stderr else "portable"))
+        if "backend portable" in r.stderr:
+            compare_outputs(out_auto, small_exp, "auto (portable, batch 3)")
+        else:
+            r = run(auto)
+            check(r.returncode == 0, "extract --backend auto failed: %s" % r.stderr)
+            compare_outputs(out_auto, exp, "auto (%s)" % r.stderr.strip().split("backend ")[-1].split(",")[0])
 
         # --- 4. resume: nothing redone; one deleted file redone alone
         before = snapshot(out)
@@ -173,15 +190,26 @@ def main():
         check(snapshot(out) == before, "rerun touched finished files")
         victim = os.path.join(out, order[-1][2] + ".featurevector")
         os.remove(victim)
+        # What a killed run leaves: a temp file of a process that no longer exists.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = victim + ".tmp-%d" % dead.pid
+        with open(stale, "wb") as f:
+            f.write(b"half-written")
         before = snapshot(out)
         r = run(base)
         check(r.returncode == 0 and os.path.isfile(victim), "rerun after delete: %s" % r.stderr)
+        check(not os.path.exists(stale) and "removed 1 temporary file" in r.stderr,
+              "stale temp file of a killed run not removed: %s" % r.stderr)
         after = snapshot(out)
         check(all(after[p] == m for p, m in before.items()), "rerun after delete touched other files")
         compare_outputs(out, exp, "resumed")
-        r = run(base + ["--overwrite"])
-        check(r.returncode == 0 and all(snapshot(out)[p] != m for p, m in before.items()),
-              "--overwrite did not rewrite every file")
+        small_out = os.path.join(out, small_name + ".featurevector")
+        before = snapshot(out)
+        r = run(base[:6] + [small] + base[7:] + ["--overwrite"])
+        after = snapshot(out)
+        check(r.returncode == 0 and after[small_out] != before[small_out], "--overwrite did not rewrite")
+        check(all(after[p] == m for p, m in before.items() if p != small_out), "--overwrite touched other images")
         check(not tmp_leftovers(out) and not tmp_leftovers(out_auto), "temporary files left: %r"
               % (tmp_leftovers(out) + tmp_leftovers(out_auto)))
 
@@ -190,7 +218,7 @@ def main():
         os.makedirs(many)
         with open(os.path.join(tmp, "many.csv"), "w") as f:
             f.write("image,row,column\n")
-            for i in range(40):
+            for i in range(24):
                 os.symlink(os.path.join(FIX, "synth_57x41.png"), os.path.join(many, "m%02d.png" % i))
                 f.write("m%02d.png,%d,%d\n" % (i, i % 41, i % 57))
         out_many = os.path.join(tmp, "out_many")
@@ -208,12 +236,12 @@ def main():
             print("note: the run finished before SIGINT arrived; interrupt not exercised", file=sys.stderr)
         else:
             check("rerun the same command to resume" in err, "interrupt message: %r" % err)
-            check(0 < len(done) < 40, "interrupted run wrote %d of 40 files" % len(done))
+            check(0 < len(done) < 24, "interrupted run wrote %d of 24 files" % len(done))
         check(not tmp_leftovers(out_many), "temporary files after SIGINT: %r" % tmp_leftovers(out_many))
         r = subprocess.run(margs, capture_output=True, text=True)
         check(r.returncode == 0, "resume after SIGINT failed: %s" % r.stderr)
-        check(len([f for f in os.listdir(out_many) if f.endswith(".featurevector")]) == 40, "resume incomplete")
-        print("interrupt: %d of 40 images done before SIGINT, rest on resume" % len(done))
+        check(len([f for f in os.listdir(out_many) if f.endswith(".featurevector")]) == 24, "resume incomplete")
+        print("interrupt: %d of 24 images done before SIGINT, rest on resume" % len(done))
 
         # --- 6. bad inputs
         def write(name, text):

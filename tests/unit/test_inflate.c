@@ -47,6 +47,7 @@ START_TEST(zlib_vectors_decode_exactly) {
     check_vector("fixed", "fixed");
     check_vector("dynamic", "dynamic");
     check_vector("rle", "rle");
+    check_vector("huffman_only", "dynamic");
     check_vector("empty", "empty");
     check_vector("multiblock", "big");
     check_vector("stored_big", "big");

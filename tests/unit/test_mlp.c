@@ -12,6 +12,7 @@
 START_TEST(sgemm_matches_naive) {
     polyp_rng r = polyp_rng_seed(3, 0);
     size_t shapes[][3] = {{1, 1, 1}, {5, 17, 3}, {67, 33, 300}, {130, 100, 1280}, {3, 600, 7}};
+    for (size_t v = 0; v < polyp_sgemm_variants(); v++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int ta = 0; ta < 2; ta++)
@@ -29,10 +30,11 @@ START_TEST(sgemm_matches_naive) {
                             acc += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
                         R[i * N + j] = (float)(alpha * acc + beta * R[i * N + j]);
                     }
-                polyp_sgemm(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N, NULL);
+                polyp_sgemm_variant(v, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N, NULL);
                 for (size_t i = 0; i < M * N; i++)
-                    ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f * (1.0f + sqrtf((float)K)), "shape %zu ta %d tb %d i %zu: %g vs %g",
-                                  s, ta, tb, i, C[i], R[i]);
+                    ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f * (1.0f + sqrtf((float)K)),
+                                  "%s shape %zu ta %d tb %d i %zu: %g vs %g", polyp_sgemm_variant_name(v), s, ta, tb,
+                                  i, C[i], R[i]);
                 free(A), free(B), free(C), free(R);
             }
     }

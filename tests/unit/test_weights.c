@@ -181,6 +181,12 @@ START_TEST(variants) {
     ck_assert_int_eq(load_edited(NULL, 0, "torchvision", &w, &err), POLYP_OK);
     ck_assert_str_eq(polyp_weights_variant(w), "torchvision");
     ck_assert_int_eq(w->tf_same_padding, 0);
+    ck_assert(w->bn_eps == 1e-5f);
+    polyp_weights_free(w);
+    /* No metadata at all (CoralNet's converted checkpoint): lukemelas, eps 1e-3. */
+    ck_assert_int_eq(load_edited(NULL, 0, NULL, &w, &err), POLYP_OK);
+    ck_assert_str_eq(polyp_weights_variant(w), "lukemelas");
+    ck_assert(w->bn_eps == 1e-3f);
     polyp_weights_free(w);
     ck_assert_int_eq(load_edited(NULL, 0, "keras", &w, &err), POLYP_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.message, "keras"));
