@@ -27,6 +27,16 @@ const char *polyp_wasm_error_message(const polyp_error *err);
 const char *polyp_wasm_version(void);
 int polyp_wasm_threads_compiled(void);           /* 1 in the pthread artifact, else 0 */
 
+/* The module's threads: one pool, created once by JS and passed to every call that can use
+ * it (extraction, training, scoring). NULL (no error) means the calling thread only: asked
+ * for 1 thread, or the single-threaded artifact. Owned: polyp_wasm_pool_delete. */
+typedef struct polyp_wasm_pool polyp_wasm_pool;
+polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err);
+void polyp_wasm_pool_delete(polyp_wasm_pool *pool);
+int polyp_wasm_pool_threads(const polyp_wasm_pool *pool);
+/* Internal to wasm/: the pool as a polyp_parallel (NULL for a NULL pool). Not exported. */
+const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool);
+
 /* ---- images (api_image.c) */
 polyp_image *polyp_wasm_image_decode(const void *data, size_t size, polyp_error *err);
 uint32_t polyp_wasm_image_width(const polyp_image *image);
@@ -49,10 +59,11 @@ void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *b
                                size_t bn_stats_size, size_t *out_size, polyp_error *err);
 
 typedef struct polyp_wasm_extractor polyp_wasm_extractor;
-/* `weights` is kept (must outlive the extractor). n_threads > 1 uses a pthread pool in the
- * threaded artifact and is ignored (1) in the single-threaded one. batch 0 = default. */
-polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights, int n_threads,
-                                                size_t batch_size, polyp_error *err);
+/* `weights` and `pool` (may be NULL) are kept: both must outlive the extractor.
+ * batch 0 = default. */
+polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights,
+                                                const polyp_wasm_pool *pool, size_t batch_size,
+                                                polyp_error *err);
 void polyp_wasm_extractor_free(polyp_wasm_extractor *extractor);
 const char *polyp_wasm_extractor_backend(const polyp_wasm_extractor *extractor);
 int polyp_wasm_extractor_threads(const polyp_wasm_extractor *extractor);
@@ -89,7 +100,8 @@ polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const
                                               const float *feat, const int32_t *label_index,
                                               const char *label_blob, size_t n_labels, int kind,
                                               uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
-                                              const char *extractor_id, double *report /* 13 */,
+                                              const char *extractor_id,
+                                              const polyp_wasm_pool *pool, double *report /* 13 */,
                                               polyp_error *err);
 void polyp_wasm_classifier_free(polyp_classifier *clf);
 size_t polyp_wasm_classifier_n_labels(const polyp_classifier *clf);
@@ -100,7 +112,8 @@ const char *polyp_wasm_classifier_extractor_id(const polyp_classifier *clf);
 double polyp_wasm_classifier_val_accuracy(const polyp_classifier *clf);
 const double *polyp_wasm_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
 int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
-                                  size_t dim, float *probs, polyp_error *err);
+                                  size_t dim, float *probs, const polyp_wasm_pool *pool,
+                                  polyp_error *err);
 void *polyp_wasm_classifier_save(const polyp_classifier *clf, size_t *out_size, polyp_error *err);
 polyp_classifier *polyp_wasm_classifier_load(const void *data, size_t size, polyp_error *err);
 int polyp_wasm_classifier_accept(double new_acc, double prev_acc);

@@ -71,7 +71,8 @@ polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const
                                               const float *feat, const int32_t *label_index,
                                               const char *label_blob, size_t n_labels, int kind,
                                               uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
-                                              const char *extractor_id, double *report,
+                                              const char *extractor_id,
+                                              const polyp_wasm_pool *pool, double *report,
                                               polyp_error *err) {
     size_t total = 0;
     for (size_t i = 0; i < n_images; i++) total += npoints[i];
@@ -95,6 +96,7 @@ polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const
         if (epochs) p.epochs = epochs;
         p.extractor_id = extractor_id;
         p.on_epoch = on_epoch;
+        p.parallel = polyp_wasm_parallel(pool);
         polyp_train_report r;
         memset(&r, 0, sizeof r);
         if (polyp_classifier_train(&data, &p, &clf, &r, err) == POLYP_OK && report) {
@@ -129,8 +131,9 @@ const double *polyp_wasm_classifier_ref_accuracy(const polyp_classifier *clf, si
 }
 
 int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
-                                  size_t dim, float *probs, polyp_error *err) {
-    return (int)polyp_classifier_predict(clf, feat, n, dim, probs, NULL, err);
+                                  size_t dim, float *probs, const polyp_wasm_pool *pool,
+                                  polyp_error *err) {
+    return (int)polyp_classifier_predict(clf, feat, n, dim, probs, polyp_wasm_parallel(pool), err);
 }
 
 void *polyp_wasm_classifier_save(const polyp_classifier *clf, size_t *out_size, polyp_error *err) {

@@ -4,17 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifdef __EMSCRIPTEN_PTHREADS__
-#include "threadpool.h"
-#endif
-
 struct polyp_wasm_extractor {
     polyp_extractor *extractor;
-    polyp_parallel parallel;   /* kept by extractor: lives here so its address is stable */
     int n_threads;
-#ifdef __EMSCRIPTEN_PTHREADS__
-    polyp_wasm_pool *pool;     /* NULL when single-threaded */
-#endif
 };
 
 static void set_err(polyp_error *err, polyp_status status, const char *message) {
@@ -48,8 +40,9 @@ void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *b
     return out;
 }
 
-polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights, int n_threads,
-                                                size_t batch_size, polyp_error *err) {
+polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights,
+                                                const polyp_wasm_pool *pool, size_t batch_size,
+                                                polyp_error *err) {
     polyp_wasm_extractor *x = calloc(1, sizeof *x);
     if (!x) {
         set_err(err, POLYP_ERR_NOMEM, "extractor: out of memory");
@@ -58,20 +51,8 @@ polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights, in
     polyp_extractor_params params = polyp_extractor_default_params();
     params.backend = POLYP_BACKEND_PORTABLE;  /* the only backend a wasm build has */
     if (batch_size) params.batch_size = batch_size;
-    x->n_threads = 1;
-#ifdef __EMSCRIPTEN_PTHREADS__
-    if (n_threads > 1) {
-        x->pool = polyp_wasm_pool_create(n_threads);
-        if (!x->pool) {
-            free(x);
-            set_err(err, POLYP_ERR_BACKEND, "extractor: cannot start the worker threads");
-            return NULL;
-        }
-        x->parallel = polyp_wasm_pool_parallel(x->pool);
-        x->n_threads = x->parallel.n_threads;
-        params.parallel = &x->parallel;
-    }
-#endif
+    params.parallel = polyp_wasm_parallel(pool);
+    x->n_threads = polyp_wasm_pool_threads(pool);
     if (polyp_extractor_init(weights, &params, &x->extractor, err) != POLYP_OK) {
         polyp_wasm_extractor_free(x);
         return NULL;
@@ -82,9 +63,6 @@ polyp_wasm_extractor *polyp_wasm_extractor_init(const polyp_weights *weights, in
 void polyp_wasm_extractor_free(polyp_wasm_extractor *x) {
     if (!x) return;
     polyp_extractor_free(x->extractor);
-#ifdef __EMSCRIPTEN_PTHREADS__
-    polyp_wasm_pool_free(x->pool);
-#endif
     free(x);
 }
 

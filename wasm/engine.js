@@ -65,6 +65,11 @@ export class Engine {
     this.err = mod._polyp_wasm_error_new();
     this.weights = 0;
     this.extractor = 0;
+    // One pool for the module's life, shared by extraction, training and scoring (0 = the
+    // calling thread: threads 1, or the single-threaded module).
+    this.pool = mod._polyp_wasm_pool_new(threads, this.err);
+    if (!this.pool && mod._polyp_wasm_error_status(this.err)) this.fail();
+    this.threads = mod._polyp_wasm_pool_threads(this.pool);
   }
 
   // ---- memory helpers
@@ -154,7 +159,7 @@ export class Engine {
     } finally {
       this.free(p);
     }
-    const x = this.m._polyp_wasm_extractor_init(w, this.threads, batchSize, this.err);
+    const x = this.m._polyp_wasm_extractor_init(w, this.pool, batchSize, this.err);
     if (!x) {
       this.m._polyp_wasm_weights_free(w);
       this.fail();
@@ -356,7 +361,7 @@ export class Engine {
       const rP = keep(this.alloc(13 * 8));
       this.m.polypOnEpoch = onEpoch ? (e, n, acc) => (onEpoch(e, n, acc) ? 1 : 0) : null;
       const clf = this.m._polyp_wasm_classifier_train(dim, npoints.length, npP, fP, iP, bP, t.n,
-        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, rP, this.err);
+        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, this.pool, rP, this.err);
       this.m.polypOnEpoch = null;
       this.check(clf);
       const r = new Float64Array(this.buffer(), rP, 13);
@@ -407,7 +412,7 @@ export class Engine {
     const fP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     const pP = this.alloc(Math.max(1, n * nl * 4));
     try {
-      const st = this.m._polyp_wasm_classifier_predict(clf, fP, n, dim, pP, this.err);
+      const st = this.m._polyp_wasm_classifier_predict(clf, fP, n, dim, pP, this.pool, this.err);
       if (st !== 0) this.fail();
       return new Float32Array(this.buffer(), pP, n * nl).slice();
     } finally {
@@ -509,6 +514,8 @@ export class Engine {
 
   dispose() {
     this.unloadWeights();
+    this.m._polyp_wasm_pool_delete(this.pool);
+    this.pool = 0;
     this.free(this.err);
     this.err = 0;
   }

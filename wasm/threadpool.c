@@ -25,6 +25,7 @@ struct polyp_wasm_pool {
     void *arg;
     size_t n;
     atomic_size_t next;       /* next index to hand out */
+    polyp_parallel parallel;  /* {this pool, n_workers + 1, pool_run}: what callers borrow */
 };
 
 static void drain(polyp_wasm_pool *pool) {
@@ -93,6 +94,7 @@ polyp_wasm_pool *polyp_wasm_pool_create(int n_threads) {
         }
         pool->n_workers++;
     }
+    pool->parallel = (polyp_parallel){pool, pool->n_workers + 1, pool_run};
     return pool;
 }
 
@@ -110,7 +112,6 @@ void polyp_wasm_pool_free(polyp_wasm_pool *pool) {
     free(pool);
 }
 
-polyp_parallel polyp_wasm_pool_parallel(polyp_wasm_pool *pool) {
-    polyp_parallel par = {pool, pool->n_workers + 1, pool_run};
-    return par;
+const polyp_parallel *polyp_wasm_pool_parallel(const polyp_wasm_pool *pool) {
+    return &pool->parallel;
 }

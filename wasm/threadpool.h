@@ -11,7 +11,7 @@ typedef struct polyp_wasm_pool polyp_wasm_pool;
 /* NULL when a thread cannot be started. Owned: polyp_wasm_pool_free. */
 polyp_wasm_pool *polyp_wasm_pool_create(int n_threads);
 void polyp_wasm_pool_free(polyp_wasm_pool *pool);
-/* A polyp_parallel that runs on the pool; it keeps `pool`. */
-polyp_parallel polyp_wasm_pool_parallel(polyp_wasm_pool *pool);
+/* The polyp_parallel that runs on the pool; owned by the pool (valid until _free). */
+const polyp_parallel *polyp_wasm_pool_parallel(const polyp_wasm_pool *pool);
 
 #endif

@@ -64,7 +64,7 @@ const handlers = {
     if (engine) throw new PolypError(1, 'polyp worker: already initialised');
     const rt = await detectRuntime(threads);
     engine = await Engine.create({ flavor: rt.flavor, threads: rt.threads, baseUrl });
-    return { result: { ...rt, version: engine.version() } };
+    return { result: { ...rt, threads: engine.threads, version: engine.version() } };
   },
 
   async loadWeights({ weights, batchSize }) {
