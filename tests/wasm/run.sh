@@ -13,6 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 build="${1:-build-wasm}"
+[[ "$build" == /* ]] || build="$root/$build"
 jobs=$(nproc 2>/dev/null || echo 2)
 [[ $jobs -gt 2 ]] && jobs=2
 export NODE_PATH=/usr/share/nodejs   # Debian's emscripten finds acorn there
@@ -44,7 +45,7 @@ skipped=()
 testdir="$build/tests-wasm"
 export POLYP_SOURCE_DIR="$root"
 export POLYP_TESTDATA="${POLYP_TESTDATA:-$root/../shared/testdata}"
-export POLYP_BUILD_DIR="$root/$build"
+export POLYP_BUILD_DIR="$build"
 
 echo "== wasm unit tests (node)"
 while IFS= read -r name; do
@@ -97,7 +98,7 @@ api_tests=(tests/wasm/*.test.mjs tests/browser/*.test.mjs)
 if [[ ${#api_tests[@]} -gt 0 ]]; then
   echo "== JS API tests and the headless Chromium test (node --test)"
   log=$(mktemp)
-  POLYP_WASM_BUILD="$root/$build" node --test --test-reporter=tap --test-concurrency=1 "${api_tests[@]}" >"$log" 2>&1
+  POLYP_WASM_BUILD="$build" node --test --test-reporter=tap --test-concurrency=1 "${api_tests[@]}" >"$log" 2>&1
   rc=$?
   grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
