@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test the README promises: native unit tests (Release), the same tests under
-# AddressSanitizer + UBSan. CI runs exactly this (.ci/run).
+# AddressSanitizer + UBSan, then the wasm build's unit + JS API tests under node. CI runs exactly
+# this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash native/install-deps.sh --test
@@ -16,3 +17,6 @@ echo "== native build (ASan + UBSan)"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DPOLYP_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
+
+echo "== wasm build, the same unit tests and the JS API tests under node"
+bash tests/wasm/run.sh

@@ -1,0 +1,39 @@
+// types.check.ts - compile-only check that wasm/polyp.d.ts describes the API the way the
+// example page and the tests use it (tsc --noEmit, run by tests/wasm/run.sh). Never executed.
+import { createPolyp, FEATURE_DIM, PolypError, type Polyp, type ExtractResult } from '../../wasm/polyp.js';
+
+async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> {
+  const polyp: Polyp = await createPolyp({ threads: 'auto', log: (m: string) => console.log(m) });
+  const flavor: 'simd' | 'simd-mt' = polyp.flavor;
+  const info = await polyp.loadWeights(weights, { transfer: true });
+  const sha: string = info.sha256;
+  const ac = new AbortController();
+  const r: ExtractResult = await polyp.extract(file, [[10, 20], { row: 5, col: 6 }], {
+    signal: ac.signal,
+    onProgress: (done: number, total: number) => console.log(done / total),
+  });
+  const n: number = r.npoints * FEATURE_DIM;
+  const npz: Uint8Array = await polyp.featuresToNpz(new Uint32Array([10, 20]), r.features);
+  const back = await polyp.readNpz(npz);
+  const rows: Uint16Array | null = back.rows;
+  const csv = await polyp.parseAnnotationsCsv('Name,Row,Column\na.jpg,1,2\n');
+  const label: string | null = csv.labels[0];
+  try {
+    await polyp.decodeImage(new Uint8Array(4));
+  } catch (e) {
+    if (e instanceof PolypError && e.statusName === 'format') console.log(e.status);
+  }
+  const clf = await polyp.trainClassifier({ images: [{ labels: ['CCA', null], features: new Float32Array(2 * FEATURE_DIM) }] },
+    { seed: 3n, onProgress: (e: number, n: number, acc: number) => console.log(e, n, acc) });
+  const probs: Float32Array = await clf.predict(r.features);
+  const ev = await clf.evaluate(r.features, ['CCA']);
+  const acc: number = ev.alleviateAccuracy[50] + ev.accuracy + clf.valAccuracy;
+  const model: Uint8Array = await clf.save();
+  const again = await polyp.loadClassifier(model);
+  const pts: Uint32Array = await polyp.generatePoints({ method: 'grid', cellRows: 2, cellCols: 2, maxRow: 99, maxCol: 99 });
+  void probs; void acc; void again; void pts;
+  polyp.terminate();
+  void flavor; void sha; void n; void rows; void label;
+  return r.features;
+}
+void example;

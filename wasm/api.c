@@ -1,0 +1,71 @@
+/* api.c - memory, errors and build facts for the JS side (see api.h). */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include "threadpool.h"
+#endif
+
+void *polyp_wasm_malloc(size_t size) { return malloc(size ? size : 1); }
+
+void polyp_wasm_free(void *ptr) { free(ptr); }
+
+polyp_error *polyp_wasm_error_new(void) { return calloc(1, sizeof(polyp_error)); }
+
+int polyp_wasm_error_status(const polyp_error *err) { return err ? (int)err->status : 0; }
+
+const char *polyp_wasm_error_message(const polyp_error *err) {
+    /* A status without a message still says something readable. */
+    if (!err) return "";
+    return err->message[0] ? err->message : polyp_status_string(err->status);
+}
+
+const char *polyp_wasm_version(void) { return POLYP_VERSION_STRING; }
+
+int polyp_wasm_threads_compiled(void) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+    if (n_threads <= 1) return NULL;
+    polyp_wasm_pool *pool = polyp_wasm_pool_create(n_threads);
+    if (!pool && err) {
+        err->status = POLYP_ERR_BACKEND;
+        snprintf(err->message, sizeof err->message, "threads: cannot start %d threads", n_threads);
+    }
+    return pool;
+#else
+    (void)n_threads;
+    (void)err;
+    return NULL;
+#endif
+}
+
+void polyp_wasm_pool_delete(polyp_wasm_pool *pool) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+    polyp_wasm_pool_free(pool);
+#else
+    (void)pool;
+#endif
+}
+
+int polyp_wasm_pool_threads(const polyp_wasm_pool *pool) {
+    const polyp_parallel *par = polyp_wasm_parallel(pool);
+    return par ? par->n_threads : 1;
+}
+
+const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+    return pool ? polyp_wasm_pool_parallel(pool) : NULL;
+#else
+    (void)pool;
+    return NULL;
+#endif
+}

@@ -1,0 +1,245 @@
+// polyp.d.ts - hand-written types of polyp's JavaScript API (wasm/polyp.js).
+//
+// All heavy work runs in a dedicated worker that owns the WebAssembly module; every method
+// returns a promise and never blocks the page. Buffers you pass are copied unless you pass
+// { transfer: true } (then an ArrayBuffer, or a typed array covering its whole buffer, is
+// moved to the worker and becomes unusable here). Result buffers are transferred to you.
+
+/** Bytes polyp accepts: a File/Blob (read inside the worker), an ArrayBuffer or a typed array. */
+export type Bytes = Blob | ArrayBuffer | ArrayBufferView;
+
+/** A point: 0-based pixel row (y) and column (x) from the top-left of the stored image. */
+export type Point = readonly [row: number, col: number] | { readonly row: number; readonly col: number };
+
+/** Points as [row, col] pairs, or as a flat Uint32Array [row0, col0, row1, col1, ...]. */
+export type Points = readonly Point[] | Uint32Array;
+
+/** Status names of the C core (polyp_status). */
+export type PolypStatusName =
+  | 'ok' | 'invalid_arg' | 'nomem' | 'io' | 'format' | 'unsupported' | 'limit' | 'cancelled'
+  | 'backend' | 'unknown';
+
+/** A failure reported by the engine; `message` is the core's one-line reason naming the input. */
+export declare class PolypError extends Error {
+  /** 'PolypError', or 'AbortError' when the call was cancelled. */
+  readonly name: 'PolypError' | 'AbortError';
+  /** The C core's polyp_status code (7 = cancelled). */
+  readonly status: number | undefined;
+  readonly statusName: PolypStatusName | undefined;
+}
+
+export declare const FEATURE_DIM: 1280;
+
+export interface CreateOptions {
+  /** Worker threads for extraction: 'auto' (hardware threads, at most 8) or a count. More than
+   * one needs a cross-origin-isolated page (COOP + COEP headers); otherwise polyp falls back to
+   * the single-threaded module and says so. Default 'auto'. */
+  threads?: 'auto' | number;
+  /** Folder (URL) holding polyp-simd.{mjs,wasm} and polyp-simd-mt.{mjs,wasm,worker.js}.
+   * Default: dist/ next to polyp.js. */
+  baseUrl?: string | URL;
+  /** URL of worker.js. Default: next to polyp.js. */
+  workerUrl?: string | URL;
+  /** Receives the one-line artifact choice, once per page. Default console.info; null: silent. */
+  log?: ((message: string) => void) | null;
+}
+
+export interface CallOptions {
+  /** Move the input buffer to the worker instead of copying it. */
+  transfer?: boolean;
+}
+
+export interface WeightsInfo {
+  /** SHA-256 of the weights file (lowercase hex): identifies the extractor. */
+  sha256: string;
+  /** 'lukemelas' (CoralNet's) or 'torchvision'. */
+  variant: string;
+  /** Backend in use ('portable' in wasm). */
+  backend: string;
+  /** Threads the extractor uses. */
+  threads: number;
+}
+
+export interface ImageInfo {
+  width: number;
+  height: number;
+  /** The file ended early; the decoder filled the rest (CoralNet keeps such files). */
+  truncated: boolean;
+}
+
+export interface ExtractOptions extends CallOptions {
+  /** Cancels between chunks: the promise rejects with an AbortError PolypError. */
+  signal?: AbortSignal;
+  /** Called after every chunk with points done so far. */
+  onProgress?: (done: number, total: number) => void;
+  /** Points per step between progress/cancel checkpoints (default 8). */
+  chunk?: number;
+}
+
+export interface ExtractResult extends ImageInfo {
+  npoints: number;
+  dim: 1280;
+  /** npoints x 1280 float32, row-major, in point order. */
+  features: Float32Array;
+}
+
+export interface FeatureFile {
+  npoints: number;
+  dim: number;
+  /** false for legacy files without point locations (rows/cols null). */
+  validRowcol: boolean;
+  rows: Uint16Array | null;
+  cols: Uint16Array | null;
+  /** npoints x dim float32 (the file stores float64). */
+  features: Float32Array;
+}
+
+export interface Annotations {
+  /** Image names, one per row, in file order. */
+  names: string[];
+  rows: Uint32Array;
+  cols: Uint32Array;
+  /** Label code, or null when the row has none. */
+  labels: (string | null)[];
+}
+
+/** One image of a labelled source, in the source's stable order. */
+export interface TrainingImage {
+  /** Label code per point; null (or '') = unlabelled, ignored. */
+  labels: readonly (string | null)[];
+  /** labels.length x dim features, row-major. */
+  features: Float32Array;
+}
+
+export interface TrainOptions {
+  /** 'mlp' (CoralNet's, default) or 'lr' (calibrated SGD logistic regression). */
+  kind?: 'mlp' | 'lr';
+  /** Seed of initialisation and shuffles (default 0): same seed, same model. */
+  seed?: bigint | number;
+  /** Epochs (default 10). */
+  epochs?: number;
+  /** The weights' sha256 the features came from (WeightsInfo.sha256), stored in the model. */
+  extractorId?: string | null;
+  /** Cancels at the next epoch on cross-origin-isolated pages and in node; elsewhere the
+   * result is discarded when training ends. Rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** After every epoch: epochs done, total, reference-set accuracy (uncalibrated). */
+  onProgress?: (epoch: number, epochs: number, refAccuracy: number) => void;
+}
+
+export interface TrainReport {
+  nClasses: number;
+  /** Labelled points used per role: [train, reference, validation]. */
+  points: [number, number, number];
+  images: [number, number, number];
+  /** MLP hidden layer sizes ([100] or [200, 100]). */
+  hidden: number[];
+  learningRate: number;
+  epochsDone: number;
+  refAccuracyLast: number;
+  valAccuracy: number;
+}
+
+export interface LabelMetrics { precision: number; recall: number; f1: number; support: number }
+
+export interface Evaluation {
+  accuracy: number;
+  macroF1: number;
+  /** The union of the model's labels and the true labels, sorted. */
+  labels: string[];
+  perLabel: LabelMetrics[];
+  /** labels.length^2 counts, [true * labels.length + predicted]. */
+  confusion: Uint32Array;
+  /** For thresholds 0..100 (integer percent): accuracy of points whose top confidence
+   * reaches it (-1 when none) and their fraction of all points (CoralNet's Alleviate). */
+  alleviateAccuracy: Float64Array;
+  alleviateFraction: Float64Array;
+  /** The probabilities that were evaluated, n x model labels. */
+  probs: Float32Array;
+}
+
+/** A classifier living in the worker. */
+export declare class Classifier {
+  private constructor();
+  /** Class order of every probability row (sorted label codes). */
+  readonly labels: string[];
+  readonly kind: 'mlp' | 'lr';
+  readonly featureDim: number;
+  readonly extractorId: string;
+  /** Reference accuracy after each epoch. */
+  readonly refAccuracy: number[];
+  /** Calibrated accuracy on the validation images (compare with 1.01 x the previous
+   * classifier's to decide replacement, as CoralNet does). */
+  readonly valAccuracy: number;
+  /** Present on freshly trained classifiers. */
+  readonly report: TrainReport | null;
+  /** Calibrated probabilities, n x labels.length, rows summing to 1. */
+  predict(features: Float32Array): Promise<Float32Array>;
+  /** Scores features and compares them with true labels (null = skip the point). */
+  evaluate(features: Float32Array, truth: readonly (string | null)[]): Promise<Evaluation>;
+  /** The self-describing model file (safetensors); `polyp classify` reads it too. */
+  save(): Promise<Uint8Array>;
+  /** Frees it in the worker. */
+  dispose(): Promise<boolean>;
+}
+
+export interface PointsParams {
+  method: 'random' | 'stratified' | 'grid';
+  /** random: number of points (default 30). */
+  n?: number;
+  /** stratified and grid: cells. */
+  cellRows?: number;
+  cellCols?: number;
+  /** stratified: points per cell. */
+  perCell?: number;
+  /** Inclusive annotation area in pixels. */
+  minRow?: number;
+  maxRow: number;
+  minCol?: number;
+  maxCol: number;
+  seed?: bigint | number;
+}
+
+export declare class Polyp {
+  private constructor();
+  /** The module running: 'simd-mt' (SIMD + threads) or 'simd' (single-threaded). */
+  readonly flavor: 'simd' | 'simd-mt';
+  readonly threads: number;
+  readonly version: string;
+
+  /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
+  loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;
+  /** Fetches weights once and keeps them in Cache Storage (default cache 'polyp-weights-v1';
+   * null: no cache); `cached` says whether this load came from the cache. */
+  loadWeightsFromUrl(url: string | URL, options?: { cache?: string | null; batchSize?: number }): Promise<WeightsInfo & { cached: boolean }>;
+  /** The seeded, untrained test network (models/testnet.py) as safetensors bytes. */
+  buildTestnet(seed: bigint | number, bnStats: Bytes): Promise<Uint8Array>;
+  /** Decodes JPEG (libjpeg-turbo, Pillow's pixels), PNG and other stb_image formats. */
+  decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
+  /** The same, with the decoded RGB bytes (height x width x 3, row-major). */
+  decodeImage(image: Bytes, options: CallOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
+  /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
+  extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
+  /** pyspacer .featurevector (npz) bytes for points and their features. */
+  featuresToNpz(points: Points, features: Float32Array, dim?: number): Promise<Uint8Array>;
+  /** Reads a .featurevector (stored or deflated npz, as pyspacer writes). */
+  readNpz(bytes: Bytes): Promise<FeatureFile>;
+  /** CoralNet annotation CSV: Name, Row, Column, Label code (or Label); any order/case. */
+  parseAnnotationsCsv(csv: Bytes | string): Promise<Annotations>;
+  /** Trains a per-source classifier with CoralNet's splits, schedule and calibration. */
+  trainClassifier(data: { dim?: number; images: readonly TrainingImage[] }, options?: TrainOptions): Promise<Classifier>;
+  /** Loads a model file (Classifier.save() or the native `polyp train`). */
+  loadClassifier(bytes: Bytes): Promise<Classifier>;
+  /** CoralNet's export CSV text; with a classifier and its probabilities, machine suggestions
+   * and confidences (integer percent) for the top `top` labels (default 5). Rows whose
+   * probabilities are NaN get blank suggestions. */
+  exportAnnotationsCsv(rows: { names: readonly string[]; rows: ArrayLike<number>; cols: ArrayLike<number>; labels: readonly (string | null)[] },
+    options?: { classifier?: Classifier | null; probs?: Float32Array | null; top?: number; allScores?: boolean }): Promise<string>;
+  /** CoralNet's point generation; returns [row, col] pairs flattened. */
+  generatePoints(params: PointsParams): Promise<Uint32Array>;
+  /** Stops the worker; pending calls reject with an AbortError. */
+  terminate(): void;
+}
+
+/** Starts the worker and the module that suits this page (see CreateOptions.threads). */
+export declare function createPolyp(options?: CreateOptions): Promise<Polyp>;

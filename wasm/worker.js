@@ -1,0 +1,247 @@
+// worker.js - the dedicated worker that owns the polyp wasm module (browser Worker with
+// {type: 'module'}, or node worker_threads). The page talks to it only through wasm/polyp.js.
+//
+// Protocol (all messages are plain objects; ArrayBuffers are transferred, never copied):
+//   page -> worker  { id, type, ...args }        a request (types: see `handlers`)
+//                   { type: 'cancel', id }       stop request `id` at its next checkpoint
+//   worker -> page  { id, type: 'progress', done, total }
+//                   { id, type: 'result', result }
+//                   { id, type: 'error', error: { name, message, status, statusName } }
+// Requests run one at a time in arrival order (one module, one extractor); cancel messages
+// are handled at once, and long requests yield between chunks so that they can arrive.
+import { detectRuntime, isNode } from './detect.js';
+import { Engine, PolypError } from './engine.js';
+
+const port = await (async () => {
+  if (isNode) {
+    const { parentPort } = await import('node:worker_threads');
+    return {
+      post: (msg, transfer) => parentPort.postMessage(msg, transfer),
+      listen: (fn) => parentPort.on('message', fn),
+    };
+  }
+  return {
+    post: (msg, transfer) => self.postMessage(msg, transfer),
+    listen: (fn) => { self.onmessage = (e) => fn(e.data); },
+  };
+})();
+
+let engine = null;
+const classifiers = new Map();   // handle -> wasm polyp_classifier *
+let nextClassifier = 1;
+
+function classifierOf(handle) {
+  const clf = classifiers.get(handle);
+  if (!clf) throw new PolypError(1, `classifier ${handle}: not loaded (freed?)`);
+  return clf;
+}
+const cancelled = new Set();
+let queue = Promise.resolve();
+
+class CancelledError extends PolypError {
+  constructor() {
+    super(7, 'cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function bytesOf(x) {
+  if (typeof Blob === 'function' && x instanceof Blob) return new Uint8Array(await x.arrayBuffer());
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw new TypeError('expected a Blob, ArrayBuffer or typed array');
+}
+
+function needEngine() {
+  if (!engine) throw new PolypError(1, 'polyp worker: not initialised');
+  return engine;
+}
+
+const handlers = {
+  async init({ threads, baseUrl }) {
+    if (engine) throw new PolypError(1, 'polyp worker: already initialised');
+    const rt = await detectRuntime(threads);
+    engine = await Engine.create({ flavor: rt.flavor, threads: rt.threads, baseUrl });
+    return { result: { ...rt, threads: engine.threads, version: engine.version() } };
+  },
+
+  async loadWeights({ weights, batchSize }) {
+    const info = needEngine().loadWeights(await bytesOf(weights), { batchSize });
+    return { result: info };
+  },
+
+  async buildTestnet({ seed, bnStats }) {
+    const bytes = needEngine().buildTestnet(seed, await bytesOf(bnStats));
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async decodeImage({ image, pixels }) {
+    const e = needEngine();
+    const img = e.decode(await bytesOf(image));
+    try {
+      if (pixels) {
+        const px = e.imagePixels(img);
+        return { result: { ...e.imageInfo(img), pixels: px }, transfer: [px.buffer] };
+      }
+      return { result: e.imageInfo(img) };
+    } finally {
+      e.freeImage(img);
+    }
+  },
+
+  async extract({ id, image, points, chunk }) {
+    const e = needEngine();
+    const img = e.decode(await bytesOf(image));
+    try {
+      const info = e.imageInfo(img);
+      const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
+      const features = await e.extractPoints(img, rowcol, {
+        chunk: chunk || 8,
+        between: async (done, total) => {
+          port.post({ id, type: 'progress', done, total });
+          await yieldToEvents();
+          if (cancelled.has(id)) throw new CancelledError();
+        },
+      });
+      return {
+        result: { ...info, npoints: rowcol.length / 2, dim: 1280, features },
+        transfer: [features.buffer],
+      };
+    } finally {
+      e.freeImage(img);
+    }
+  },
+
+  async writeNpz({ points, features, dim }) {
+    const bytes = needEngine().writeNpz(new Uint32Array(points), new Float32Array(features), dim);
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async readNpz({ bytes }) {
+    const r = needEngine().readNpz(await bytesOf(bytes));
+    const transfer = [r.features.buffer];
+    if (r.rows) transfer.push(r.rows.buffer, r.cols.buffer);
+    return { result: r, transfer };
+  },
+
+  async parseCsv({ bytes }) {
+    const r = needEngine().parseCsv(await bytesOf(bytes));
+    return { result: r, transfer: [r.rows.buffer, r.cols.buffer] };
+  },
+
+  async trainClassifier({ id, dim, npoints, labels, features, kind, seed, epochs, extractorId, cancelFlag }) {
+    const e = needEngine();
+    const flag = cancelFlag ? new Int32Array(cancelFlag) : null;
+    // Training is one wasm call: progress is posted from inside it; cancellation reaches it
+    // only through the shared flag (pages without SharedArrayBuffer cancel after the call).
+    const r = e.trainClassifier({
+      dim, npoints, labels, features: new Float32Array(features), kind, seed, epochs, extractorId,
+      onEpoch: (epoch, n, acc) => {
+        port.post({ id, type: 'progress', done: epoch + 1, total: n, refAccuracy: acc });
+        return flag ? Atomics.load(flag, 0) !== 0 : false;
+      },
+    });
+    if (cancelled.has(id)) {
+      e.freeClassifier(r.clf);
+      throw new CancelledError();
+    }
+    const handle = nextClassifier++;
+    classifiers.set(handle, r.clf);
+    const { clf, ...info } = r;
+    return { result: { handle, ...info } };
+  },
+
+  async loadClassifier({ bytes }) {
+    const r = needEngine().loadClassifier(await bytesOf(bytes));
+    const handle = nextClassifier++;
+    classifiers.set(handle, r.clf);
+    const { clf, ...info } = r;
+    return { result: { handle, ...info } };
+  },
+
+  async saveClassifier({ handle }) {
+    const bytes = needEngine().saveClassifier(classifierOf(handle));
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async predict({ handle, features, dim }) {
+    const probs = needEngine().predict(classifierOf(handle), new Float32Array(features), dim);
+    return { result: probs, transfer: [probs.buffer] };
+  },
+
+  async evaluate({ handle, features, dim, truth }) {
+    const e = needEngine();
+    const clf = classifierOf(handle);
+    const probs = e.predict(clf, new Float32Array(features), dim);
+    const r = e.evaluate(clf, probs, truth);
+    return { result: { ...r, probs }, transfer: [probs.buffer, r.confusion.buffer] };
+  },
+
+  async freeClassifier({ handle }) {
+    needEngine().freeClassifier(classifierOf(handle));
+    classifiers.delete(handle);
+    return { result: true };
+  },
+
+  async exportCsv({ names, rows, cols, labels, handle, probs, hasProbs, top, allScores }) {
+    const rowcol = new Uint32Array(names.length * 2);
+    for (let i = 0; i < names.length; i++) {
+      rowcol[2 * i] = rows[i];
+      rowcol[2 * i + 1] = cols[i];
+    }
+    const bytes = needEngine().exportCsv({ names, rowcol, labels }, {
+      clf: handle ? classifierOf(handle) : 0,
+      probs: probs ? new Float32Array(probs) : null,
+      hasProbs: hasProbs ? new Uint8Array(hasProbs) : null,
+      top, allScores,
+    });
+    return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async generatePoints(params) {
+    const pts = needEngine().generatePoints(params);
+    return { result: pts, transfer: [pts.buffer] };
+  },
+
+  async dispose() {
+    for (const clf of classifiers.values()) engine.freeClassifier(clf);
+    classifiers.clear();
+    if (engine) engine.dispose();
+    engine = null;
+    return { result: true };
+  },
+};
+
+function errorRecord(e) {
+  return {
+    name: e && e.name ? e.name : 'Error',
+    message: e && e.message ? e.message : String(e),
+    status: e && typeof e.status === 'number' ? e.status : undefined,
+    statusName: e && e.statusName ? e.statusName : undefined,
+  };
+}
+
+port.listen((msg) => {
+  if (!msg || typeof msg !== 'object') return;
+  if (msg.type === 'cancel') {
+    cancelled.add(msg.id);
+    return;
+  }
+  const { id, type } = msg;
+  queue = queue.then(async () => {
+    try {
+      if (cancelled.has(id)) throw new CancelledError();
+      const h = Object.prototype.hasOwnProperty.call(handlers, type) ? handlers[type] : null;
+      if (!h) throw new PolypError(1, `polyp worker: unknown request type '${type}'`);
+      const { result, transfer = [] } = await h(msg);
+      port.post({ id, type: 'result', result }, transfer);
+    } catch (e) {
+      port.post({ id, type: 'error', error: errorRecord(e) });
+    } finally {
+      cancelled.delete(id);
+    }
+  });
+});
+port.post({ type: 'ready' });
