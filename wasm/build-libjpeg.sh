@@ -47,6 +47,11 @@ fi
 echo "libjpeg-turbo (wasm): building $src_dir"
 
 # Only the static libjpeg with the libjpeg (not TurboJPEG) API: polyp uses jpeg_read_*.
+# CMake's configure checks run emcc's CommonJS output under node; the repository's
+# package.json says "type": "module", which would make node refuse them (every check then
+# "fails" and libjpeg cannot tell its word size). Scope the build folder as CommonJS.
+printf '{ "type": "commonjs" }\n' > "$prefix/package.json"
+
 build_variant() {  # $1 = install dir, $2 = extra C flags
   local dest="$1" flags="$2" bdir="$prefix/cmake${2:+-pthread}"
   built "$dest" && return 0
