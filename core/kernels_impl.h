@@ -1,0 +1,235 @@
+/* kernels_impl.h - the kernels' one generic body, included by kernels.c once per
+ * instruction set (no include guard on purpose). The includer defines:
+ *   KSUF(name)      the per-set function name
+ *   VW, MR          floats per vector, rows per gemm micro-tile
+ *   VF              the vector type (float for the scalar set)
+ *   VLOAD(p), VSTORE(p, v)  unaligned load / store
+ *   VSET1(x), VZERO  broadcast, zero
+ *   VFMA(a, b, c)   a * b + c (fused where the set has FMA)
+ *   VMIN, VMAX      lane-wise min / max
+ *   VPOW2N(t)       2^n from t = n + 1.5 * 2^23 (the rounding trick below)
+ *   SFMA(a, b, c)   the scalar a * b + c the channel tails use
+ * Arithmetic operators (+ - * /) work on VF in GCC and Clang. Every output value is
+ * computed by the same instruction sequence wherever it sits in a tile, so results do not
+ * depend on how rows are split among threads. */
+
+#define NR (2 * VW)
+
+/* exp(x), clamped to [-87.3, 88] (2^n stays a normal float): n = round(x / ln 2) by adding
+ * 1.5 * 2^23, r = x - n ln 2 in two steps (Cody-Waite), exp(r) by the Cephes expf
+ * polynomial (about 1 ulp on |r| <= ln2 / 2), times 2^n built in the exponent bits. */
+static inline VF KSUF(vexp)(VF x) {
+    x = VMAX(VMIN(x, VSET1(88.0f)), VSET1(-87.3f));
+    VF t = VFMA(x, VSET1(1.44269504088896341f), VSET1(12582912.0f));
+    VF n = t - VSET1(12582912.0f);
+    VF r = VFMA(n, VSET1(-0.693359375f), x);
+    r = VFMA(n, VSET1(2.12194440e-4f), r);
+    VF p = VSET1(1.9875691500e-4f);
+    p = VFMA(p, r, VSET1(1.3981999507e-3f));
+    p = VFMA(p, r, VSET1(8.3334519073e-3f));
+    p = VFMA(p, r, VSET1(4.1665795894e-2f));
+    p = VFMA(p, r, VSET1(1.6666665459e-1f));
+    p = VFMA(p, r, VSET1(5.0000001201e-1f));
+    VF e = VFMA(p, r * r, r) + VSET1(1.0f);
+    return e * VPOW2N(t);
+}
+
+static inline VF KSUF(vswish)(VF x) { return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
+static inline VF KSUF(vsigmoid)(VF x) { return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
+
+/* Scalar tails: the same formula through the set's own vector exp, one lane used, so a
+ * channel's value does not depend on whether it falls in a tail. */
+static inline float KSUF(sswish)(float x) {
+    float lanes[VW];
+    VSTORE(lanes, KSUF(vswish)(VSET1(x)));
+    return lanes[0];
+}
+static inline float KSUF(ssigmoid)(float x) {
+    float lanes[VW];
+    VSTORE(lanes, KSUF(vsigmoid)(VSET1(x)));
+    return lanes[0];
+}
+
+/* ------------------------------------------------------------------ 1x1 conv as gemm */
+
+static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const float *r, size_t m0, size_t m1,
+                       int act) {
+    const size_t k = g->k, n = g->n, tiles = (n + NR - 1) / NR;
+    for (size_t m = m0; m < m1; m += MR) {
+        const size_t rows = m1 - m < MR ? m1 - m : MR;
+        /* A short last tile repeats its last row (computed, not stored): the same code for
+         * every row keeps a value independent of the tile it lands in. */
+        const float *ap[MR];
+        for (size_t q = 0; q < MR; q++) ap[q] = a + (m + (q < rows ? q : rows - 1)) * k;
+        for (size_t t = 0; t < tiles; t++) {
+            const float *wp = g->panels + t * k * NR;
+            VF acc0[MR], acc1[MR];
+            for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
+            for (size_t i = 0; i < k; i++) {
+                const VF w0 = VLOAD(wp + i * NR), w1 = VLOAD(wp + i * NR + VW);
+                for (size_t q = 0; q < MR; q++) {
+                    const VF av = VSET1(ap[q][i]);
+                    acc0[q] = VFMA(av, w0, acc0[q]);
+                    acc1[q] = VFMA(av, w1, acc1[q]);
+                }
+            }
+            const size_t n0 = t * NR, nn = n - n0 < NR ? n - n0 : NR;
+            const VF b0 = VLOAD(g->bias + n0), b1 = VLOAD(g->bias + n0 + VW);
+            for (size_t q = 0; q < rows; q++) {
+                VF v0 = acc0[q] + b0, v1 = acc1[q] + b1;
+                if (act == POLYP_ACT_SWISH) {
+                    v0 = KSUF(vswish)(v0);
+                    v1 = KSUF(vswish)(v1);
+                }
+                float *out = c + (m + q) * n + n0;
+                const float *res = r ? r + (m + q) * n + n0 : NULL;
+                if (nn == NR) {
+                    if (res) {
+                        v0 = v0 + VLOAD(res);
+                        v1 = v1 + VLOAD(res + VW);
+                    }
+                    VSTORE(out, v0);
+                    VSTORE(out + VW, v1);
+                } else {
+                    float tmp[NR];
+                    VSTORE(tmp, v0);
+                    VSTORE(tmp + VW, v1);
+                    for (size_t j = 0; j < nn; j++) out[j] = res ? tmp[j] + res[j] : tmp[j];
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ depthwise */
+
+static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
+                         float *row_sums, size_t y0, size_t y1) {
+    const size_t C = s->c, k = s->k, st = s->stride, cv = C / VW * VW;
+    for (size_t oy = y0; oy < y1; oy++) {
+        /* valid kernel rows: 0 <= oy * st - pad + ky < h */
+        const long iy0 = (long)(oy * st) - (long)s->pad_top;
+        const size_t ky0 = iy0 < 0 ? (size_t)-iy0 : 0;
+        const size_t ky1 = (long)s->h - iy0 < (long)k ? (size_t)((long)s->h - iy0) : k;
+        float *rs = row_sums ? row_sums + oy * C : NULL;
+        if (rs)
+            for (size_t c = 0; c < C; c++) rs[c] = 0.0f;
+        for (size_t ox = 0; ox < s->wo; ox++) {
+            const long ix0 = (long)(ox * st) - (long)s->pad_left;
+            const size_t kx0 = ix0 < 0 ? (size_t)-ix0 : 0;
+            const size_t kx1 = (long)s->w - ix0 < (long)k ? (size_t)((long)s->w - ix0) : k;
+            float *o = out + (oy * s->wo + ox) * C;
+            size_t c = 0;
+            for (; c < cv; c += VW) {
+                VF acc = VZERO;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++)
+                        acc = VFMA(VLOAD(xr + (size_t)(ix0 + (long)kx) * C), VLOAD(wr + kx * C), acc);
+                }
+                const VF v = KSUF(vswish)(acc + VLOAD(bias + c));
+                VSTORE(o + c, v);
+                if (rs) VSTORE(rs + c, VLOAD(rs + c) + v);
+            }
+            for (; c < C; c++) {
+                float acc = 0.0f;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++) acc = SFMA(xr[(size_t)(ix0 + (long)kx) * C], wr[kx * C], acc);
+                }
+                const float v = KSUF(sswish)(acc + bias[c]);
+                o[c] = v;
+                if (rs) rs[c] += v;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ stem */
+
+static void KSUF(stem)(const float *in, size_t h, size_t w, size_t pad, const float *wts, const float *bias,
+                       float *out, size_t wo, size_t y0, size_t y1) {
+    enum { C = 32, NV = 32 / VW };
+    for (size_t oy = y0; oy < y1; oy++)
+        for (size_t ox = 0; ox < wo; ox++) {
+            VF acc[NV];
+            for (size_t v = 0; v < NV; v++) acc[v] = VZERO;
+            for (size_t ky = 0; ky < 3; ky++) {
+                const long iy = (long)(oy * 2 + ky) - (long)pad;
+                if (iy < 0 || iy >= (long)h) continue;
+                for (size_t kx = 0; kx < 3; kx++) {
+                    const long ix = (long)(ox * 2 + kx) - (long)pad;
+                    if (ix < 0 || ix >= (long)w) continue;
+                    const float *px = in + ((size_t)iy * w + (size_t)ix) * 3;
+                    const float *wk = wts + (ky * 3 + kx) * 3 * C;
+                    for (size_t ci = 0; ci < 3; ci++) {
+                        const VF xv = VSET1(px[ci]);
+                        for (size_t v = 0; v < NV; v++) acc[v] = VFMA(xv, VLOAD(wk + ci * C + v * VW), acc[v]);
+                    }
+                }
+            }
+            float *o = out + (oy * wo + ox) * C;
+            for (size_t v = 0; v < NV; v++) VSTORE(o + v * VW, KSUF(vswish)(acc[v] + VLOAD(bias + v * VW)));
+        }
+}
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void KSUF(scale_rows)(float *x, const float *s, size_t rows, size_t c) {
+    const size_t cv = c / VW * VW;
+    for (size_t r = 0; r < rows; r++) {
+        float *xr = x + r * c;
+        size_t j = 0;
+        for (; j < cv; j += VW) VSTORE(xr + j, VLOAD(xr + j) * VLOAD(s + j));
+        for (; j < c; j++) xr[j] *= s[j];
+    }
+}
+
+static void KSUF(mean_rows)(const float *x, size_t rows, size_t c, float divisor, float *out) {
+    const size_t cv = c / VW * VW;
+    size_t j = 0;
+    for (; j < cv; j += VW) {
+        VF acc = VZERO;
+        for (size_t r = 0; r < rows; r++) acc = acc + VLOAD(x + r * c + j);
+        VSTORE(out + j, acc / VSET1(divisor));
+    }
+    for (; j < c; j++) {
+        float acc = 0.0f;
+        for (size_t r = 0; r < rows; r++) acc += x[r * c + j];
+        out[j] = acc / divisor;
+    }
+}
+
+static void KSUF(sigmoid)(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vsigmoid)(VLOAD(x + i)));
+    for (; i < n; i++) x[i] = KSUF(ssigmoid)(x[i]);
+}
+
+static void KSUF(swish)(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vswish)(VLOAD(x + i)));
+    for (; i < n; i++) x[i] = KSUF(sswish)(x[i]);
+}
+
+static float KSUF(dot)(const float *a, const float *b, size_t n) {
+    VF acc = VZERO;
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) acc = VFMA(VLOAD(a + i), VLOAD(b + i), acc);
+    float lanes[VW], sum = 0.0f;
+    VSTORE(lanes, acc);
+    for (size_t l = 0; l < VW; l++) sum += lanes[l];
+    for (; i < n; i++) sum = SFMA(a[i], b[i], sum);
+    return sum;
+}
+
+static void KSUF(axpy)(float *y, float a, const float *x, size_t n) {
+    const VF av = VSET1(a);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(y + i, VFMA(av, VLOAD(x + i), VLOAD(y + i)));
+    for (; i < n; i++) y[i] = SFMA(a, x[i], y[i]);
+}
+
+#undef NR
