@@ -34,7 +34,12 @@ static inline VF KSUF(vexp)(VF x) {
     return e * VPOW2N(t);
 }
 
-static inline VF KSUF(vswish)(VF x) { return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
+/* Below -88 swish is under 1e-36: clamping there keeps x / (1 + exp(-x)) from turning a
+ * huge negative x into a visible value through exp's own clamp. */
+static inline VF KSUF(vswish)(VF x) {
+    x = VMAX(x, VSET1(-88.0f));
+    return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - x));
+}
 static inline VF KSUF(vsigmoid)(VF x) { return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
 
 /* Scalar tails: the same formula through the set's own vector exp, one lane used, so a
