@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GNUC__)
+#define POLYP_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define POLYP_ALWAYS_INLINE
+#endif
+
 #define KSCALAR_POW2N(t) polyp_pow2n_scalar(t)
 static inline float polyp_pow2n_scalar(float t) {
     uint32_t u;

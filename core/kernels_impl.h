@@ -108,6 +108,53 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
 
 /* ------------------------------------------------------------------ depthwise */
 
+/* Four horizontally adjacent output pixels whose K-wide windows lie inside the row, one
+ * channel vector at a time: each weight vector loaded once serves four independent
+ * accumulation chains (a single chain of 9 or 25 dependent multiply-adds is latency-bound).
+ * Every output sums its taps in the same order (ky, then kx) as the one-pixel path below,
+ * so a value does not depend on which path computed it. K is a constant at each call. */
+static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, const float *in, const float *w,
+                                                     const float *bias, float *o, float *rs, long iy0, size_t ky0,
+                                                     size_t ky1, long ix0, const size_t K) {
+    const size_t C = s->c, st = s->stride, cv = C / VW * VW, xs = st * C;
+    size_t c = 0;
+    for (; c < cv; c += VW) {
+        VF a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w + (size_t)ix0) * C + c;
+            const float *wr = w + ky * K * C + c;
+            for (size_t kx = 0; kx < K; kx++) {
+                const VF wv = VLOAD(wr + kx * C);
+                const float *xp = xr + kx * C;
+                a0 = VFMA(VLOAD(xp), wv, a0);
+                a1 = VFMA(VLOAD(xp + xs), wv, a1);
+                a2 = VFMA(VLOAD(xp + 2 * xs), wv, a2);
+                a3 = VFMA(VLOAD(xp + 3 * xs), wv, a3);
+            }
+        }
+        const VF b = VLOAD(bias + c);
+        const VF v0 = KSUF(vswish)(a0 + b), v1 = KSUF(vswish)(a1 + b), v2 = KSUF(vswish)(a2 + b),
+                 v3 = KSUF(vswish)(a3 + b);
+        VSTORE(o + c, v0);
+        VSTORE(o + C + c, v1);
+        VSTORE(o + 2 * C + c, v2);
+        VSTORE(o + 3 * C + c, v3);
+        if (rs) VSTORE(rs + c, VLOAD(rs + c) + v0 + v1 + v2 + v3);
+    }
+    for (; c < C; c++)
+        for (size_t p = 0; p < 4; p++) {
+            float acc = 0.0f;
+            for (size_t ky = ky0; ky < ky1; ky++) {
+                const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w + (size_t)ix0 + p * st) * C + c;
+                const float *wr = w + ky * K * C + c;
+                for (size_t kx = 0; kx < K; kx++) acc = SFMA(xr[kx * C], wr[kx * C], acc);
+            }
+            const float v = KSUF(sswish)(acc + bias[c]);
+            o[p * C + c] = v;
+            if (rs) rs[c] += v;
+        }
+}
+
 static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
                          float *row_sums, size_t y0, size_t y1) {
     const size_t C = s->c, k = s->k, st = s->stride, cv = C / VW * VW;
@@ -119,11 +166,19 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
         float *rs = row_sums ? row_sums + oy * C : NULL;
         if (rs)
             for (size_t c = 0; c < C; c++) rs[c] = 0.0f;
-        for (size_t ox = 0; ox < s->wo; ox++) {
+        for (size_t ox = 0; ox < s->wo;) {
             const long ix0 = (long)(ox * st) - (long)s->pad_left;
+            float *o = out + (oy * s->wo + ox) * C;
+            /* four pixels at once while all four windows are inside the row */
+            if (ox + 4 <= s->wo && ix0 >= 0 && ix0 + (long)(3 * st + k) <= (long)s->w) {
+                if (k == 3) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 3);
+                else if (k == 5) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 5);
+                else KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, k);
+                ox += 4;
+                continue;
+            }
             const size_t kx0 = ix0 < 0 ? (size_t)-ix0 : 0;
             const size_t kx1 = (long)s->w - ix0 < (long)k ? (size_t)((long)s->w - ix0) : k;
-            float *o = out + (oy * s->wo + ox) * C;
             size_t c = 0;
             for (; c < cv; c += VW) {
                 VF acc = VZERO;
@@ -148,6 +203,7 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
                 o[c] = v;
                 if (rs) rs[c] += v;
             }
+            ox++;
         }
     }
 }
