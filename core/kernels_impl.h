@@ -180,6 +180,33 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
             const size_t kx0 = ix0 < 0 ? (size_t)-ix0 : 0;
             const size_t kx1 = (long)s->w - ix0 < (long)k ? (size_t)((long)s->w - ix0) : k;
             size_t c = 0;
+            /* edge pixels: four channel vectors at a time for four independent chains */
+            for (; c + 4 * VW <= cv; c += 4 * VW) {
+                VF a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++) {
+                        const float *xp = xr + (size_t)(ix0 + (long)kx) * C, *wp = wr + kx * C;
+                        a0 = VFMA(VLOAD(xp), VLOAD(wp), a0);
+                        a1 = VFMA(VLOAD(xp + VW), VLOAD(wp + VW), a1);
+                        a2 = VFMA(VLOAD(xp + 2 * VW), VLOAD(wp + 2 * VW), a2);
+                        a3 = VFMA(VLOAD(xp + 3 * VW), VLOAD(wp + 3 * VW), a3);
+                    }
+                }
+                const VF v0 = KSUF(vswish)(a0 + VLOAD(bias + c)), v1 = KSUF(vswish)(a1 + VLOAD(bias + c + VW)),
+                         v2 = KSUF(vswish)(a2 + VLOAD(bias + c + 2 * VW)), v3 = KSUF(vswish)(a3 + VLOAD(bias + c + 3 * VW));
+                VSTORE(o + c, v0);
+                VSTORE(o + c + VW, v1);
+                VSTORE(o + c + 2 * VW, v2);
+                VSTORE(o + c + 3 * VW, v3);
+                if (rs) {
+                    VSTORE(rs + c, VLOAD(rs + c) + v0);
+                    VSTORE(rs + c + VW, VLOAD(rs + c + VW) + v1);
+                    VSTORE(rs + c + 2 * VW, VLOAD(rs + c + 2 * VW) + v2);
+                    VSTORE(rs + c + 3 * VW, VLOAD(rs + c + 3 * VW) + v3);
+                }
+            }
             for (; c < cv; c += VW) {
                 VF acc = VZERO;
                 for (size_t ky = ky0; ky < ky1; ky++) {
