@@ -74,7 +74,7 @@ typedef struct job {
     portable *s;
     const float *in;
     float *out;
-    size_t n;          /* patches in this run */
+    size_t first, n;   /* patches [first, first + n) of the batch */
     enum phase phase;
     int block;
     size_t units;      /* rows (or pixels, for the gemm phases) of the output per patch */
@@ -86,7 +86,7 @@ static void task(void *arg, size_t t) {
     job *j = arg;
     portable *s = j->s;
     const polyp_kernels *k = s->k;
-    size_t patch = t / j->chunks, chunk = t % j->chunks;
+    size_t patch = j->first + t / j->chunks, chunk = t % j->chunks;
     size_t u0 = chunk * j->per, u1 = u0 + j->per < j->units ? u0 + j->per : j->units;
     patch_buf *b = &s->bufs[patch];
     if (u0 >= u1) return;
@@ -128,9 +128,9 @@ static void task(void *arg, size_t t) {
     }
 }
 
-/* Runs one phase over all patches: enough chunks that every thread has work even for a
- * single patch, few enough that each task is substantial. align: chunk sizes are multiples
- * of it (the gemm's micro-tile rows, so no chunk splits a tile's work unevenly). */
+/* Runs one phase over the job's patches: enough chunks that every thread has work even for
+ * a single patch, few enough that each task is substantial. align: chunk sizes are
+ * multiples of it (the gemm's micro-tile rows, so no chunk splits a tile's work unevenly). */
 static void run_phase(job *j, enum phase ph, int block, size_t units, size_t align) {
     size_t threads = j->s->par && j->s->par->n_threads > 1 ? (size_t)j->s->par->n_threads : 1;
     size_t chunks = 1;
@@ -145,31 +145,61 @@ static void run_phase(job *j, enum phase ph, int block, size_t units, size_t ali
     polyp_parallel_for(j->s->par, task, j, j->n * j->chunks);
 }
 
-static polyp_status portable_run(void *state, const float *in, size_t n, float *out, polyp_error *err) {
-    portable *s = state;
-    if (!s || !in || !out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: NULL argument");
-    if (n > s->batch)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: %zu patches exceed the batch size %zu", n, s->batch);
-    if (n == 0) return POLYP_OK;
+/* The same phase for the job's single patch on the calling thread, in one chunk. */
+static void run_phase_here(job *j, enum phase ph, int block, size_t units, size_t align) {
+    j->phase = ph;
+    j->block = block;
+    j->units = units;
+    j->per = units;
+    j->chunks = 1;
+    task(j, 0);
+}
+
+/* The network, phase by phase, over the job's patches. */
+static void network(job *j, void (*phase)(job *, enum phase, int, size_t, size_t)) {
+    portable *s = j->s;
     const size_t mr = s->k->mr;
-    job j = {s, in, out, n, PH_STEM, -1, 0, 1, 1};
-    run_phase(&j, PH_STEM, -1, s->stem_hw, 1);
+    phase(j, PH_STEM, -1, s->stem_hw, 1);
     for (int bi = 0; bi < POLYP_EFFNET_BLOCKS; bi++) {
         const polyp_block_params *p = &s->w->blocks[bi];
         const layer_dims *d = &s->dims[bi];
-        if (p->spec.expand != 1) run_phase(&j, PH_EXPAND, bi, d->h * d->w, mr);
-        run_phase(&j, PH_DW, bi, d->ho, 1);
-        run_phase(&j, PH_SE, bi, 1, 1);
-        run_phase(&j, PH_PROJECT, bi, d->ho * d->wo, mr);
-        for (size_t q = 0; q < n; q++) { /* the output becomes the next block's input */
+        if (p->spec.expand != 1) phase(j, PH_EXPAND, bi, d->h * d->w, mr);
+        phase(j, PH_DW, bi, d->ho, 1);
+        phase(j, PH_SE, bi, 1, 1);
+        phase(j, PH_PROJECT, bi, d->ho * d->wo, mr);
+        for (size_t q = j->first; q < j->first + j->n; q++) { /* the output becomes the next block's input */
             float *t = s->bufs[q].x;
             s->bufs[q].x = s->bufs[q].y;
             s->bufs[q].y = t;
         }
     }
     const layer_dims *last = &s->dims[POLYP_EFFNET_BLOCKS - 1];
-    run_phase(&j, PH_HEAD, -1, last->ho * last->wo, mr);
-    run_phase(&j, PH_POOL, -1, 1, 1);
+    phase(j, PH_HEAD, -1, last->ho * last->wo, mr);
+    phase(j, PH_POOL, -1, 1, 1);
+}
+
+/* One whole patch per task: no barrier between layers. */
+static void patch_task(void *arg, size_t i) {
+    job j = *(const job *)arg;
+    j.first = i;
+    j.n = 1;
+    network(&j, run_phase_here);
+}
+
+static polyp_status portable_run(void *state, const float *in, size_t n, float *out, polyp_error *err) {
+    portable *s = state;
+    if (!s || !in || !out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: NULL argument");
+    if (n > s->batch)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: %zu patches exceed the batch size %zu", n, s->batch);
+    if (n == 0) return POLYP_OK;
+    job j = {s, in, out, 0, n, PH_STEM, -1, 0, 1, 1};
+    /* When the patches divide evenly among the threads, each thread runs whole patches:
+     * one barrier per batch instead of ~66 (one per layer), which matters most where
+     * waking threads is dear (wasm workers) or a core is shared. Otherwise every layer is
+     * split among the threads. Either way each value is computed by the same instructions. */
+    size_t threads = s->par && s->par->n_threads > 1 ? (size_t)s->par->n_threads : 1;
+    if (threads > 1 && n % threads == 0) polyp_parallel_for(s->par, patch_task, &j, n);
+    else network(&j, run_phase);
     return POLYP_OK;
 }
 

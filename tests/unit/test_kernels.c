@@ -267,9 +267,12 @@ START_TEST(network_deterministic_and_close_to_best) {
     float *fb = malloc(n * POLYP_FEATURE_DIM * sizeof(float));
     const polyp_parallel two = {NULL, 2, reverse_run};
     run_net(k, 1, NULL, in, n, f1);
-    run_net(k, 3, &two, in, n, f3);
+    run_net(k, 3, &two, in, n, f3); /* 3 patches on 2 threads: every layer split */
     ck_assert_msg(!memcmp(f1, f3, n * POLYP_FEATURE_DIM * sizeof(float)),
                   "[%s] batch 3 / 2 threads differs from batch 1 / 1 thread", k->name);
+    run_net(k, 2, &two, in, n, f3); /* 2 patches on 2 threads: one whole patch per task */
+    ck_assert_msg(!memcmp(f1, f3, n * POLYP_FEATURE_DIM * sizeof(float)),
+                  "[%s] batch 2 / 2 threads differs from batch 1 / 1 thread", k->name);
     run_net(best, 2, NULL, in, n, fb);
     double maxd = 0, maxf = 0;
     for (size_t i = 0; i < n * POLYP_FEATURE_DIM; i++)
