@@ -7,7 +7,10 @@
  * processes hits them alike) and prints each one's ratio to xnnpack at the same thread
  * count, the 2-thread / 1-thread scaling, and the fraction of a 4-wide multiply + add peak
  * (one 128-bit multiply and one add per cycle per core at the clock /proc/cpuinfo reports,
- * the bound wasm SIMD128 without FMA has) that the network's multiply-adds reach.
+ * the bound wasm SIMD128 without FMA has) that the network's multiply-adds reach. On a
+ * machine shared with other jobs the 2-thread rate says little; "cpu/patch 2T/1T" (CPU
+ * seconds per patch with 2 threads over 1 thread; 1.00 = the second thread adds no work,
+ * spinning included) is the part of the scaling that load from others does not hide.
  *
  * Not a test: CI never runs it. Build (from the repository root, after the normal build):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Icore tests/bench/bench_kernels.c build/libpolyp.a \
@@ -106,6 +109,12 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void) { /* CPU time of all the process's threads */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -151,6 +160,7 @@ typedef struct backend {
     const polyp_kernels *kernels; /* portable only */
     void *state;
     double runs[MAX_RUNS];
+    double cpu[MAX_RUNS]; /* CPU seconds per patch */
 } backend;
 
 int main(int argc, char **argv) {
@@ -183,7 +193,7 @@ int main(int argc, char **argv) {
     printf("bench_kernels: batch %zu, median of %zu runs, %.3f GMAC per patch, clock %.0f MHz\n", batch, runs,
            macs * 1e-9, mhz);
 
-    double rate[2][MAX_SETS];
+    double rate[2][MAX_SETS], cpu[2][MAX_SETS];
     size_t nb = 0;
     const char *names[MAX_SETS];
     for (int threads = 1; threads <= 2; threads++) {
@@ -199,12 +209,12 @@ int main(int argc, char **argv) {
         const polyp_kernels *k;
         for (size_t i = 0; (k = polyp_kernels_available(i)) && nb < MAX_SETS - 1; i++) {
             if (!strcmp(k->name, "scalar")) continue; /* minutes per run: not worth it */
-            be[nb] = (backend){k->name, &polyp_backend_portable_ops, k, NULL, {0}};
+            be[nb] = (backend){k->name, &polyp_backend_portable_ops, k, NULL, {0}, {0}};
             if (polyp_backend_portable_create_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
             nb++;
         }
 #ifdef POLYP_HAVE_XNNPACK
-        be[nb] = (backend){"xnnpack", &polyp_backend_xnnpack_ops, NULL, NULL, {0}};
+        be[nb] = (backend){"xnnpack", &polyp_backend_xnnpack_ops, NULL, NULL, {0}, {0}};
         if (polyp_backend_xnnpack_ops.create(w, &p, &be[nb].state, &err) != POLYP_OK) die("xnnpack", &err);
         nb++;
 #endif
@@ -212,12 +222,14 @@ int main(int argc, char **argv) {
             if (be[b].ops->run(be[b].state, in, batch, out, &err) != POLYP_OK) die(be[b].name, &err);
         for (size_t r = 0; r < runs; r++)
             for (size_t b = 0; b < nb; b++) {
-                double t0 = now_s();
+                double t0 = now_s(), c0 = cpu_s();
                 if (be[b].ops->run(be[b].state, in, batch, out, &err) != POLYP_OK) die(be[b].name, &err);
                 be[b].runs[r] = (double)batch / (now_s() - t0);
+                be[b].cpu[r] = (cpu_s() - c0) / (double)batch;
             }
         for (size_t b = 0; b < nb; b++) {
             rate[threads - 1][b] = median(be[b].runs, runs);
+            cpu[threads - 1][b] = median(be[b].cpu, runs);
             names[b] = be[b].name;
             be[b].ops->destroy(be[b].state);
         }
@@ -225,12 +237,12 @@ int main(int argc, char **argv) {
     }
 
     const double ref1 = rate[0][nb - 1], ref2 = rate[1][nb - 1];
-    printf("%-8s %10s %10s %9s %9s %8s %14s\n", "backend", "p/s 1T", "p/s 2T", "vs xnn 1T", "vs xnn 2T", "2T/1T",
-           "4-wide peak 1T");
+    printf("%-8s %10s %10s %9s %9s %8s %14s %12s\n", "backend", "p/s 1T", "p/s 2T", "vs xnn 1T", "vs xnn 2T", "2T/1T",
+           "4-wide peak 1T", "cpu/patch 2T/1T");
     for (size_t b = 0; b < nb; b++) {
         double peak = mhz > 0 ? rate[0][b] * macs / (4.0 * mhz * 1e6) : 0;
-        printf("%-8s %10.2f %10.2f %9.2f %9.2f %8.2f %13.0f%%\n", names[b], rate[0][b], rate[1][b], rate[0][b] / ref1,
-               rate[1][b] / ref2, rate[1][b] / rate[0][b], 100 * peak);
+        printf("%-8s %10.2f %10.2f %9.2f %9.2f %8.2f %13.0f%% %12.2f\n", names[b], rate[0][b], rate[1][b],
+               rate[0][b] / ref1, rate[1][b] / ref2, rate[1][b] / rate[0][b], 100 * peak, cpu[1][b] / cpu[0][b]);
     }
     free(in);
     free(out);
