@@ -16,6 +16,7 @@
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Icore tests/bench/bench_kernels.c build/libpolyp.a \
  *      -lXNNPACK -lpthreadpool -ljpeg -lm -lpthread -DPOLYP_HAVE_XNNPACK=1 -o build/bench_kernels
  *   build/bench_kernels [--batch B] [--runs R] [--bnstats models/testnet-bnstats.safetensors]
+ *                      [--kernels NAME]   (only that table, e.g. for perf; scalar only this way)
  */
 #include "backend_portable.h"
 #include "testnet.h"
@@ -165,12 +166,13 @@ typedef struct backend {
 
 int main(int argc, char **argv) {
     size_t batch = 8, runs = 5;
-    const char *bnstats = "models/testnet-bnstats.safetensors";
+    const char *bnstats = "models/testnet-bnstats.safetensors", *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = (size_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = (size_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--bnstats")) bnstats = argv[i + 1];
-        else die("usage: bench_kernels [--batch B] [--runs R] [--bnstats FILE]", NULL);
+        else if (!strcmp(argv[i], "--kernels")) only = argv[i + 1];
+        else die("usage: bench_kernels [--batch B] [--runs R] [--bnstats FILE] [--kernels NAME]", NULL);
     }
     if (batch < 1 || batch > 64 || runs < 1 || runs > MAX_RUNS) die("--batch 1..64, --runs 1..64", NULL);
 
@@ -208,7 +210,7 @@ int main(int argc, char **argv) {
         nb = 0;
         const polyp_kernels *k;
         for (size_t i = 0; (k = polyp_kernels_available(i)) && nb < MAX_SETS - 1; i++) {
-            if (!strcmp(k->name, "scalar")) continue; /* minutes per run: not worth it */
+            if (only ? strcmp(k->name, only) != 0 : !strcmp(k->name, "scalar")) continue; /* scalar: slow */
             be[nb] = (backend){k->name, &polyp_backend_portable_ops, k, NULL, {0}, {0}};
             if (polyp_backend_portable_create_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
             nb++;
