@@ -147,6 +147,7 @@ static void run_phase(job *j, enum phase ph, int block, size_t units, size_t ali
 
 /* The same phase for the job's single patch on the calling thread, in one chunk. */
 static void run_phase_here(job *j, enum phase ph, int block, size_t units, size_t align) {
+    (void)align;
     j->phase = ph;
     j->block = block;
     j->units = units;
