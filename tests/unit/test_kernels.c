@@ -3,8 +3,7 @@
  * that are not multiples of any vector width, single rows, 1x1 to 5x5, stride 1 and 2, both
  * padding rules), plus the whole network per table: batch 1 vs batch 3, 1 vs 2 "threads"
  * (a parallel_for that runs tasks in reverse order, so chunking changes) bit-identical, and
- * every table within 1e-4 of the best one (test_effnet_portable ties the best one to
- * PyTorch). */
+ * every table within 1e-4 of the best one and of the PyTorch reference features. */
 #include "backend_portable.h"
 #include "effnet_cases.h"
 
@@ -284,6 +283,46 @@ START_TEST(network_deterministic_and_close_to_best) {
 }
 END_TEST
 
+/* Each table straight against PyTorch: the fixture cases of cases.csv, cropped by
+ * polyp_patch_crop, through a backend on that table, within 1e-4 of features.f32. */
+START_TEST(network_matches_pytorch) {
+    const polyp_kernels *k = polyp_kernels_available((size_t)_i);
+    if (!g_w) g_w = ec_load_testnet();
+    static ec_case cases[EC_MAX_CASES];
+    const size_t total = ec_read_cases(cases), stride = ec_stride();
+    size_t fsize;
+    float *expected = tu_read(tu_source_path("tests/fixtures/effnet/features.f32"), &fsize);
+    ck_assert_uint_eq(fsize, total * POLYP_FEATURE_DIM * sizeof(float));
+    polyp_extractor_params p = polyp_extractor_default_params();
+    p.batch_size = 1;
+    void *st;
+    polyp_error err = {0};
+    ck_assert_msg(polyp_backend_portable_create_with(g_w, &p, k, &st, &err) == POLYP_OK, "%s", err.message);
+    float *patch = malloc((size_t)POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3 * sizeof *patch), got[POLYP_FEATURE_DIM];
+    double maxd = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (strcmp(cases[i].source, "fixtures") != 0 || i % stride != 0) continue;
+        char rel[300];
+        snprintf(rel, sizeof rel, "tests/fixtures/effnet/%s", cases[i].image);
+        polyp_image img;
+        ck_assert_msg(polyp_image_load_file(tu_source_path(rel), NULL, &img, &err) == POLYP_OK, "%s", err.message);
+        ck_assert_msg(polyp_patch_crop(&img, cases[i].point, patch, &err) == POLYP_OK, "%s", err.message);
+        polyp_image_free(&img);
+        ck_assert_msg(polyp_backend_portable_ops.run(st, patch, 1, got, &err) == POLYP_OK, "%s", err.message);
+        for (size_t c = 0; c < POLYP_FEATURE_DIM; c++)
+            maxd = fmax(maxd, fabs((double)got[c] - expected[i * POLYP_FEATURE_DIM + c]));
+        n++;
+    }
+    printf("network [%s] vs PyTorch: %zu fixture cases, max |diff| %.3g\n", k->name, n, maxd);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_msg(maxd <= EC_TOLERANCE, "[%s] differs from PyTorch by %g", k->name, maxd);
+    polyp_backend_portable_ops.destroy(st);
+    free(patch);
+    free(expected);
+}
+END_TEST
+
 START_TEST(tables_are_listed) {
     ck_assert_str_eq(polyp_kernels_available(0)->name, "scalar");
     ck_assert_ptr_nonnull(polyp_kernels_best());
@@ -309,6 +348,7 @@ int main(void) {
     tcase_add_loop_test(tc, dwconv_matches_reference, 0, n);
     tcase_add_loop_test(tc, stem_matches_reference, 0, n);
     tcase_add_loop_test(tc, network_deterministic_and_close_to_best, 0, n);
+    tcase_add_loop_test(tc, network_matches_pytorch, 0, n);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
