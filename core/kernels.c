@@ -81,9 +81,19 @@ static inline v128f v128_max(v128f a, v128f b) {
     return (v128f)(((v128u)a & m) | ((v128u)b & ~m));
 }
 
+/* 6 rows x 2 vectors: 12 accumulators + 2 weights + 1 broadcast fill SSE's 16 registers
+ * exactly (no spills, checked in the assembly). V8 keeps one of x86's 16 for itself and
+ * needs a temporary for multiply-then-add, so wasm gets 4 rows, as XNNPACK's wasmsimd x86
+ * kernels do. The rows per tile do not change any value (each output sums the same terms in
+ * the same order), so wasm and native v128 results stay bit-identical. */
+#if defined(__wasm__)
+#define V128_MR 4
+#else
+#define V128_MR 6
+#endif
 #define KSUF(name) name##_v128
 #define VW 4
-#define MR 6
+#define MR V128_MR
 #define VF v128f
 #define VLOAD(p) (*(const v128f_u *)(p))
 #define VSTORE(p, v) (*(v128f_u *)(p) = (v))
@@ -108,7 +118,7 @@ static inline v128f v128_max(v128f a, v128f b) {
 #undef VMAX
 #undef VPOW2N
 #undef SFMA
-static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, 6);
+static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #endif
 
 /* ------------------------------------------------------------------ x86-64: AVX2, AVX-512 */
