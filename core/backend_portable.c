@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(POLYP_STEM_CH == 32, "the stem kernel computes exactly 32 output channels");
+
 typedef struct layer_dims {
     size_t h, w;       /* block input */
     size_t ho, wo;     /* after the depthwise conv */
