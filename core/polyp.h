@@ -60,7 +60,7 @@ typedef int (*polyp_progress_fn)(void *user, size_t done, size_t total);
 /* Caller-owned parallelism. `run` must call fn(arg, i) once for every i in [0, n) and
  * return when all calls have finished; calls may run concurrently on up to n_threads
  * threads. NULL means "run on the calling thread". The native build provides one
- * (native/threadpool.h); the browser build provides one over pthreads when available. */
+ * (native/lib/threadpool.h); the browser build provides one over pthreads when available. */
 typedef struct polyp_parallel {
     void *ctx;
     int n_threads;
