@@ -13,16 +13,19 @@
  * spinning included) is the part of the scaling that load from others does not hide.
  *
  * Not a test: CI never runs it. Build (from the repository root, after the normal build):
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Icore tests/bench/bench_kernels.c build/libpolyp.a \
- *      -lXNNPACK -lpthreadpool -ljpeg -lm -lpthread -DPOLYP_HAVE_XNNPACK=1 -o build/bench_kernels
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -DPOLYP_HAVE_XNNPACK=1 -Icore -Inative/lib \
+ *      tests/bench/bench_kernels.c build/libpolyp.a -lXNNPACK -lpthreadpool -ljpeg -lm -lpthread \
+ *      -o build/bench_kernels
+ * (or, in tests/bench/CMakeLists.txt: add_executable(bench_kernels bench_kernels.c),
+ *  target_include_directories(bench_kernels PRIVATE ${PROJECT_SOURCE_DIR}/core),
+ *  target_link_libraries(bench_kernels PRIVATE polyp_lib)).
  *   build/bench_kernels [--batch B] [--runs R] [--bnstats models/testnet-bnstats.safetensors]
  *                      [--kernels NAME]   (only that table, e.g. for perf; scalar only this way)
  */
 #include "backend_portable.h"
 #include "testnet.h"
+#include "threadpool.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,77 +33,6 @@
 
 #define MAX_RUNS 64
 #define MAX_SETS 8
-
-/* ------------------------------------------------------------------ a minimal pool */
-
-typedef struct pool {
-    pthread_t th[8];
-    int n;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned long gen;
-    int busy, quit;
-    void (*fn)(void *, size_t);
-    void *arg;
-    size_t count;
-    atomic_size_t next;
-} pool;
-
-static void pool_work(pool *p) {
-    size_t i;
-    while ((i = atomic_fetch_add(&p->next, 1)) < p->count) p->fn(p->arg, i);
-}
-
-static void *pool_main(void *arg) {
-    pool *p = arg;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
-        pthread_mutex_unlock(&p->mu);
-        pool_work(p);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-static void pool_run(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n) {
-    pool *p = ctx;
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->arg = arg;
-    p->count = n;
-    atomic_store(&p->next, 0);
-    p->busy = p->n - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    pool_work(p);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_init(pool *p, int n) {
-    memset(p, 0, sizeof *p);
-    p->n = n;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    for (int i = 1; i < n; i++) pthread_create(&p->th[i], NULL, pool_main, p);
-}
-
-static void pool_free(pool *p) {
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
-}
 
 /* ------------------------------------------------------------------ measuring */
 
@@ -199,9 +131,9 @@ int main(int argc, char **argv) {
     size_t nb = 0;
     const char *names[MAX_SETS];
     for (int threads = 1; threads <= 2; threads++) {
-        pool pl;
-        pool_init(&pl, threads);
-        polyp_parallel par = {&pl, threads, pool_run};
+        polyp_threadpool *pool;
+        if (polyp_threadpool_create(threads, &pool, &err) != POLYP_OK) die("thread pool", &err);
+        polyp_parallel par = polyp_threadpool_parallel(pool);
         polyp_extractor_params p = polyp_extractor_default_params();
         p.batch_size = batch;
         p.n_threads = threads;
@@ -235,7 +167,7 @@ int main(int argc, char **argv) {
             names[b] = be[b].name;
             be[b].ops->destroy(be[b].state);
         }
-        pool_free(&pl);
+        polyp_threadpool_destroy(pool);
     }
 
     const double ref1 = rate[0][nb - 1], ref2 = rate[1][nb - 1];
