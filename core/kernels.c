@@ -121,6 +121,10 @@ static inline v128f v128_max(v128f a, v128f b) {
 static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #endif
 
+#if defined(__wasm__) && !defined(__wasm_simd128__)
+#pragma message("polyp: wasm build without -msimd128: only the scalar kernels (several times slower)")
+#endif
+
 /* ------------------------------------------------------------------ x86-64: AVX2, AVX-512 */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(POLYP_NO_X86_DISPATCH)
 #define POLYP_HAVE_X86 1
