@@ -1,0 +1,323 @@
+/* kernels_impl.h - the kernels' one generic body, included by kernels.c once per
+ * instruction set (no include guard on purpose). The includer defines:
+ *   KSUF(name)      the per-set function name
+ *   VW, MR          floats per vector, rows per gemm micro-tile
+ *   VF              the vector type (float for the scalar set)
+ *   VLOAD(p), VSTORE(p, v)  unaligned load / store
+ *   VSET1(x), VZERO  broadcast, zero
+ *   VFMA(a, b, c)   a * b + c (fused where the set has FMA)
+ *   VMIN, VMAX      lane-wise min / max
+ *   VPOW2N(t)       2^n from t = n + 1.5 * 2^23 (the rounding trick below)
+ *   SFMA(a, b, c)   the scalar a * b + c the channel tails use
+ * Arithmetic operators (+ - * /) work on VF in GCC and Clang. Every output value is
+ * computed by the same instruction sequence wherever it sits in a tile, so results do not
+ * depend on how rows are split among threads. */
+
+#define NR (2 * VW)
+
+/* exp(x), clamped to [-87.3, 88] (2^n stays a normal float): n = round(x / ln 2) by adding
+ * 1.5 * 2^23, r = x - n ln 2 in two steps (Cody-Waite), exp(r) by the Cephes expf
+ * polynomial (about 1 ulp on |r| <= ln2 / 2), times 2^n built in the exponent bits. */
+static inline VF KSUF(vexp)(VF x) {
+    x = VMAX(VMIN(x, VSET1(88.0f)), VSET1(-87.3f));
+    VF t = VFMA(x, VSET1(1.44269504088896341f), VSET1(12582912.0f));
+    VF n = t - VSET1(12582912.0f);
+    VF r = VFMA(n, VSET1(-0.693359375f), x);
+    r = VFMA(n, VSET1(2.12194440e-4f), r);
+    VF p = VSET1(1.9875691500e-4f);
+    p = VFMA(p, r, VSET1(1.3981999507e-3f));
+    p = VFMA(p, r, VSET1(8.3334519073e-3f));
+    p = VFMA(p, r, VSET1(4.1665795894e-2f));
+    p = VFMA(p, r, VSET1(1.6666665459e-1f));
+    p = VFMA(p, r, VSET1(5.0000001201e-1f));
+    VF e = VFMA(p, r * r, r) + VSET1(1.0f);
+    return e * VPOW2N(t);
+}
+
+/* Below -88 swish is under 1e-36: clamping there keeps x / (1 + exp(-x)) from turning a
+ * huge negative x into a visible value through exp's own clamp. */
+static inline VF KSUF(vswish)(VF x) {
+    x = VMAX(x, VSET1(-88.0f));
+    return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - x));
+}
+static inline VF KSUF(vsigmoid)(VF x) { return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
+
+/* Scalar tails: the same formula through the set's own vector exp, one lane used, so a
+ * channel's value does not depend on whether it falls in a tail. */
+static inline float KSUF(sswish)(float x) {
+    float lanes[VW];
+    VSTORE(lanes, KSUF(vswish)(VSET1(x)));
+    return lanes[0];
+}
+static inline float KSUF(ssigmoid)(float x) {
+    float lanes[VW];
+    VSTORE(lanes, KSUF(vsigmoid)(VSET1(x)));
+    return lanes[0];
+}
+
+/* ------------------------------------------------------------------ 1x1 conv as gemm */
+
+static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const float *r, size_t m0, size_t m1,
+                       int act) {
+    const size_t k = g->k, n = g->n, tiles = (n + NR - 1) / NR;
+    for (size_t m = m0; m < m1; m += MR) {
+        const size_t rows = m1 - m < MR ? m1 - m : MR;
+        /* A short last tile repeats its last row (computed, not stored): the same code for
+         * every row keeps a value independent of the tile it lands in. */
+        const float *ap[MR];
+        for (size_t q = 0; q < MR; q++) ap[q] = a + (m + (q < rows ? q : rows - 1)) * k;
+        for (size_t t = 0; t < tiles; t++) {
+            const float *wp = g->panels + t * k * NR;
+            VF acc0[MR], acc1[MR];
+            for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
+            for (size_t i = 0; i < k; i++) {
+                const VF w0 = VLOAD(wp + i * NR), w1 = VLOAD(wp + i * NR + VW);
+                for (size_t q = 0; q < MR; q++) {
+                    const VF av = VSET1(ap[q][i]);
+                    acc0[q] = VFMA(av, w0, acc0[q]);
+                    acc1[q] = VFMA(av, w1, acc1[q]);
+                }
+            }
+            const size_t n0 = t * NR, nn = n - n0 < NR ? n - n0 : NR;
+            const VF b0 = VLOAD(g->bias + n0), b1 = VLOAD(g->bias + n0 + VW);
+            for (size_t q = 0; q < rows; q++) {
+                VF v0 = acc0[q] + b0, v1 = acc1[q] + b1;
+                if (act == POLYP_ACT_SWISH) {
+                    v0 = KSUF(vswish)(v0);
+                    v1 = KSUF(vswish)(v1);
+                }
+                float *out = c + (m + q) * n + n0;
+                const float *res = r ? r + (m + q) * n + n0 : NULL;
+                if (nn == NR) {
+                    if (res) {
+                        v0 = v0 + VLOAD(res);
+                        v1 = v1 + VLOAD(res + VW);
+                    }
+                    VSTORE(out, v0);
+                    VSTORE(out + VW, v1);
+                } else {
+                    float tmp[NR];
+                    VSTORE(tmp, v0);
+                    VSTORE(tmp + VW, v1);
+                    for (size_t j = 0; j < nn; j++) out[j] = res ? tmp[j] + res[j] : tmp[j];
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ depthwise */
+
+/* Four horizontally adjacent output pixels whose K-wide windows lie inside the row, one
+ * channel vector at a time: each weight vector loaded once serves four independent
+ * accumulation chains (a single chain of 9 or 25 dependent multiply-adds is latency-bound).
+ * Every output sums its taps in the same order (ky, then kx) as the one-pixel path below,
+ * so a value does not depend on which path computed it. K is a constant at each call. */
+static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, const float *in, const float *w,
+                                                     const float *bias, float *o, float *rs, long iy0, size_t ky0,
+                                                     size_t ky1, long ix0, const size_t K) {
+    const size_t C = s->c, st = s->stride, cv = C / VW * VW, xs = st * C;
+    size_t c = 0;
+    for (; c < cv; c += VW) {
+        VF a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w + (size_t)ix0) * C + c;
+            const float *wr = w + ky * K * C + c;
+            for (size_t kx = 0; kx < K; kx++) {
+                const VF wv = VLOAD(wr + kx * C);
+                const float *xp = xr + kx * C;
+                a0 = VFMA(VLOAD(xp), wv, a0);
+                a1 = VFMA(VLOAD(xp + xs), wv, a1);
+                a2 = VFMA(VLOAD(xp + 2 * xs), wv, a2);
+                a3 = VFMA(VLOAD(xp + 3 * xs), wv, a3);
+            }
+        }
+        const VF b = VLOAD(bias + c);
+        const VF v0 = KSUF(vswish)(a0 + b), v1 = KSUF(vswish)(a1 + b), v2 = KSUF(vswish)(a2 + b),
+                 v3 = KSUF(vswish)(a3 + b);
+        VSTORE(o + c, v0);
+        VSTORE(o + C + c, v1);
+        VSTORE(o + 2 * C + c, v2);
+        VSTORE(o + 3 * C + c, v3);
+        if (rs) VSTORE(rs + c, VLOAD(rs + c) + v0 + v1 + v2 + v3);
+    }
+    for (; c < C; c++)
+        for (size_t p = 0; p < 4; p++) {
+            float acc = 0.0f;
+            for (size_t ky = ky0; ky < ky1; ky++) {
+                const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w + (size_t)ix0 + p * st) * C + c;
+                const float *wr = w + ky * K * C + c;
+                for (size_t kx = 0; kx < K; kx++) acc = SFMA(xr[kx * C], wr[kx * C], acc);
+            }
+            const float v = KSUF(sswish)(acc + bias[c]);
+            o[p * C + c] = v;
+            if (rs) rs[c] += v;
+        }
+}
+
+static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
+                         float *row_sums, size_t y0, size_t y1) {
+    const size_t C = s->c, k = s->k, st = s->stride, cv = C / VW * VW;
+    for (size_t oy = y0; oy < y1; oy++) {
+        /* valid kernel rows: 0 <= oy * st - pad + ky < h */
+        const long iy0 = (long)(oy * st) - (long)s->pad_top;
+        const size_t ky0 = iy0 < 0 ? (size_t)-iy0 : 0;
+        const size_t ky1 = (long)s->h - iy0 < (long)k ? (size_t)((long)s->h - iy0) : k;
+        float *rs = row_sums ? row_sums + oy * C : NULL;
+        if (rs)
+            for (size_t c = 0; c < C; c++) rs[c] = 0.0f;
+        for (size_t ox = 0; ox < s->wo;) {
+            const long ix0 = (long)(ox * st) - (long)s->pad_left;
+            float *o = out + (oy * s->wo + ox) * C;
+            /* four pixels at once while all four windows are inside the row */
+            if (ox + 4 <= s->wo && ix0 >= 0 && ix0 + (long)(3 * st + k) <= (long)s->w) {
+                if (k == 3) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 3);
+                else if (k == 5) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 5);
+                else KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, k);
+                ox += 4;
+                continue;
+            }
+            const size_t kx0 = ix0 < 0 ? (size_t)-ix0 : 0;
+            const size_t kx1 = (long)s->w - ix0 < (long)k ? (size_t)((long)s->w - ix0) : k;
+            size_t c = 0;
+            /* edge pixels: four channel vectors at a time for four independent chains */
+            for (; c + 4 * VW <= cv; c += 4 * VW) {
+                VF a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++) {
+                        const float *xp = xr + (size_t)(ix0 + (long)kx) * C, *wp = wr + kx * C;
+                        a0 = VFMA(VLOAD(xp), VLOAD(wp), a0);
+                        a1 = VFMA(VLOAD(xp + VW), VLOAD(wp + VW), a1);
+                        a2 = VFMA(VLOAD(xp + 2 * VW), VLOAD(wp + 2 * VW), a2);
+                        a3 = VFMA(VLOAD(xp + 3 * VW), VLOAD(wp + 3 * VW), a3);
+                    }
+                }
+                const VF v0 = KSUF(vswish)(a0 + VLOAD(bias + c)), v1 = KSUF(vswish)(a1 + VLOAD(bias + c + VW)),
+                         v2 = KSUF(vswish)(a2 + VLOAD(bias + c + 2 * VW)), v3 = KSUF(vswish)(a3 + VLOAD(bias + c + 3 * VW));
+                VSTORE(o + c, v0);
+                VSTORE(o + c + VW, v1);
+                VSTORE(o + c + 2 * VW, v2);
+                VSTORE(o + c + 3 * VW, v3);
+                if (rs) {
+                    VSTORE(rs + c, VLOAD(rs + c) + v0);
+                    VSTORE(rs + c + VW, VLOAD(rs + c + VW) + v1);
+                    VSTORE(rs + c + 2 * VW, VLOAD(rs + c + 2 * VW) + v2);
+                    VSTORE(rs + c + 3 * VW, VLOAD(rs + c + 3 * VW) + v3);
+                }
+            }
+            for (; c < cv; c += VW) {
+                VF acc = VZERO;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++)
+                        acc = VFMA(VLOAD(xr + (size_t)(ix0 + (long)kx) * C), VLOAD(wr + kx * C), acc);
+                }
+                const VF v = KSUF(vswish)(acc + VLOAD(bias + c));
+                VSTORE(o + c, v);
+                if (rs) VSTORE(rs + c, VLOAD(rs + c) + v);
+            }
+            for (; c < C; c++) {
+                float acc = 0.0f;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w) * C + c;
+                    const float *wr = w + ky * k * C + c;
+                    for (size_t kx = kx0; kx < kx1; kx++) acc = SFMA(xr[(size_t)(ix0 + (long)kx) * C], wr[kx * C], acc);
+                }
+                const float v = KSUF(sswish)(acc + bias[c]);
+                o[c] = v;
+                if (rs) rs[c] += v;
+            }
+            ox++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ stem */
+
+static void KSUF(stem)(const float *in, size_t h, size_t w, size_t pad, const float *wts, const float *bias,
+                       float *out, size_t wo, size_t y0, size_t y1) {
+    enum { C = 32, NV = 32 / VW };
+    for (size_t oy = y0; oy < y1; oy++)
+        for (size_t ox = 0; ox < wo; ox++) {
+            VF acc[NV];
+            for (size_t v = 0; v < NV; v++) acc[v] = VZERO;
+            for (size_t ky = 0; ky < 3; ky++) {
+                const long iy = (long)(oy * 2 + ky) - (long)pad;
+                if (iy < 0 || iy >= (long)h) continue;
+                for (size_t kx = 0; kx < 3; kx++) {
+                    const long ix = (long)(ox * 2 + kx) - (long)pad;
+                    if (ix < 0 || ix >= (long)w) continue;
+                    const float *px = in + ((size_t)iy * w + (size_t)ix) * 3;
+                    const float *wk = wts + (ky * 3 + kx) * 3 * C;
+                    for (size_t ci = 0; ci < 3; ci++) {
+                        const VF xv = VSET1(px[ci]);
+                        for (size_t v = 0; v < NV; v++) acc[v] = VFMA(xv, VLOAD(wk + ci * C + v * VW), acc[v]);
+                    }
+                }
+            }
+            float *o = out + (oy * wo + ox) * C;
+            for (size_t v = 0; v < NV; v++) VSTORE(o + v * VW, KSUF(vswish)(acc[v] + VLOAD(bias + v * VW)));
+        }
+}
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void KSUF(scale_rows)(float *x, const float *s, size_t rows, size_t c) {
+    const size_t cv = c / VW * VW;
+    for (size_t r = 0; r < rows; r++) {
+        float *xr = x + r * c;
+        size_t j = 0;
+        for (; j < cv; j += VW) VSTORE(xr + j, VLOAD(xr + j) * VLOAD(s + j));
+        for (; j < c; j++) xr[j] *= s[j];
+    }
+}
+
+static void KSUF(mean_rows)(const float *x, size_t rows, size_t c, float divisor, float *out) {
+    const size_t cv = c / VW * VW;
+    size_t j = 0;
+    for (; j < cv; j += VW) {
+        VF acc = VZERO;
+        for (size_t r = 0; r < rows; r++) acc = acc + VLOAD(x + r * c + j);
+        VSTORE(out + j, acc / VSET1(divisor));
+    }
+    for (; j < c; j++) {
+        float acc = 0.0f;
+        for (size_t r = 0; r < rows; r++) acc += x[r * c + j];
+        out[j] = acc / divisor;
+    }
+}
+
+static void KSUF(sigmoid)(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vsigmoid)(VLOAD(x + i)));
+    for (; i < n; i++) x[i] = KSUF(ssigmoid)(x[i]);
+}
+
+static void KSUF(swish)(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vswish)(VLOAD(x + i)));
+    for (; i < n; i++) x[i] = KSUF(sswish)(x[i]);
+}
+
+static float KSUF(dot)(const float *a, const float *b, size_t n) {
+    VF acc = VZERO;
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) acc = VFMA(VLOAD(a + i), VLOAD(b + i), acc);
+    float lanes[VW], sum = 0.0f;
+    VSTORE(lanes, acc);
+    for (size_t l = 0; l < VW; l++) sum += lanes[l];
+    for (; i < n; i++) sum = SFMA(a[i], b[i], sum);
+    return sum;
+}
+
+static void KSUF(axpy)(float *y, float a, const float *x, size_t n) {
+    const VF av = VSET1(a);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(y + i, VFMA(av, VLOAD(x + i), VLOAD(y + i)));
+    for (; i < n; i++) y[i] = SFMA(a, x[i], y[i]);
+}
+
+#undef NR
