@@ -339,7 +339,17 @@ const char *polyp_backend_portable_kernels(const void *state) {
 
 static polyp_status portable_create(const polyp_weights *w, const polyp_extractor_params *params, void **state,
                                     polyp_error *err) {
-    return polyp_backend_portable_create_with(w, params, polyp_kernels_best(), state, err);
+    const polyp_kernels *k = polyp_kernels_best();
+    if (params && params->kernels && strcmp(params->kernels, "auto") != 0) {
+        k = polyp_kernels_find(params->kernels);
+        if (!k) {
+            *state = NULL;
+            return polyp_fail(err, POLYP_ERR_UNSUPPORTED,
+                              "portable backend: kernel table '%s' is not available in this build on this CPU",
+                              params->kernels);
+        }
+    }
+    return polyp_backend_portable_create_with(w, params, k, state, err);
 }
 
 const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_create, portable_run, portable_destroy};

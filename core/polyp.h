@@ -151,6 +151,9 @@ typedef struct polyp_extractor_params {
     size_t batch_size;               /* patches per network run (default 8) */
     int n_threads;                   /* threads for backends that own a pool (xnnpack); 0 = 1 */
     const polyp_parallel *parallel;  /* kept; NULL = calling thread (portable backend) */
+    const char *kernels;             /* portable backend's kernel table: NULL or "auto" = the best
+                                        this CPU runs; "scalar", "v128" (SSE2/NEON/wasm SIMD128),
+                                        "avx2", "avx512". Borrowed during init only. */
     polyp_progress_fn progress;      /* optional: called after each batch with patches done */
     void *progress_user;
 } polyp_extractor_params;

@@ -24,7 +24,8 @@ static const char *const CMD = "extract";
 static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W.safetensors --images DIR --points POINTS.csv --out OUTDIR\n"
-            "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n\n"
+            "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
+            "                     [--kernels auto|scalar|v128|avx2|avx512]\n\n"
             "Extracts the EfficientNet-B0 feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load).\n\n"
             "  --weights PATH   network weights (safetensors; `polyp testnet` writes an untrained one)\n"
@@ -35,6 +36,8 @@ static void usage(FILE *out) {
             "  --threads N      compute threads (default: the number of CPUs)\n"
             "  --backend B      auto (default), xnnpack or portable\n"
             "  --batch N        patches per network run (default 8)\n"
+            "  --kernels K      portable backend's kernels: auto (default: the best this CPU runs),\n"
+            "                   scalar, v128 (the browser's SIMD128 arithmetic), avx2, avx512\n"
             "  --overwrite      redo images whose .featurevector already exists (default: skip them)\n"
             "  --help           this text\n\n"
             "Progress goes to stderr. Interrupting (Ctrl-C) stops after the current image; rerun the\n"
@@ -270,7 +273,7 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
 /* ------------------------------------------------------------------ the command */
 
 typedef struct options {
-    const char *weights, *images, *points, *out;
+    const char *weights, *images, *points, *out, *kernels;
     size_t threads, batch;
     polyp_backend backend;
     bool overwrite;
@@ -294,7 +297,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
             continue;
         }
         const char **dst = !strcmp(a, "--weights") ? &o->weights : !strcmp(a, "--images") ? &o->images
-                         : !strcmp(a, "--points") ? &o->points : !strcmp(a, "--out") ? &o->out : NULL;
+                         : !strcmp(a, "--points") ? &o->points : !strcmp(a, "--out") ? &o->out
+                         : !strcmp(a, "--kernels") ? &o->kernels : NULL;
         bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch");
         if (!dst && !numeric && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
@@ -406,6 +410,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         polyp_extractor_params ep = polyp_extractor_default_params();
         ep.backend = o.backend;
         ep.batch_size = o.batch;
+        ep.kernels = o.kernels;
         ep.n_threads = (int)o.threads;
         ep.parallel = &par;
         if (polyp_extractor_init(weights, &ep, &extractor, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);

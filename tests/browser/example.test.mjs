@@ -182,7 +182,7 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
     // Against the native build's features, suggestions and training, when there is one.
     if (existsSync(nativeCli) && spawnSync(nativeCli, ['extract', '--help']).status === 0) {
       const out = join(work, 'native');
-      const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--weights', join(work, 'testnet.safetensors'),
+      const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--kernels', 'v128', '--weights', join(work, 'testnet.safetensors'),
         '--images', photoDir, '--points', join(work, 'points.csv'), '--out', out], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       let nworst = 0;

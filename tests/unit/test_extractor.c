@@ -43,6 +43,7 @@ START_TEST(default_params) {
     ck_assert_int_eq(p.n_threads, 1);
     ck_assert_ptr_null(p.parallel);
     ck_assert_ptr_null(p.progress);
+    ck_assert_ptr_null(p.kernels);
 }
 END_TEST
 
@@ -68,6 +69,17 @@ START_TEST(backend_selection) {
     ck_assert_int_eq(polyp_extractor_init(weights, &p, &ex, &err), POLYP_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.message, "xnnpack"));
 #endif
+    /* The portable backend's kernel table can be named; an unknown one is refused by name. */
+    p = polyp_extractor_default_params();
+    p.backend = POLYP_BACKEND_PORTABLE;
+    p.kernels = "scalar";
+    ck_assert_msg(polyp_extractor_init(weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
+    polyp_extractor_free(ex);
+    p.kernels = "mmx";
+    ck_assert_int_eq(polyp_extractor_init(weights, &p, &ex, &err), POLYP_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.message, "'mmx'"));
+    ck_assert_ptr_null(ex);
+    p = polyp_extractor_default_params();
     p.backend = (polyp_backend)42;
     ck_assert_int_eq(polyp_extractor_init(weights, &p, &ex, &err), POLYP_ERR_INVALID_ARG);
     p = polyp_extractor_default_params();

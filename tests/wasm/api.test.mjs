@@ -126,7 +126,7 @@ test('both artifacts give the same features (within 1e-6)', (t) => {
   assert.ok(d <= 1e-6, `max |simd - simd-mt| = ${d}`);
 });
 
-test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extract') && 'no native `polyp extract` in build/' }, async (t) => {
+test('features equal the native build\'s (same v128 kernels) within 1e-5', { skip: !nativeHas('extract') && 'no native `polyp extract` in build/' }, async (t) => {
   let worst = 0;
   const dir = mkdtempSync(join(tmpdir(), 'polyp-wasm-'));
   try {
@@ -137,7 +137,7 @@ test('features equal the native build\'s within 1e-5', { skip: !nativeHas('extra
     writeFileSync(join(dir, 'points.csv'),
       'Name,Row,Column\n' + fixtureCases.map((c) => `${c.image},${c.row},${c.col}`).join('\n') + '\n');
     writeFileSync(join(dir, 'w.safetensors'), weights);
-    const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--weights', join(dir, 'w.safetensors'), '--images', images,
+    const r = spawnSync(nativeCli, ['extract', '--backend', 'portable', '--kernels', 'v128', '--weights', join(dir, 'w.safetensors'), '--images', images,
       '--points', join(dir, 'points.csv'), '--out', join(dir, 'out')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     for (const [image, list] of byImage(fixtureCases)) {
