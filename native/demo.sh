@@ -18,16 +18,11 @@ out=${POLYP_DEMO_OUT:-build/demo}
 mkdir -p "$out"
 ./build/polyp testnet --out "$out/testnet.safetensors"
 
-# Sample images: the project's own synthetic fixture photos; a 3x3 grid of points on each.
+# Sample images: the project's own synthetic fixture photos; CoralNet's uniform grid of
+# 3 x 3 points on each (polyp points reads every image's size).
 images=tests/fixtures/effnet
 points="$out/points.csv"
-echo "Name,Row,Column" >"$points"
-for spec in synth_300x200.png:200:300 synth_57x41.png:41:57 synth_gray_64x64.png:64:64 synth_rgba_80x60.png:60:80; do
-  IFS=: read -r name h w <<<"$spec"
-  for r in 1 2 3; do for c in 1 2 3; do
-    echo "$name,$((r * h / 4)),$((c * w / 4))" >>"$points"
-  done; done
-done
+./build/polyp points --images "$images" --method grid:3,3 --out "$points"
 
 ./build/polyp extract --weights "$out/testnet.safetensors" --images "$images" \
   --points "$points" --out "$out/features"
