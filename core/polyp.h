@@ -140,7 +140,8 @@ polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, size_t bn_
 /* ------------------------------------------------------------------------------------ */
 
 typedef enum polyp_backend {
-    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in */
+    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: CUDA when a GPU answers, then portable
+                                 with AVX2/AVX-512 kernels, else XNNPACK, else portable */
     POLYP_BACKEND_PORTABLE,   /* plain C11 (+SIMD where compiled): the reference */
     POLYP_BACKEND_XNNPACK,    /* native builds with XNNPACK */
     POLYP_BACKEND_CUDA,       /* native builds with -DPOLYP_CUDA=ON */
