@@ -44,19 +44,6 @@ static inline float polyp_pow2n_scalar(float t) {
 #define VPOW2N(t) KSCALAR_POW2N(t)
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
-#undef KSUF
-#undef VW
-#undef MR
-#undef VF
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMIN
-#undef VMAX
-#undef VPOW2N
-#undef SFMA
 
 #define POLYP_TABLE(suffix, vw, mr)                                                                                    \
     {#suffix,       vw,           mr,          2 * (vw),      gemm_##suffix, dwconv_##suffix, stem_##suffix,          \
@@ -105,19 +92,6 @@ static inline v128f v128_max(v128f a, v128f b) {
 #define VPOW2N(t) ((v128f)((((v128u)(t)) << 23) + 0x3F800000u))
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
-#undef KSUF
-#undef VW
-#undef MR
-#undef VF
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMIN
-#undef VMAX
-#undef VPOW2N
-#undef SFMA
 static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #endif
 
@@ -151,19 +125,6 @@ static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
     _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(0x3F800000)))
 #define SFMA(a, b, c) fmaf(a, b, c)
 #include "kernels_impl.h"
-#undef KSUF
-#undef VW
-#undef MR
-#undef VF
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMIN
-#undef VMAX
-#undef VPOW2N
-#undef SFMA
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -192,19 +153,6 @@ static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6);
     _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(t), 23), _mm512_set1_epi32(0x3F800000)))
 #define SFMA(a, b, c) fmaf(a, b, c)
 #include "kernels_impl.h"
-#undef KSUF
-#undef VW
-#undef MR
-#undef VF
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMIN
-#undef VMAX
-#undef VPOW2N
-#undef SFMA
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

@@ -321,3 +321,19 @@ static void KSUF(axpy)(float *y, float a, const float *x, size_t n) {
 }
 
 #undef NR
+
+/* This body is included once per kernel set: forget the set's parameters so the next
+ * instantiation can define its own. */
+#undef KSUF
+#undef VW
+#undef MR
+#undef VF
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VZERO
+#undef VFMA
+#undef VMIN
+#undef VMAX
+#undef VPOW2N
+#undef SFMA
