@@ -7,20 +7,24 @@
  *       for each N block (GEMM_NC):
  *         pack op(B)[kblock, nblock] into Bp: NR-column slivers, k-major (Bp[s][k][c])
  *         micro-kernel MR x NR over every sliver pair, accumulating in registers.
- * Packing makes every transpose case the same kernel and keeps the inner loop contiguous,
- * which compilers vectorise. The 4 x 8 tile keeps its 8 SSE accumulators (or 4 AVX ones) in
- * registers with plain -O2/-O3 x86-64; a 4 x 16 tile spills and runs ~10x slower. Edge tiles are zero-padded in the packs and masked on store.
+ * Packing makes every transpose case the same kernel and keeps the inner loop contiguous.
+ * The micro-kernels are the SIMD tiles of core/kernels_impl.h (see available_kernels), so
+ * the classifier and the network share one set of vector kernels and one run-time choice.
+ * Edge tiles are zero-padded in the packs and masked on store. Every output value is summed
+ * over k in the same order (K blocks of GEMM_KC, then k within a block) whatever the thread
+ * count or its place in a tile, so results are deterministic for a given build and CPU.
  * A task that cannot allocate its pack buffers falls back to a plain triple loop, so the
  * call never fails. */
 #include "gemm.h"
 
+#include "kernels.h"
+
 #include <string.h>
 
-/* Tiles: the packs are laid out for the widest micro-kernel (MR_MAX x NR_MAX), and each
- * kernel variant uses its own mr x nr, passed at run time. */
-#define GEMM_MC 48   /* a multiple of every mr below (4, 6, 8) */
+/* Blocking. Each kernel variant packs for its own mr x nr (passed at run time). */
+#define GEMM_MC 48   /* a multiple of every kernel's mr (4, 6, 8): no partial sliver mid-panel */
 #define GEMM_KC 256
-#define GEMM_NC 512  /* a multiple of every nr below (8, 16, 32) */
+#define GEMM_NC 512  /* a multiple of every kernel's nr (8, 16, 32) */
 
 typedef struct gemm_job {
     int ta, tb;
@@ -83,96 +87,52 @@ static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc
     }
 }
 
-/* The portable kernel is a plain C loop over a fixed tile that compilers vectorise; its
- * 4 x 8 tile fits SSE2's 16 registers (a 4 x 16 one spills and runs ~10x slower). On
- * x86-64 with GCC or Clang, AVX2+FMA (6 x 16) and AVX-512 (8 x 32) kernels are compiled
- * alongside and picked at run time from the CPU's features. */
-#define GEMM_KERNEL_BODY(MR, NR, MAC)                                                        \
-    float acc[MR][NR];                                                                      \
-    memset(acc, 0, sizeof acc);                                                             \
-    for (size_t k = 0; k < kc; k++) {                                                       \
-        const float *bk = b + k * NR;                                                       \
-        const float *ak = a + k * MR;                                                       \
-        for (int r = 0; r < MR; r++) {                                                      \
-            float av = ak[r];                                                               \
-            for (int c = 0; c < NR; c++) acc[r][c] = MAC(av, bk[c], acc[r][c]);             \
-        }                                                                                   \
-    }                                                                                       \
-    for (size_t r = 0; r < rows; r++)                                                       \
-        for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * acc[r][c];
-
-#define GEMM_MUL_ADD(x, y, z) ((z) + (x) * (y))
-
+/* Micro-kernels. Variant 0 is a plain C loop over a 4 x 8 tile (any C11 compiler; GCC and
+ * Clang vectorise it at -O3). The others are the `gemm_tile` entries of the compute-kernel
+ * tables (core/kernels.h): the same body (core/kernels_impl.h) and the same inner loop as
+ * the network's 1x1 convolutions, compiled per instruction set - v128 (4-wide vector
+ * extensions: SSE2, NEON, wasm SIMD128; 6 x 8, 4 x 8 in wasm), avx2 (6 x 16, FMA),
+ * avx512 (8 x 32, FMA) - and listed only where this build and CPU can run them. Without
+ * FMA every variant sums each output's products in the same order with the same
+ * roundings, so v128 and the portable kernel give identical results. */
 static void kernel_4x8(size_t kc, const float *restrict a, const float *restrict b, float alpha, float *C,
                        size_t ldc, size_t rows, size_t cols) {
-    GEMM_KERNEL_BODY(4, 8, GEMM_MUL_ADD)
+    float acc[4][8];
+    memset(acc, 0, sizeof acc);
+    for (size_t k = 0; k < kc; k++) {
+        const float *bk = b + k * 8, *ak = a + k * 4;
+        for (int r = 0; r < 4; r++) {
+            float av = ak[r];
+            for (int c = 0; c < 8; c++) acc[r][c] = acc[r][c] + av * bk[c];
+        }
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) C[r * ldc + c] = C[r * ldc + c] + alpha * acc[r][c];
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__EMSCRIPTEN__)
-#define GEMM_HAVE_X86_VARIANTS 1
-/* Wider tiles written with GCC/Clang vector extensions (not intrinsics: the same code
- * serves both ISAs), so the accumulators are registers by construction. Loads go through
- * memcpy: no alignment assumption. FMA contraction is allowed here only (GCC). */
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-#if !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
-#define GEMM_VEC_KERNEL(NAME, TARGET, VT, VW, MR)                                            \
-    __attribute__((target(TARGET))) static void NAME(size_t kc, const float *restrict a,     \
-                                                     const float *restrict b, float alpha,   \
-                                                     float *C, size_t ldc, size_t rows,      \
-                                                     size_t cols) {                          \
-        VT acc[MR][2];                                                                      \
-        memset(acc, 0, sizeof acc);                                                         \
-        for (size_t k = 0; k < kc; k++) {                                                   \
-            VT b0, b1;                                                                      \
-            memcpy(&b0, b + k * 2 * VW, sizeof b0);                                         \
-            memcpy(&b1, b + k * 2 * VW + VW, sizeof b1);                                    \
-            for (int r = 0; r < MR; r++) {                                                  \
-                VT av = (VT){0} + a[k * MR + r];                                            \
-                acc[r][0] += av * b0;                                                       \
-                acc[r][1] += av * b1;                                                       \
-            }                                                                               \
-        }                                                                                   \
-        for (size_t r = 0; r < rows; r++) {                                                 \
-            float t[2 * VW];                                                                \
-            memcpy(t, acc[r], sizeof t);                                                    \
-            for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * t[c];               \
-        }                                                                                   \
-    }
-GEMM_VEC_KERNEL(kernel_6x16_avx2, "avx2,fma", v8f, 8, 6)
-GEMM_VEC_KERNEL(kernel_8x32_avx512, "avx512f,fma", v16f, 16, 8)
-#if !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#endif
+enum { GEMM_MAX_VARIANTS = 4 };
 
-/* Kernels this CPU can run, best last; [0] is the portable one. */
-static size_t available_kernels(const gemm_kernel **out) {
-    static const gemm_kernel portable = {4, 8, kernel_4x8, "portable 4x8"};
+/* Kernels this build and CPU can run, best last; [0] is the portable one. The tables'
+ * scalar set (1 x 2 vectors of one float) is skipped: the portable 4 x 8 tile is its
+ * better-shaped equivalent. */
+static size_t available_kernels(gemm_kernel *out) {
     size_t n = 0;
-    out[n++] = &portable;
-#ifdef GEMM_HAVE_X86_VARIANTS
-    static const gemm_kernel avx2 = {6, 16, kernel_6x16_avx2, "avx2 6x16"};
-    static const gemm_kernel avx512 = {8, 32, kernel_8x32_avx512, "avx512 8x32"};
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = &avx2;
-    if (__builtin_cpu_supports("avx512f")) out[n++] = &avx512;
-#endif
+    out[n++] = (gemm_kernel){4, 8, kernel_4x8, "portable"};
+    const polyp_kernels *t;
+    for (size_t i = 1; n < GEMM_MAX_VARIANTS && (t = polyp_kernels_available(i)); i++)
+        out[n++] = (gemm_kernel){t->mr, t->nr, t->gemm_tile, t->name};
     return n;
 }
 
 size_t polyp_sgemm_variants(void) {
-    const gemm_kernel *k[4];
+    gemm_kernel k[GEMM_MAX_VARIANTS];
     return available_kernels(k);
 }
 
 const char *polyp_sgemm_variant_name(size_t variant) {
-    const gemm_kernel *k[4];
+    gemm_kernel k[GEMM_MAX_VARIANTS];
     size_t n = available_kernels(k);
-    return k[variant < n ? variant : n - 1]->name;
+    return k[variant < n ? variant : n - 1].name;
 }
 
 static void scale_rows(const gemm_job *j, size_t i0, size_t mc) {
@@ -242,9 +202,9 @@ void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, siz
                          const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                          size_t ldc, const polyp_parallel *par) {
     if (M == 0 || N == 0) return;
-    const gemm_kernel *ks[4];
+    gemm_kernel ks[GEMM_MAX_VARIANTS];
     size_t nk = available_kernels(ks);
-    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, ks[variant < nk ? variant : nk - 1]};
+    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, &ks[variant < nk ? variant : nk - 1]};
     size_t tasks = (M + GEMM_MC - 1) / GEMM_MC;
     /* Small products are not worth a thread hand-off. */
     double flops = (double)M * (double)N * (double)K;
