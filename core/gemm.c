@@ -192,10 +192,16 @@ static void gemm_panel(void *arg, size_t task) {
     polyp_aligned_free(Bp);
 }
 
+/* Build-time override for benchmarks and for trying a fallback on a CPU that has more:
+ * -DPOLYP_SGEMM_VARIANT=n makes polyp_sgemm run variant n (capped at the last). */
+#ifndef POLYP_SGEMM_VARIANT
+#define POLYP_SGEMM_VARIANT SIZE_MAX
+#endif
+
 void polyp_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc, const polyp_parallel *par) {
-    polyp_sgemm_variant(SIZE_MAX, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, par);
+    polyp_sgemm_variant(POLYP_SGEMM_VARIANT, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, par);
 }
 
 void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
