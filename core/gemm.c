@@ -1,28 +1,32 @@
-/* gemm.c - blocked, packed SGEMM in portable C (see gemm.h).
+/* gemm.c - blocked SGEMM with packed B and SIMD micro-kernels (see gemm.h).
  *
- * Structure (the usual Goto/BLIS loop nest, kept small):
+ * Structure (the Goto/BLIS loop nest, kept small):
+ *   pack all of op(B) once, on the calling thread: per K block (GEMM_KC), NR-column
+ *     slivers, k-major (Bp[kblock][s][k][c]), zero past N; read-only from then on
  *   parallel over row panels of C (GEMM_MC rows each; one task per panel)
- *     for each K block (GEMM_KC):
- *       pack op(A)[panel, kblock] into Ap: MR-row slivers, k-major (Ap[s][k][r])
- *       for each N block (GEMM_NC):
- *         pack op(B)[kblock, nblock] into Bp: NR-column slivers, k-major (Bp[s][k][c])
- *         micro-kernel MR x NR over every sliver pair, accumulating in registers.
- * Packing makes every transpose case the same kernel and keeps the inner loop contiguous.
+ *     for each K block, each N block (GEMM_NC), each MR-row sliver of the panel:
+ *       micro-kernel MR x NR per B sliver, accumulating in registers.
+ * The SIMD tiles read op(A) in place (row or column stride per transpose; only the portable
+ * loop gets it packed per panel, which it needs to vectorise), and B is packed once rather
+ * than once per row panel: with the MLP's shapes (200 x 100 x 1280,
+ * 1280 x 100 x 200) packing had taken over a third of wasm training time. The packed B is
+ * K x ceil(N / NR) * NR floats - the classifier's matrices are at most a few MB.
  * The micro-kernels are the SIMD tiles of core/kernels_impl.h (see available_kernels), so
  * the classifier and the network share one set of vector kernels and one run-time choice.
- * Edge tiles are zero-padded in the packs and masked on store. Every output value is summed
- * over k in the same order (K blocks of GEMM_KC, then k within a block) whatever the thread
- * count or its place in a tile, so results are deterministic for a given build and CPU.
- * A task that cannot allocate its pack buffers falls back to a plain triple loop, so the
- * call never fails. */
+ * Edge tiles: B's pack is zero-padded, short row slivers repeat their last row, stores are
+ * masked. Every output value is summed over k in the same order (K blocks of GEMM_KC, then
+ * k within a block) whatever the thread count or its place in a tile, so results are
+ * deterministic for a given build and CPU. When the B pack cannot be allocated the rows
+ * fall back to a plain triple loop, so the call never fails (only then do results depend
+ * on memory). */
 #include "gemm.h"
 
 #include "kernels.h"
 
 #include <string.h>
 
-/* Blocking. Each kernel variant packs for its own mr x nr (passed at run time). */
-#define GEMM_MC 48   /* a multiple of every kernel's mr (4, 6, 8): no partial sliver mid-panel */
+/* Blocking. Each kernel variant packs B for its own nr (passed at run time). */
+#define GEMM_MC 48   /* a multiple of every kernel's mr (4, 6, 8): no short sliver mid-panel */
 #define GEMM_KC 256
 #define GEMM_NC 512  /* a multiple of every kernel's nr (8, 16, 32) */
 
@@ -34,14 +38,17 @@ typedef struct gemm_job {
     size_t lda, ldb, ldc;
     float *C;
     const struct gemm_kernel *kern;
+    const float *Bp; /* packed op(B): K block at k0 starts at Bp + k0 * npad; NULL: not packed */
+    size_t npad;     /* N rounded up to the kernel's nr */
 } gemm_job;
 
-/* acc(mr x nr) = Ap sliver (kc x mr)^T * Bp sliver (kc x nr); C tile += alpha * acc (beta
- * was applied before). rows <= mr, cols <= nr mask the edge tiles. */
-typedef void (*gemm_kernel_fn)(size_t kc, const float *a, const float *b, float alpha, float *C, size_t ldc,
-                               size_t rows, size_t cols);
+/* C tile += alpha * op(A) rows (rows <= mr, read in place: A(q, i) = a[q * rs + i * ks])
+ * times a packed B sliver (kc x nr); beta was applied before. cols <= nr masks edge tiles. */
+typedef void (*gemm_kernel_fn)(size_t kc, const float *a, size_t rs, size_t ks, const float *b, float alpha,
+                               float *C, size_t ldc, size_t rows, size_t cols);
 typedef struct gemm_kernel {
     size_t mr, nr;
+    int packed_a; /* wants each panel's op(A) packed k-major (a = sliver, rs = 1, ks = mr) */
     gemm_kernel_fn fn;
     const char *name;
 } gemm_kernel;
@@ -53,37 +60,46 @@ static inline float get_b(const gemm_job *j, size_t k, size_t n) {
     return j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
 }
 
-/* Ap: ceil(mc/MR) slivers of kc x MR. */
+/* For a packed_a kernel: op(A)[i0 .. i0 + mc, k0 .. k0 + kc] as ceil(mc / MR) slivers of
+ * kc x MR at Ap, k-major, rows past mc repeating the last row (as the SIMD tiles do). */
 static void pack_a(const gemm_job *j, size_t i0, size_t mc, size_t k0, size_t kc, float *Ap) {
-    const size_t MR = j->kern->mr;
+    const size_t MR = j->kern->mr, lda = j->lda;
     for (size_t s = 0; s < mc; s += MR) {
-        size_t rows = mc - s < MR ? mc - s : MR;
         float *dst = Ap + (s / MR) * kc * MR;
-        for (size_t k = 0; k < kc; k++) {
-            for (size_t r = 0; r < rows; r++) dst[k * MR + r] = get_a(j, i0 + s + r, k0 + k);
-            for (size_t r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+        for (size_t r = 0; r < MR; r++) {
+            const size_t i = i0 + s + (s + r < mc ? r : mc - 1 - s);
+            if (!j->ta) {
+                const float *src = j->A + i * lda + k0;
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+            } else {
+                const float *src = j->A + k0 * lda + i;
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = src[k * lda];
+            }
         }
     }
 }
 
-/* Bp: ceil(nc/NR) slivers of kc x NR. */
-static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc, float *Bp) {
-    const size_t GEMM_NR = j->kern->nr;
-    for (size_t s = 0; s < nc; s += GEMM_NR) {
-        size_t cols = nc - s < GEMM_NR ? nc - s : GEMM_NR;
-        float *dst = Bp + (s / GEMM_NR) * kc * GEMM_NR;
-        if (!j->tb) {
+/* Packs op(B)[k0 .. k0 + kc, all N] into ceil(N/NR) slivers of kc x NR at Bp, columns past
+ * N zero. Plain loops rather than memcpy: a memcpy call per NR floats is slow in wasm. */
+static void pack_b(const gemm_job *j, size_t k0, size_t kc, float *Bp) {
+    const size_t NR = j->kern->nr, N = j->N, ldb = j->ldb;
+    for (size_t s = 0; s < N; s += NR) {
+        const size_t cols = N - s < NR ? N - s : NR;
+        float *dst = Bp + (s / NR) * kc * NR;
+        if (!j->tb) { /* B is K x N */
             for (size_t k = 0; k < kc; k++) {
-                const float *src = j->B + (k0 + k) * j->ldb + n0 + s;
-                memcpy(dst + k * GEMM_NR, src, cols * sizeof(float));
-                for (size_t c = cols; c < GEMM_NR; c++) dst[k * GEMM_NR + c] = 0.0f;
+                const float *src = j->B + (k0 + k) * ldb + s;
+                for (size_t c = 0; c < cols; c++) dst[k * NR + c] = src[c];
             }
-        } else {
-            for (size_t k = 0; k < kc; k++) {
-                for (size_t c = 0; c < cols; c++) dst[k * GEMM_NR + c] = get_b(j, k0 + k, n0 + s + c);
-                for (size_t c = cols; c < GEMM_NR; c++) dst[k * GEMM_NR + c] = 0.0f;
+        } else { /* B is N x K */
+            for (size_t c = 0; c < cols; c++) {
+                const float *src = j->B + (s + c) * ldb + k0;
+                for (size_t k = 0; k < kc; k++) dst[k * NR + c] = src[k];
             }
         }
+        if (cols < NR)
+            for (size_t k = 0; k < kc; k++)
+                for (size_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
     }
 }
 
@@ -95,8 +111,9 @@ static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc
  * avx512 (8 x 32, FMA) - and listed only where this build and CPU can run them. Without
  * FMA every variant sums each output's products in the same order with the same
  * roundings, so v128 and the portable kernel give identical results. */
-static void kernel_4x8(size_t kc, const float *restrict a, const float *restrict b, float alpha, float *C,
-                       size_t ldc, size_t rows, size_t cols) {
+static void kernel_4x8(size_t kc, const float *a, size_t rs, size_t ks, const float *restrict b, float alpha,
+                       float *C, size_t ldc, size_t rows, size_t cols) {
+    (void)rs, (void)ks; /* packed: A(q, i) = a[i * 4 + q] (see gemm_kernel.packed_a) */
     float acc[4][8];
     memset(acc, 0, sizeof acc);
     for (size_t k = 0; k < kc; k++) {
@@ -117,10 +134,10 @@ enum { GEMM_MAX_VARIANTS = 4 };
  * better-shaped equivalent. */
 static size_t available_kernels(gemm_kernel *out) {
     size_t n = 0;
-    out[n++] = (gemm_kernel){4, 8, kernel_4x8, "portable"};
+    out[n++] = (gemm_kernel){4, 8, 1, kernel_4x8, "portable"};
     const polyp_kernels *t;
     for (size_t i = 1; n < GEMM_MAX_VARIANTS && (t = polyp_kernels_available(i)); i++)
-        out[n++] = (gemm_kernel){t->mr, t->nr, t->gemm_tile, t->name};
+        out[n++] = (gemm_kernel){t->mr, t->nr, 0, t->gemm_tile, t->name};
     return n;
 }
 
@@ -154,42 +171,43 @@ static void naive_rows(const gemm_job *j, size_t i0, size_t mc) {
 
 static void gemm_panel(void *arg, size_t task) {
     const gemm_job *j = arg;
-    size_t i0 = task * GEMM_MC;
-    size_t mc = j->M - i0 < GEMM_MC ? j->M - i0 : GEMM_MC;
+    const size_t i0 = task * GEMM_MC;
+    const size_t mc = j->M - i0 < GEMM_MC ? j->M - i0 : GEMM_MC;
     scale_rows(j, i0, mc);
     if (j->K == 0 || j->alpha == 0.0f) return;
-    size_t kc_max = j->K < GEMM_KC ? j->K : GEMM_KC;
-    size_t nc_max = j->N < GEMM_NC ? j->N : GEMM_NC;
-    const size_t MR = j->kern->mr, NR = j->kern->nr;
-    size_t nc_pad = (nc_max + NR - 1) / NR * NR;
-    size_t mc_pad = (GEMM_MC + MR - 1) / MR * MR;
-    float *Ap = polyp_aligned_alloc(mc_pad * kc_max * sizeof(float));
-    float *Bp = polyp_aligned_alloc(nc_pad * kc_max * sizeof(float));
-    if (!Ap || !Bp) {
-        polyp_aligned_free(Ap);
-        polyp_aligned_free(Bp);
+    if (!j->Bp) {
         naive_rows(j, i0, mc);
         return;
     }
+    const size_t MR = j->kern->mr, NR = j->kern->nr;
+    float *Ap = NULL;
+    if (j->kern->packed_a) {
+        const size_t kc_max = j->K < GEMM_KC ? j->K : GEMM_KC, mc_pad = (GEMM_MC + MR - 1) / MR * MR;
+        if (!(Ap = polyp_aligned_alloc(mc_pad * kc_max * sizeof(float)))) {
+            naive_rows(j, i0, mc);
+            return;
+        }
+    }
+    /* op(A)(i, k) = A[i * rs + k * ks], read in place by the SIMD tiles */
+    const size_t rs = j->ta ? 1 : j->lda, ks = j->ta ? j->lda : 1;
     for (size_t k0 = 0; k0 < j->K; k0 += GEMM_KC) {
-        size_t kc = j->K - k0 < GEMM_KC ? j->K - k0 : GEMM_KC;
-        pack_a(j, i0, mc, k0, kc, Ap);
+        const size_t kc = j->K - k0 < GEMM_KC ? j->K - k0 : GEMM_KC;
+        const float *Bk = j->Bp + k0 * j->npad; /* this K block's slivers, kc x NR each */
+        if (Ap) pack_a(j, i0, mc, k0, kc, Ap);
         for (size_t n0 = 0; n0 < j->N; n0 += GEMM_NC) {
-            size_t nc = j->N - n0 < GEMM_NC ? j->N - n0 : GEMM_NC;
-            pack_b(j, k0, kc, n0, nc, Bp);
+            const size_t nc = j->N - n0 < GEMM_NC ? j->N - n0 : GEMM_NC;
             for (size_t s = 0; s < mc; s += MR) {
-                size_t rows = mc - s < MR ? mc - s : MR;
-                const float *a = Ap + (s / MR) * kc * MR;
-                for (size_t t = 0; t < nc; t += NR) {
-                    size_t cols = nc - t < NR ? nc - t : NR;
-                    j->kern->fn(kc, a, Bp + (t / NR) * kc * NR, j->alpha, j->C + (i0 + s) * j->ldc + n0 + t,
-                                j->ldc, rows, cols);
+                const size_t rows = mc - s < MR ? mc - s : MR;
+                const float *a = Ap ? Ap + (s / MR) * kc * MR : j->A + (i0 + s) * rs + k0 * ks;
+                for (size_t t = n0; t < n0 + nc; t += NR) {
+                    const size_t cols = n0 + nc - t < NR ? n0 + nc - t : NR;
+                    j->kern->fn(kc, a, Ap ? 1 : rs, Ap ? MR : ks, Bk + (t / NR) * kc * NR, j->alpha,
+                                j->C + (i0 + s) * j->ldc + t, j->ldc, rows, cols);
                 }
             }
         }
     }
     polyp_aligned_free(Ap);
-    polyp_aligned_free(Bp);
 }
 
 /* Build-time override for benchmarks and for trying a fallback on a CPU that has more:
@@ -210,10 +228,20 @@ void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, siz
     if (M == 0 || N == 0) return;
     gemm_kernel ks[GEMM_MAX_VARIANTS];
     size_t nk = available_kernels(ks);
-    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, &ks[variant < nk ? variant : nk - 1]};
+    const gemm_kernel *kern = &ks[variant < nk ? variant : nk - 1];
+    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, kern, NULL, 0};
+    float *Bp = NULL;
+    size_t bytes;
+    j.npad = (N + kern->nr - 1) / kern->nr * kern->nr;
+    if (K > 0 && alpha != 0.0f && polyp_mul_ok(j.npad, K, &bytes) && polyp_mul_ok(bytes, sizeof(float), &bytes) &&
+        (Bp = polyp_aligned_alloc(bytes)) != NULL) {
+        for (size_t k0 = 0; k0 < K; k0 += GEMM_KC) pack_b(&j, k0, K - k0 < GEMM_KC ? K - k0 : GEMM_KC, Bp + k0 * j.npad);
+        j.Bp = Bp;
+    }
     size_t tasks = (M + GEMM_MC - 1) / GEMM_MC;
     /* Small products are not worth a thread hand-off. */
     double flops = (double)M * (double)N * (double)K;
     if (flops < 2e6) par = NULL;
     polyp_parallel_for(par, gemm_panel, &j, tasks);
+    polyp_aligned_free(Bp);
 }

@@ -60,8 +60,8 @@ static inline float KSUF(ssigmoid)(float x) {
 /* The one inner loop of both matrix products below: for rows q < MR,
  *   acc0[q] | acc1[q] += sum over i < k, in order, of A(q, i) * w[i][0 .. NR),
  * where A(q, i) = ap[q][i * as] and w is a packed panel (NR floats per i). The 1x1
- * convolution reads rows of A in place (as = 1); polyp_sgemm reads its packed MR-row sliver
- * (ap[q] = a + q, as = MR). Inlined at both calls, so the accumulators stay in registers. */
+ * convolution reads rows of A (as = 1); polyp_sgemm reads op(A) in place, rows or columns
+ * (as = 1 or lda). Inlined at both calls, so the accumulators stay in registers. */
 static inline POLYP_ALWAYS_INLINE void KSUF(gemm_acc)(size_t k, const float *const ap[MR], const size_t as,
                                                       const float *wp, VF acc0[MR], VF acc1[MR]) {
     for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
@@ -75,18 +75,19 @@ static inline POLYP_ALWAYS_INLINE void KSUF(gemm_acc)(size_t k, const float *con
     }
 }
 
-/* polyp_sgemm's micro-kernel (core/gemm.c): a is a packed sliver a[i][MR] of op(A), b a
- * packed sliver b[i][NR] of op(B) (both zero-padded past the matrix), and
- *   C[q][j] += alpha * sum_i a[i][q] * b[i][j]   for q < rows <= MR, j < cols <= NR,
- * C with leading dimension ldc. A full tile row updates C with VFMA, a partial one with
- * SFMA lane by lane: the same rounding (both fused or both not), so a value does not depend
- * on whether it falls in an edge tile. */
-static void KSUF(gemm_tile)(size_t k, const float *a, const float *b, float alpha, float *c, size_t ldc,
-                            size_t rows, size_t cols) {
+/* polyp_sgemm's micro-kernel (core/gemm.c): A is read in place, A(q, i) = a[q * rs + i * ks]
+ * (row-major rs = lda, ks = 1; transposed rs = 1, ks = lda), b is a packed sliver b[i][NR]
+ * of op(B) (zero-padded past N), and
+ *   C[q][j] += alpha * sum_i A(q, i) * b[i][j]   for q < rows (1 .. MR), j < cols <= NR,
+ * C with leading dimension ldc. A short tile repeats its last row (computed, not stored).
+ * A full tile row updates C with VFMA, a partial one with SFMA lane by lane: the same
+ * rounding (both fused or both not), so a value does not depend on where its tile falls. */
+static void KSUF(gemm_tile)(size_t k, const float *a, size_t rs, size_t ks, const float *b, float alpha, float *c,
+                            size_t ldc, size_t rows, size_t cols) {
     const float *ap[MR];
-    for (size_t q = 0; q < MR; q++) ap[q] = a + q;
+    for (size_t q = 0; q < MR; q++) ap[q] = a + (q < rows ? q : rows - 1) * rs;
     VF acc0[MR], acc1[MR];
-    KSUF(gemm_acc)(k, ap, MR, b, acc0, acc1);
+    KSUF(gemm_acc)(k, ap, ks, b, acc0, acc1);
     const VF al = VSET1(alpha);
     for (size_t q = 0; q < rows; q++) {
         float *cq = c + q * ldc;
