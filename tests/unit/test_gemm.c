@@ -2,7 +2,8 @@
  * can run (portable, v128, avx2, avx512), against a naive product summed in double:
  * odd sizes that leave partial tiles in every kernel's mr x nr, partial K blocks (KC 256)
  * and N blocks (NC 512), both transposes, padded leading dimensions whose padding must stay
- * untouched, beta 0 over NaN, alpha 0. Also: bit-identical results for 1 and 2 threads,
+ * untouched, beta 0 over NaN, alpha 0; each kernel table's tile on its own for every row
+ * and column count and both A layouts. Also: bit-identical results for 1 and 2 threads,
  * the fastest variant is the network's kernel set, and where no kernel can fuse a
  * multiply-add (x86-64 without -mfma, wasm) v128 equals the portable kernel bit for bit -
  * what keeps models trained in wasm equal to the portable build's. */
@@ -96,6 +97,47 @@ START_TEST(variant_matches_double_reference) {
         }
     printf("sgemm variant %zu [%s]: %zu shapes x 4 transposes within bounds\n", v, polyp_sgemm_variant_name(v),
            sizeof shapes / sizeof shapes[0]);
+}
+END_TEST
+
+/* Every kernel table's gemm_tile on its own (the scalar one included, which polyp_sgemm
+ * leaves to the portable loop): each row count 1 .. mr and column count 1 .. nr, A read
+ * row-major (rs = lda, ks = 1) and transposed (rs = 1, ks = lda), against double sums. */
+START_TEST(table_tiles_match_reference) {
+    polyp_rng r = polyp_rng_seed(17, 0);
+    const polyp_kernels *t;
+    for (size_t ti = 0; (t = polyp_kernels_available(ti)); ti++) {
+        const size_t mr = t->mr, nr = t->nr, kc = 37, ld = 41, ldc = nr + 5;
+        float *A = malloc(ld * ld * sizeof(float)), *b = malloc(kc * nr * sizeof(float));
+        float *C = malloc(mr * ldc * sizeof(float)), *C0 = malloc(mr * ldc * sizeof(float));
+        for (size_t i = 0; i < ld * ld; i++) A[i] = frand(&r);
+        for (size_t i = 0; i < kc * nr; i++) b[i] = frand(&r);
+        for (size_t i = 0; i < mr * ldc; i++) C0[i] = frand(&r);
+        for (int trans = 0; trans < 2; trans++)
+            for (size_t rows = 1; rows <= mr; rows++)
+                for (size_t cols = 1; cols <= nr; cols++) {
+                    const size_t rs = trans ? 1 : ld, ks = trans ? ld : 1;
+                    memcpy(C, C0, mr * ldc * sizeof(float));
+                    t->gemm_tile(kc, A, rs, ks, b, -0.5f, C, ldc, rows, cols);
+                    for (size_t q = 0; q < mr; q++)
+                        for (size_t j = 0; j < ldc; j++) {
+                            double want = C0[q * ldc + j], tol = 0;
+                            if (q < rows && j < cols) {
+                                double s = 0, abs_s = 0;
+                                for (size_t i = 0; i < kc; i++) {
+                                    double p = (double)A[q * rs + i * ks] * b[i * nr + j];
+                                    s += p, abs_s += fabs(p);
+                                }
+                                want += -0.5 * s;
+                                tol = 1e-6 * (kc + 4) * (0.5 * abs_s + fabs(C0[q * ldc + j]));
+                            }
+                            ck_assert_msg(fabs(C[q * ldc + j] - want) <= tol,
+                                          "[%s] tile trans %d rows %zu cols %zu: C[%zu][%zu] = %.9g, want %.9g", t->name,
+                                          trans, rows, cols, q, j, C[q * ldc + j], want);
+                        }
+                }
+        free(A), free(b), free(C), free(C0);
+    }
 }
 END_TEST
 
@@ -197,6 +239,7 @@ int main(void) {
     TCase *tc = tcase_create("gemm");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, variant_matches_double_reference, 0, (int)polyp_sgemm_variants());
+    tcase_add_test(tc, table_tiles_match_reference);
     tcase_add_test(tc, empty_inner_dimension);
     tcase_add_test(tc, threads_do_not_change_results);
     tcase_add_test(tc, default_is_the_best_kernel_set);
