@@ -1,26 +1,34 @@
-/* gemm.c - blocked, packed SGEMM in portable C (see gemm.h).
+/* gemm.c - blocked SGEMM with packed B and SIMD micro-kernels (see gemm.h).
  *
- * Structure (the usual Goto/BLIS loop nest, kept small):
+ * Structure (the Goto/BLIS loop nest, kept small):
+ *   pack all of op(B) once, on the calling thread: per K block (GEMM_KC), NR-column
+ *     slivers, k-major (Bp[kblock][s][k][c]), zero past N; read-only from then on
  *   parallel over row panels of C (GEMM_MC rows each; one task per panel)
- *     for each K block (GEMM_KC):
- *       pack op(A)[panel, kblock] into Ap: MR-row slivers, k-major (Ap[s][k][r])
- *       for each N block (GEMM_NC):
- *         pack op(B)[kblock, nblock] into Bp: NR-column slivers, k-major (Bp[s][k][c])
- *         micro-kernel MR x NR over every sliver pair, accumulating in registers.
- * Packing makes every transpose case the same kernel and keeps the inner loop contiguous,
- * which compilers vectorise. The 4 x 8 tile keeps its 8 SSE accumulators (or 4 AVX ones) in
- * registers with plain -O2/-O3 x86-64; a 4 x 16 tile spills and runs ~10x slower. Edge tiles are zero-padded in the packs and masked on store.
- * A task that cannot allocate its pack buffers falls back to a plain triple loop, so the
- * call never fails. */
+ *     for each K block, each N block (GEMM_NC), each MR-row sliver of the panel:
+ *       micro-kernel MR x NR per B sliver, accumulating in registers.
+ * The SIMD tiles read op(A) in place (row or column stride per transpose; only the portable
+ * loop gets it packed per panel, which it needs to vectorise), and B is packed once rather
+ * than once per row panel: with the MLP's shapes (200 x 100 x 1280,
+ * 1280 x 100 x 200) packing had taken over a third of wasm training time. The packed B is
+ * K x ceil(N / NR) * NR floats - the classifier's matrices are at most a few MB.
+ * The micro-kernels are the SIMD tiles of core/kernels_impl.h (see available_kernels), so
+ * the classifier and the network share one set of vector kernels and one run-time choice.
+ * Edge tiles: B's pack is zero-padded, short row slivers repeat their last row, stores are
+ * masked. Every output value is summed over k in the same order (K blocks of GEMM_KC, then
+ * k within a block) whatever the thread count or its place in a tile, so results are
+ * deterministic for a given build and CPU. When the B pack cannot be allocated the rows
+ * fall back to a plain triple loop, so the call never fails (only then do results depend
+ * on memory). */
 #include "gemm.h"
+
+#include "kernels.h"
 
 #include <string.h>
 
-/* Tiles: the packs are laid out for the widest micro-kernel (MR_MAX x NR_MAX), and each
- * kernel variant uses its own mr x nr, passed at run time. */
-#define GEMM_MC 48   /* a multiple of every mr below (4, 6, 8) */
+/* Blocking. Each kernel variant packs B for its own nr (passed at run time). */
+#define GEMM_MC 48   /* a multiple of every kernel's mr (4, 6, 8): no short sliver mid-panel */
 #define GEMM_KC 256
-#define GEMM_NC 512  /* a multiple of every nr below (8, 16, 32) */
+#define GEMM_NC 512  /* a multiple of every kernel's nr (8, 16, 32) */
 
 typedef struct gemm_job {
     int ta, tb;
@@ -30,14 +38,17 @@ typedef struct gemm_job {
     size_t lda, ldb, ldc;
     float *C;
     const struct gemm_kernel *kern;
+    const float *Bp; /* packed op(B): K block at k0 starts at Bp + k0 * npad; NULL: not packed */
+    size_t npad;     /* N rounded up to the kernel's nr */
 } gemm_job;
 
-/* acc(mr x nr) = Ap sliver (kc x mr)^T * Bp sliver (kc x nr); C tile += alpha * acc (beta
- * was applied before). rows <= mr, cols <= nr mask the edge tiles. */
-typedef void (*gemm_kernel_fn)(size_t kc, const float *a, const float *b, float alpha, float *C, size_t ldc,
-                               size_t rows, size_t cols);
+/* C tile += alpha * op(A) rows (rows <= mr, read in place: A(q, i) = a[q * rs + i * ks])
+ * times a packed B sliver (kc x nr); beta was applied before. cols <= nr masks edge tiles. */
+typedef void (*gemm_kernel_fn)(size_t kc, const float *a, size_t rs, size_t ks, const float *b, float alpha,
+                               float *C, size_t ldc, size_t rows, size_t cols);
 typedef struct gemm_kernel {
     size_t mr, nr;
+    int packed_a; /* wants each panel's op(A) packed k-major (a = sliver, rs = 1, ks = mr) */
     gemm_kernel_fn fn;
     const char *name;
 } gemm_kernel;
@@ -49,130 +60,96 @@ static inline float get_b(const gemm_job *j, size_t k, size_t n) {
     return j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
 }
 
-/* Ap: ceil(mc/MR) slivers of kc x MR. */
+/* For a packed_a kernel: op(A)[i0 .. i0 + mc, k0 .. k0 + kc] as ceil(mc / MR) slivers of
+ * kc x MR at Ap, k-major, rows past mc repeating the last row (as the SIMD tiles do). */
 static void pack_a(const gemm_job *j, size_t i0, size_t mc, size_t k0, size_t kc, float *Ap) {
-    const size_t MR = j->kern->mr;
+    const size_t MR = j->kern->mr, lda = j->lda;
     for (size_t s = 0; s < mc; s += MR) {
-        size_t rows = mc - s < MR ? mc - s : MR;
         float *dst = Ap + (s / MR) * kc * MR;
-        for (size_t k = 0; k < kc; k++) {
-            for (size_t r = 0; r < rows; r++) dst[k * MR + r] = get_a(j, i0 + s + r, k0 + k);
-            for (size_t r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
-        }
-    }
-}
-
-/* Bp: ceil(nc/NR) slivers of kc x NR. */
-static void pack_b(const gemm_job *j, size_t k0, size_t kc, size_t n0, size_t nc, float *Bp) {
-    const size_t GEMM_NR = j->kern->nr;
-    for (size_t s = 0; s < nc; s += GEMM_NR) {
-        size_t cols = nc - s < GEMM_NR ? nc - s : GEMM_NR;
-        float *dst = Bp + (s / GEMM_NR) * kc * GEMM_NR;
-        if (!j->tb) {
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = j->B + (k0 + k) * j->ldb + n0 + s;
-                memcpy(dst + k * GEMM_NR, src, cols * sizeof(float));
-                for (size_t c = cols; c < GEMM_NR; c++) dst[k * GEMM_NR + c] = 0.0f;
-            }
-        } else {
-            for (size_t k = 0; k < kc; k++) {
-                for (size_t c = 0; c < cols; c++) dst[k * GEMM_NR + c] = get_b(j, k0 + k, n0 + s + c);
-                for (size_t c = cols; c < GEMM_NR; c++) dst[k * GEMM_NR + c] = 0.0f;
+        for (size_t r = 0; r < MR; r++) {
+            const size_t i = i0 + s + (s + r < mc ? r : mc - 1 - s);
+            if (!j->ta) {
+                const float *src = j->A + i * lda + k0;
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+            } else {
+                const float *src = j->A + k0 * lda + i;
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = src[k * lda];
             }
         }
     }
 }
 
-/* The portable kernel is a plain C loop over a fixed tile that compilers vectorise; its
- * 4 x 8 tile fits SSE2's 16 registers (a 4 x 16 one spills and runs ~10x slower). On
- * x86-64 with GCC or Clang, AVX2+FMA (6 x 16) and AVX-512 (8 x 32) kernels are compiled
- * alongside and picked at run time from the CPU's features. */
-#define GEMM_KERNEL_BODY(MR, NR, MAC)                                                        \
-    float acc[MR][NR];                                                                      \
-    memset(acc, 0, sizeof acc);                                                             \
-    for (size_t k = 0; k < kc; k++) {                                                       \
-        const float *bk = b + k * NR;                                                       \
-        const float *ak = a + k * MR;                                                       \
-        for (int r = 0; r < MR; r++) {                                                      \
-            float av = ak[r];                                                               \
-            for (int c = 0; c < NR; c++) acc[r][c] = MAC(av, bk[c], acc[r][c]);             \
-        }                                                                                   \
-    }                                                                                       \
-    for (size_t r = 0; r < rows; r++)                                                       \
-        for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * acc[r][c];
-
-#define GEMM_MUL_ADD(x, y, z) ((z) + (x) * (y))
-
-static void kernel_4x8(size_t kc, const float *restrict a, const float *restrict b, float alpha, float *C,
-                       size_t ldc, size_t rows, size_t cols) {
-    GEMM_KERNEL_BODY(4, 8, GEMM_MUL_ADD)
+/* Packs op(B)[k0 .. k0 + kc, all N] into ceil(N/NR) slivers of kc x NR at Bp, columns past
+ * N zero. Plain loops rather than memcpy: a memcpy call per NR floats is slow in wasm. */
+static void pack_b(const gemm_job *j, size_t k0, size_t kc, float *Bp) {
+    const size_t NR = j->kern->nr, N = j->N, ldb = j->ldb;
+    for (size_t s = 0; s < N; s += NR) {
+        const size_t cols = N - s < NR ? N - s : NR;
+        float *dst = Bp + (s / NR) * kc * NR;
+        if (!j->tb) { /* B is K x N */
+            for (size_t k = 0; k < kc; k++) {
+                const float *src = j->B + (k0 + k) * ldb + s;
+                for (size_t c = 0; c < cols; c++) dst[k * NR + c] = src[c];
+            }
+        } else { /* B is N x K */
+            for (size_t c = 0; c < cols; c++) {
+                const float *src = j->B + (s + c) * ldb + k0;
+                for (size_t k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+            }
+        }
+        if (cols < NR)
+            for (size_t k = 0; k < kc; k++)
+                for (size_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+    }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__EMSCRIPTEN__)
-#define GEMM_HAVE_X86_VARIANTS 1
-/* Wider tiles written with GCC/Clang vector extensions (not intrinsics: the same code
- * serves both ISAs), so the accumulators are registers by construction. Loads go through
- * memcpy: no alignment assumption. FMA contraction is allowed here only (GCC). */
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-#if !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
-#define GEMM_VEC_KERNEL(NAME, TARGET, VT, VW, MR)                                            \
-    __attribute__((target(TARGET))) static void NAME(size_t kc, const float *restrict a,     \
-                                                     const float *restrict b, float alpha,   \
-                                                     float *C, size_t ldc, size_t rows,      \
-                                                     size_t cols) {                          \
-        VT acc[MR][2];                                                                      \
-        memset(acc, 0, sizeof acc);                                                         \
-        for (size_t k = 0; k < kc; k++) {                                                   \
-            VT b0, b1;                                                                      \
-            memcpy(&b0, b + k * 2 * VW, sizeof b0);                                         \
-            memcpy(&b1, b + k * 2 * VW + VW, sizeof b1);                                    \
-            for (int r = 0; r < MR; r++) {                                                  \
-                VT av = (VT){0} + a[k * MR + r];                                            \
-                acc[r][0] += av * b0;                                                       \
-                acc[r][1] += av * b1;                                                       \
-            }                                                                               \
-        }                                                                                   \
-        for (size_t r = 0; r < rows; r++) {                                                 \
-            float t[2 * VW];                                                                \
-            memcpy(t, acc[r], sizeof t);                                                    \
-            for (size_t c = 0; c < cols; c++) C[r * ldc + c] += alpha * t[c];               \
-        }                                                                                   \
+/* Micro-kernels. Variant 0 is a plain C loop over a 4 x 8 tile (any C11 compiler; GCC and
+ * Clang vectorise it at -O3). The others are the `gemm_tile` entries of the compute-kernel
+ * tables (core/kernels.h): the same body (core/kernels_impl.h) and the same inner loop as
+ * the network's 1x1 convolutions, compiled per instruction set - v128 (4-wide vector
+ * extensions: SSE2, NEON, wasm SIMD128; 6 x 8, 4 x 8 in wasm), avx2 (6 x 16, FMA),
+ * avx512 (8 x 32, FMA) - and listed only where this build and CPU can run them. Without
+ * FMA every variant sums each output's products in the same order with the same
+ * roundings, so v128 and the portable kernel give identical results. */
+static void kernel_4x8(size_t kc, const float *a, size_t rs, size_t ks, const float *restrict b, float alpha,
+                       float *C, size_t ldc, size_t rows, size_t cols) {
+    (void)rs, (void)ks; /* packed: A(q, i) = a[i * 4 + q] (see gemm_kernel.packed_a) */
+    float acc[4][8];
+    memset(acc, 0, sizeof acc);
+    for (size_t k = 0; k < kc; k++) {
+        const float *bk = b + k * 8, *ak = a + k * 4;
+        for (int r = 0; r < 4; r++) {
+            float av = ak[r];
+            for (int c = 0; c < 8; c++) acc[r][c] = acc[r][c] + av * bk[c];
+        }
     }
-GEMM_VEC_KERNEL(kernel_6x16_avx2, "avx2,fma", v8f, 8, 6)
-GEMM_VEC_KERNEL(kernel_8x32_avx512, "avx512f,fma", v16f, 16, 8)
-#if !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#endif
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) C[r * ldc + c] = C[r * ldc + c] + alpha * acc[r][c];
+}
 
-/* Kernels this CPU can run, best last; [0] is the portable one. */
-static size_t available_kernels(const gemm_kernel **out) {
-    static const gemm_kernel portable = {4, 8, kernel_4x8, "portable 4x8"};
+enum { GEMM_MAX_VARIANTS = 4 };
+
+/* Kernels this build and CPU can run, best last; [0] is the portable one. The tables'
+ * scalar set (1 x 2 vectors of one float) is skipped: the portable 4 x 8 tile is its
+ * better-shaped equivalent. */
+static size_t available_kernels(gemm_kernel *out) {
     size_t n = 0;
-    out[n++] = &portable;
-#ifdef GEMM_HAVE_X86_VARIANTS
-    static const gemm_kernel avx2 = {6, 16, kernel_6x16_avx2, "avx2 6x16"};
-    static const gemm_kernel avx512 = {8, 32, kernel_8x32_avx512, "avx512 8x32"};
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = &avx2;
-    if (__builtin_cpu_supports("avx512f")) out[n++] = &avx512;
-#endif
+    out[n++] = (gemm_kernel){4, 8, 1, kernel_4x8, "portable"};
+    const polyp_kernels *t;
+    for (size_t i = 1; n < GEMM_MAX_VARIANTS && (t = polyp_kernels_available(i)); i++)
+        out[n++] = (gemm_kernel){t->mr, t->nr, 0, t->gemm_tile, t->name};
     return n;
 }
 
 size_t polyp_sgemm_variants(void) {
-    const gemm_kernel *k[4];
+    gemm_kernel k[GEMM_MAX_VARIANTS];
     return available_kernels(k);
 }
 
 const char *polyp_sgemm_variant_name(size_t variant) {
-    const gemm_kernel *k[4];
+    gemm_kernel k[GEMM_MAX_VARIANTS];
     size_t n = available_kernels(k);
-    return k[variant < n ? variant : n - 1]->name;
+    return k[variant < n ? variant : n - 1].name;
 }
 
 static void scale_rows(const gemm_job *j, size_t i0, size_t mc) {
@@ -194,60 +171,77 @@ static void naive_rows(const gemm_job *j, size_t i0, size_t mc) {
 
 static void gemm_panel(void *arg, size_t task) {
     const gemm_job *j = arg;
-    size_t i0 = task * GEMM_MC;
-    size_t mc = j->M - i0 < GEMM_MC ? j->M - i0 : GEMM_MC;
+    const size_t i0 = task * GEMM_MC;
+    const size_t mc = j->M - i0 < GEMM_MC ? j->M - i0 : GEMM_MC;
     scale_rows(j, i0, mc);
     if (j->K == 0 || j->alpha == 0.0f) return;
-    size_t kc_max = j->K < GEMM_KC ? j->K : GEMM_KC;
-    size_t nc_max = j->N < GEMM_NC ? j->N : GEMM_NC;
-    const size_t MR = j->kern->mr, NR = j->kern->nr;
-    size_t nc_pad = (nc_max + NR - 1) / NR * NR;
-    size_t mc_pad = (GEMM_MC + MR - 1) / MR * MR;
-    float *Ap = polyp_aligned_alloc(mc_pad * kc_max * sizeof(float));
-    float *Bp = polyp_aligned_alloc(nc_pad * kc_max * sizeof(float));
-    if (!Ap || !Bp) {
-        polyp_aligned_free(Ap);
-        polyp_aligned_free(Bp);
+    if (!j->Bp) {
         naive_rows(j, i0, mc);
         return;
     }
+    const size_t MR = j->kern->mr, NR = j->kern->nr;
+    float *Ap = NULL;
+    if (j->kern->packed_a) {
+        const size_t kc_max = j->K < GEMM_KC ? j->K : GEMM_KC, mc_pad = (GEMM_MC + MR - 1) / MR * MR;
+        if (!(Ap = polyp_aligned_alloc(mc_pad * kc_max * sizeof(float)))) {
+            naive_rows(j, i0, mc);
+            return;
+        }
+    }
+    /* op(A)(i, k) = A[i * rs + k * ks], read in place by the SIMD tiles */
+    const size_t rs = j->ta ? 1 : j->lda, ks = j->ta ? j->lda : 1;
     for (size_t k0 = 0; k0 < j->K; k0 += GEMM_KC) {
-        size_t kc = j->K - k0 < GEMM_KC ? j->K - k0 : GEMM_KC;
-        pack_a(j, i0, mc, k0, kc, Ap);
+        const size_t kc = j->K - k0 < GEMM_KC ? j->K - k0 : GEMM_KC;
+        const float *Bk = j->Bp + k0 * j->npad; /* this K block's slivers, kc x NR each */
+        if (Ap) pack_a(j, i0, mc, k0, kc, Ap);
         for (size_t n0 = 0; n0 < j->N; n0 += GEMM_NC) {
-            size_t nc = j->N - n0 < GEMM_NC ? j->N - n0 : GEMM_NC;
-            pack_b(j, k0, kc, n0, nc, Bp);
+            const size_t nc = j->N - n0 < GEMM_NC ? j->N - n0 : GEMM_NC;
             for (size_t s = 0; s < mc; s += MR) {
-                size_t rows = mc - s < MR ? mc - s : MR;
-                const float *a = Ap + (s / MR) * kc * MR;
-                for (size_t t = 0; t < nc; t += NR) {
-                    size_t cols = nc - t < NR ? nc - t : NR;
-                    j->kern->fn(kc, a, Bp + (t / NR) * kc * NR, j->alpha, j->C + (i0 + s) * j->ldc + n0 + t,
-                                j->ldc, rows, cols);
+                const size_t rows = mc - s < MR ? mc - s : MR;
+                const float *a = Ap ? Ap + (s / MR) * kc * MR : j->A + (i0 + s) * rs + k0 * ks;
+                for (size_t t = n0; t < n0 + nc; t += NR) {
+                    const size_t cols = n0 + nc - t < NR ? n0 + nc - t : NR;
+                    j->kern->fn(kc, a, Ap ? 1 : rs, Ap ? MR : ks, Bk + (t / NR) * kc * NR, j->alpha,
+                                j->C + (i0 + s) * j->ldc + t, j->ldc, rows, cols);
                 }
             }
         }
     }
     polyp_aligned_free(Ap);
-    polyp_aligned_free(Bp);
 }
+
+/* Build-time override for benchmarks and for trying a fallback on a CPU that has more:
+ * -DPOLYP_SGEMM_VARIANT=n makes polyp_sgemm run variant n (capped at the last). */
+#ifndef POLYP_SGEMM_VARIANT
+#define POLYP_SGEMM_VARIANT SIZE_MAX
+#endif
 
 void polyp_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc, const polyp_parallel *par) {
-    polyp_sgemm_variant(SIZE_MAX, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, par);
+    polyp_sgemm_variant(POLYP_SGEMM_VARIANT, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, par);
 }
 
 void polyp_sgemm_variant(size_t variant, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                          const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                          size_t ldc, const polyp_parallel *par) {
     if (M == 0 || N == 0) return;
-    const gemm_kernel *ks[4];
+    gemm_kernel ks[GEMM_MAX_VARIANTS];
     size_t nk = available_kernels(ks);
-    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, ks[variant < nk ? variant : nk - 1]};
+    const gemm_kernel *kern = &ks[variant < nk ? variant : nk - 1];
+    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, kern, NULL, 0};
+    float *Bp = NULL;
+    size_t bytes;
+    j.npad = (N + kern->nr - 1) / kern->nr * kern->nr;
+    if (K > 0 && alpha != 0.0f && polyp_mul_ok(j.npad, K, &bytes) && polyp_mul_ok(bytes, sizeof(float), &bytes) &&
+        (Bp = polyp_aligned_alloc(bytes)) != NULL) {
+        for (size_t k0 = 0; k0 < K; k0 += GEMM_KC) pack_b(&j, k0, K - k0 < GEMM_KC ? K - k0 : GEMM_KC, Bp + k0 * j.npad);
+        j.Bp = Bp;
+    }
     size_t tasks = (M + GEMM_MC - 1) / GEMM_MC;
     /* Small products are not worth a thread hand-off. */
     double flops = (double)M * (double)N * (double)K;
     if (flops < 2e6) par = NULL;
     polyp_parallel_for(par, gemm_panel, &j, tasks);
+    polyp_aligned_free(Bp);
 }

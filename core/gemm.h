@@ -3,7 +3,7 @@
  *   alpha * op(A) * op(B) + beta * C,  op(A) is M x K, op(B) is K x N,
  * where op(X) = X (stored with leading dimension ld) or X^T when trans_x is set (then X is
  * stored K x M, resp. N x K). beta == 0 overwrites C without reading it (NaN-safe).
- * Internal API: a later SIMD version replaces the micro-kernel behind the same call. */
+ * Internal API. The SIMD micro-kernels are the compute-kernel tables' (core/kernels.h). */
 #ifndef POLYP_GEMM_H
 #define POLYP_GEMM_H
 

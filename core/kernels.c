@@ -47,7 +47,8 @@ static inline float polyp_pow2n_scalar(float t) {
 
 #define POLYP_TABLE(suffix, vw, mr)                                                                                    \
     {#suffix,       vw,           mr,          2 * (vw),      gemm_##suffix, dwconv_##suffix, stem_##suffix,          \
-     scale_rows_##suffix, mean_rows_##suffix, sigmoid_##suffix, swish_##suffix, dot_##suffix, axpy_##suffix}
+     scale_rows_##suffix, mean_rows_##suffix, sigmoid_##suffix, swish_##suffix, dot_##suffix, axpy_##suffix,     \
+     gemm_tile_##suffix}
 
 static const polyp_kernels k_scalar = POLYP_TABLE(scalar, 1, 4);
 

@@ -59,6 +59,11 @@ typedef struct polyp_kernels {
     void (*swish)(float *x, size_t n);                                     /* in place */
     float (*dot)(const float *a, const float *b, size_t n);
     void (*axpy)(float *y, float a, const float *x, size_t n);            /* y += a x */
+    /* polyp_sgemm's micro-kernel (core/gemm.c), an mr x nr tile, same inner loop as gemm:
+     * C[q][j] += alpha * sum_i a[q * rs + i * ks] * b[i * nr + j] for q < rows (>= 1),
+     * j < cols; b is packed (zero past the matrix), C has leading dimension ldc. */
+    void (*gemm_tile)(size_t k, const float *a, size_t rs, size_t ks, const float *b, float alpha, float *c,
+                      size_t ldc, size_t rows, size_t cols);
 } polyp_kernels;
 
 /* The fastest table usable on this CPU. */

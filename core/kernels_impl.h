@@ -55,6 +55,54 @@ static inline float KSUF(ssigmoid)(float x) {
     return lanes[0];
 }
 
+/* ------------------------------------------------------------------ gemm micro-tile */
+
+/* The one inner loop of both matrix products below: for rows q < MR,
+ *   acc0[q] | acc1[q] += sum over i < k, in order, of A(q, i) * w[i][0 .. NR),
+ * where A(q, i) = ap[q][i * as] and w is a packed panel (NR floats per i). The 1x1
+ * convolution reads rows of A (as = 1); polyp_sgemm reads op(A) in place, rows or columns
+ * (as = 1 or lda). Inlined at both calls, so the accumulators stay in registers. */
+static inline POLYP_ALWAYS_INLINE void KSUF(gemm_acc)(size_t k, const float *const ap[MR], const size_t as,
+                                                      const float *wp, VF acc0[MR], VF acc1[MR]) {
+    for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
+    for (size_t i = 0; i < k; i++) {
+        const VF w0 = VLOAD(wp + i * NR), w1 = VLOAD(wp + i * NR + VW);
+        for (size_t q = 0; q < MR; q++) {
+            const VF av = VSET1(ap[q][i * as]);
+            acc0[q] = VFMA(av, w0, acc0[q]);
+            acc1[q] = VFMA(av, w1, acc1[q]);
+        }
+    }
+}
+
+/* polyp_sgemm's micro-kernel (core/gemm.c): A is read in place, A(q, i) = a[q * rs + i * ks]
+ * (row-major rs = lda, ks = 1; transposed rs = 1, ks = lda), b is a packed sliver b[i][NR]
+ * of op(B) (zero-padded past N), and
+ *   C[q][j] += alpha * sum_i A(q, i) * b[i][j]   for q < rows (1 .. MR), j < cols <= NR,
+ * C with leading dimension ldc. A short tile repeats its last row (computed, not stored).
+ * A full tile row updates C with VFMA, a partial one with SFMA lane by lane: the same
+ * rounding (both fused or both not), so a value does not depend on where its tile falls. */
+static void KSUF(gemm_tile)(size_t k, const float *a, size_t rs, size_t ks, const float *b, float alpha, float *c,
+                            size_t ldc, size_t rows, size_t cols) {
+    const float *ap[MR];
+    for (size_t q = 0; q < MR; q++) ap[q] = a + (q < rows ? q : rows - 1) * rs;
+    VF acc0[MR], acc1[MR];
+    KSUF(gemm_acc)(k, ap, ks, b, acc0, acc1);
+    const VF al = VSET1(alpha);
+    for (size_t q = 0; q < rows; q++) {
+        float *cq = c + q * ldc;
+        if (cols == NR) {
+            VSTORE(cq, VFMA(al, acc0[q], VLOAD(cq)));
+            VSTORE(cq + VW, VFMA(al, acc1[q], VLOAD(cq + VW)));
+        } else {
+            float tmp[NR];
+            VSTORE(tmp, acc0[q]);
+            VSTORE(tmp + VW, acc1[q]);
+            for (size_t j = 0; j < cols; j++) cq[j] = SFMA(alpha, tmp[j], cq[j]);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ 1x1 conv as gemm */
 
 static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const float *r, size_t m0, size_t m1,
@@ -67,17 +115,8 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
         const float *ap[MR];
         for (size_t q = 0; q < MR; q++) ap[q] = a + (m + (q < rows ? q : rows - 1)) * k;
         for (size_t t = 0; t < tiles; t++) {
-            const float *wp = g->panels + t * k * NR;
             VF acc0[MR], acc1[MR];
-            for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
-            for (size_t i = 0; i < k; i++) {
-                const VF w0 = VLOAD(wp + i * NR), w1 = VLOAD(wp + i * NR + VW);
-                for (size_t q = 0; q < MR; q++) {
-                    const VF av = VSET1(ap[q][i]);
-                    acc0[q] = VFMA(av, w0, acc0[q]);
-                    acc1[q] = VFMA(av, w1, acc1[q]);
-                }
-            }
+            KSUF(gemm_acc)(k, ap, 1, g->panels + t * k * NR, acc0, acc1);
             const size_t n0 = t * NR, nn = n - n0 < NR ? n - n0 : NR;
             const VF b0 = VLOAD(g->bias + n0), b1 = VLOAD(g->bias + n0 + VW);
             for (size_t q = 0; q < rows; q++) {

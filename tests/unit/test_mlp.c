@@ -1,45 +1,12 @@
 /* test_mlp.c - MLP gradients against finite differences (softmax and the binary logistic
- * output, one and two hidden layers), Adam steps against hand-computed values, and the
- * SGEMM against a naive triple loop for every transpose case. */
+ * output, one and two hidden layers) and Adam steps against hand-computed values. The
+ * SGEMM underneath has its own tests (test_gemm.c). */
 #include "classifier_internal.h"
-#include "gemm.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-START_TEST(sgemm_matches_naive) {
-    polyp_rng r = polyp_rng_seed(3, 0);
-    size_t shapes[][3] = {{1, 1, 1}, {5, 17, 3}, {67, 33, 300}, {130, 100, 1280}, {3, 600, 7}};
-    for (size_t v = 0; v < polyp_sgemm_variants(); v++)
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        for (int ta = 0; ta < 2; ta++)
-            for (int tb = 0; tb < 2; tb++) {
-                float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
-                float *C = malloc(M * N * sizeof(float)), *R = malloc(M * N * sizeof(float));
-                for (size_t i = 0; i < M * K; i++) A[i] = (float)(polyp_rng_uniform(&r) - 0.5);
-                for (size_t i = 0; i < K * N; i++) B[i] = (float)(polyp_rng_uniform(&r) - 0.5);
-                for (size_t i = 0; i < M * N; i++) C[i] = R[i] = (float)polyp_rng_uniform(&r);
-                float alpha = 0.75f, beta = 0.5f;
-                for (size_t i = 0; i < M; i++)
-                    for (size_t j = 0; j < N; j++) {
-                        double acc = 0;
-                        for (size_t k = 0; k < K; k++)
-                            acc += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
-                        R[i * N + j] = (float)(alpha * acc + beta * R[i * N + j]);
-                    }
-                polyp_sgemm_variant(v, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N, NULL);
-                for (size_t i = 0; i < M * N; i++)
-                    ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f * (1.0f + sqrtf((float)K)),
-                                  "%s shape %zu ta %d tb %d i %zu: %g vs %g", polyp_sgemm_variant_name(v), s, ta, tb,
-                                  i, C[i], R[i]);
-                free(A), free(B), free(C), free(R);
-            }
-    }
-}
-END_TEST
 
 /* Loss of the batch as mlp_backprop computes it, in double, from scratch (independent). */
 static double ref_loss(const polyp_classifier *c, const float *X, const uint32_t *y, size_t n, double alpha) {
@@ -173,7 +140,6 @@ int main(void) {
     Suite *s = suite_create("mlp");
     TCase *tc = tcase_create("mlp");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, sgemm_matches_naive);
     tcase_add_test(tc, gradients_softmax_one_hidden);
     tcase_add_test(tc, gradients_softmax_two_hidden);
     tcase_add_test(tc, gradients_binary_logistic);
