@@ -242,12 +242,29 @@ void polyp_adam_update(float *restrict param, const float *restrict grad, float 
     }
 }
 
+/* Adam over one layer's weights, split into fixed slices so threads share the work; the
+ * update is elementwise, so the result does not depend on the split. */
+#define ADAM_SLICE 16384
+typedef struct adam_job {
+    mlp_trainer *t;
+    size_t layer, n;
+} adam_job;
+
+static void adam_slice(void *arg, size_t task) {
+    const adam_job *j = arg;
+    mlp_trainer *t = j->t;
+    size_t l = j->layer, i0 = task * ADAM_SLICE, len = j->n - i0 < ADAM_SLICE ? j->n - i0 : ADAM_SLICE;
+    polyp_adam_update(t->clf->W[l] + i0, t->gW[l] + i0, t->mW[l] + i0, t->vW[l] + i0, len, t->lr, t->beta1,
+                      t->beta2, t->eps, t->step);
+}
+
 void mlp_adam_step(mlp_trainer *t) {
     polyp_classifier *c = t->clf;
     t->step++;
     for (size_t l = 0; l < c->n_layers; l++) {
         size_t nw = c->sizes[l] * c->sizes[l + 1], nb = c->sizes[l + 1];
-        polyp_adam_update(c->W[l], t->gW[l], t->mW[l], t->vW[l], nw, t->lr, t->beta1, t->beta2, t->eps, t->step);
+        adam_job job = {t, l, nw};
+        polyp_parallel_for(t->par, adam_slice, &job, (nw + ADAM_SLICE - 1) / ADAM_SLICE);
         polyp_adam_update(c->b[l], t->gb[l], t->mb[l], t->vb[l], nb, t->lr, t->beta1, t->beta2, t->eps, t->step);
     }
 }
