@@ -206,12 +206,14 @@ if (mismatch) {
 } else {
   const find = (engine, t, flavor) => results.find((r) => r.engine === engine && r.threads === t && (!flavor || r.flavor === flavor) && r.pps);
   console.log('');
-  console.log(`| engine | threads | latency ms (batch 1) | patches/s (batch ${o.batch}) | of 4-wide mul+add peak |`);
-  console.log('|---|---|---|---|---|');
+  console.log(`| engine | threads | latency ms (batch 1) | patches/s (batch ${o.batch}) | of 4-wide mul+add peak | workers started |`);
+  console.log('|---|---|---|---|---|---|');
   for (const r of results) {
-    if (r.error) { console.log(`| ${r.label} | ${r.threads} | failed: ${r.error.slice(0, 120)} | | |`); continue; }
-    console.log(`| ${r.label} | ${r.threads} | ${r.lat_ms.toFixed(1)} | ${r.pps.toFixed(2)} | ${(100 * peakFraction(r.pps, r.threads)).toFixed(1)}% |`);
+    if (r.error) { console.log(`| ${r.label} | ${r.threads} | failed: ${r.error.slice(0, 120)} | | | |`); continue; }
+    const pool = r.info ? `${r.info.workersSpawned}${r.info.threadsUsed != null ? ` (tfjs threads ${r.info.threadsUsed})` : ''}` : 'native';
+    console.log(`| ${r.label} | ${r.threads} | ${r.lat_ms.toFixed(1)} | ${r.pps.toFixed(2)} | ${(100 * peakFraction(r.pps, r.threads)).toFixed(1)}% | ${pool} |`);
   }
+  console.log(`(peak = threads x 4 MAC/cycle x ${mhz} MHz, ${GMAC_PER_PATCH} GMAC per patch; native rows can exceed it: AVX2/AVX-512 with FMA)`);
   console.log('');
   const ratio = (a, b) => (a && b ? (a.pps / b.pps).toFixed(2) + 'x' : 'n/a');
   const latRatio = (a, b) => (a && b ? (b.lat_ms / a.lat_ms).toFixed(2) + 'x' : 'n/a');

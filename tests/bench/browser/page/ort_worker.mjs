@@ -37,7 +37,7 @@ self.onmessage = async ({ data: a }) => {
     const features = new Float32Array(n * 1280);
     for (let s = 0; s < n; s += a.batch) features.set(await run(s, Math.min(a.batch, n - s)), s * 1280);
     await session.release();
-    self.postMessage({ ok: true, info: { version: ort.env.versions ? ort.env.versions.web : '?', threads: a.threads, init_s: initS },
+    self.postMessage({ ok: true, info: { workersSpawned: self.spawnedWorkers, version: ort.env.versions ? ort.env.versions.web : '?', threads: a.threads, init_s: initS },
       latency: { ...latency, out: undefined }, throughput: { ...throughput, out: undefined }, features },
     [features.buffer]);
   } catch (err) {

@@ -27,7 +27,7 @@ self.onmessage = async ({ data: a }) => {
     // All patches' features (for the cross-check), in batches as timed.
     const features = await e.extractPoints(img, rowcol, { chunk: a.batch });
     e.freeImage(img);
-    self.postMessage({ ok: true, info: { ...info, flavor: e.flavor, engineThreads: e.threads, init_s: initS },
+    self.postMessage({ ok: true, info: { ...info, workersSpawned: self.spawnedWorkers, flavor: e.flavor, engineThreads: e.threads, init_s: initS },
       latency: { ...latency, out: undefined }, throughput: { ...throughput, out: undefined }, features },
     [features.buffer]);
   } catch (err) {

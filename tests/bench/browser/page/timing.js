@@ -2,8 +2,17 @@
 // script or side-effect module import; defines globalThis.benchTime):
 // one warm-up call, then up to `iters` timed calls, stopping early once `budget` seconds are
 // spent (after at least `minRuns`); returns the median, all times and the last result.
+// Also wraps Worker to count the nested workers (thread pools) an engine starts.
 // `fn` is async and must return only once the result is readable on the calling thread.
 (function (g) {
+  // Counts the workers an engine starts (its thread pool): proof that threads really ran.
+  g.spawnedWorkers = 0;
+  if (typeof g.Worker === 'function') {
+    const W = g.Worker;
+    g.Worker = class extends W {
+      constructor(...args) { super(...args); g.spawnedWorkers++; }
+    };
+  }
   g.benchTime = async function benchTime(fn, { iters, budget, minRuns = 3 }) {
     let out = await fn();
     const times = [];
