@@ -14,7 +14,8 @@
 //
 //   node bench.mjs --work DIR --bench-extract PATH [--threads 1,2] [--npatch 8] [--batch 8]
 //                  [--lat-iters 15] [--thr-iters 7] [--budget 20] [--train-points 20000]
-//                  [--train-runs 2] [--quick] [--json OUT]
+//                  [--train-runs 2] [--tol 1e-3] [--only polyp,ort,tfjs,native,train] [--quick]
+//                  [--json OUT]
 // DIR holds weights.safetensors, patches.f32 (npatch x 224 x 224 x 3 float32) and model.onnx.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, appendFileSync } from 'node:fs';
@@ -34,7 +35,8 @@ const GMAC_PER_PATCH = 0.386;
 
 // ---------------------------------------------------------------- options
 const o = { threads: '1,2', npatch: 8, batch: 8, latIters: 15, thrIters: 7, budget: 20,
-  trainPoints: 20000, trainRuns: 2, tol: 1e-3, quick: false, json: null, work: null, benchExtract: null };
+  trainPoints: 20000, trainRuns: 2, tol: 1e-3, quick: false, json: null, work: null, benchExtract: null,
+  only: 'polyp,ort,tfjs,native,train' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const key = argv[i].replace(/^--/, '').replace(/-(.)/g, (_, c) => c.toUpperCase());
@@ -45,6 +47,9 @@ for (let i = 0; i < argv.length; i++) {
 if (o.quick) Object.assign(o, { latIters: 1, thrIters: 1, budget: 0, trainRuns: 1 });
 if (!o.work || !o.benchExtract) { console.error('usage: node bench.mjs --work DIR --bench-extract PATH'); process.exit(2); }
 const THREADS = o.threads.split(',').map(Number);
+const ONLY = new Set(o.only.split(','));
+// The cross-check needs polyp native portable's features.
+ONLY.add('native');
 const timing = (iters) => ({ iters, budget: o.budget, minRuns: Math.min(3, iters) });
 const say = (s) => process.stderr.write(s + '\n');
 
@@ -132,7 +137,7 @@ try {
   if (THREADS.includes(1)) configs.push({ engine: 'polyp', flavor: 'simd', threads: 1, label: 'polyp-wasm (single-threaded module)' });
   for (const t of THREADS) configs.push({ engine: 'ort', threads: t, label: 'onnxruntime-web (wasm)' });
   for (const t of THREADS) configs.push({ engine: 'tfjs', threads: t, label: 'tfjs-wasm' });
-  for (const cfg of configs) {
+  for (const cfg of configs.filter((c) => ONLY.has(c.engine))) {
     say(`== ${cfg.label}, ${cfg.threads} thread(s)`);
     const res = await page.evaluate((c) => window.polypBench.extract(c), {
       ...cfg, npatch: o.npatch, batch: o.batch, lat: timing(o.latIters), thr: timing(o.thrIters),
@@ -147,7 +152,7 @@ try {
       features: Float32Array.from(res.features) });
     say(`   ${JSON.stringify(res.info)}`);
   }
-  for (const t of THREADS) {
+  for (const t of ONLY.has('train') ? THREADS : []) {
     say(`== in-browser training, ${o.trainPoints} points, ${t} thread(s)`);
     const r = await page.evaluate((c) => window.polypBench.train(c), { threads: t, points: o.trainPoints, runs: o.trainRuns });
     if (!r.ok) say(`   FAILED: ${r.error}`);

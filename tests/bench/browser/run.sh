@@ -10,6 +10,7 @@
 #   tests/bench/browser/run.sh --json out.jsonl    # also append the results as one JSON line
 #   tests/bench/browser/run.sh --threads 2 --npatch 16 --batch 8 --lat-iters 15 --thr-iters 7
 #       --budget 20 --train-points 20000 --train-runs 2 --tol 1e-3     (bench.mjs's options)
+#   tests/bench/browser/run.sh --only polyp,train   # a subset (native always runs: the reference)
 #
 # Builds (incrementally) the wasm modules into wasm/dist/ (build folder build-wasm-bench,
 # wasm/build-libjpeg.sh first) and build-bench/ (bench_extract, like tests/bench/run_bench.sh),
