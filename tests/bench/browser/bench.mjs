@@ -98,6 +98,14 @@ writeFileSync(join(o.work, 'patches.png'), tiledPng());
 const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
 const mhz = Number((cpuinfo.match(/^cpu MHz\s*:\s*([\d.]+)/m) || [])[1]) || cpus()[0].speed;
 const model = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] || cpus()[0].model;
+/** Busy CPUs (all processes) between two /proc/stat samples: a T-thread run on a quiet
+ * machine shows about T; more means something else ran and the row is suspect. */
+const cpuSample = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] || 0);
+  return { total: f.reduce((a, b) => a + b, 0), idle };
+};
+const busyCpus = (a, b) => (b.total > a.total ? (cpus().length * (1 - (b.idle - a.idle) / (b.total - a.total))) : NaN);
 /** Fraction of the 4-wide multiply+add peak: T threads x 4 MAC/cycle x clock. */
 const peakFraction = (pps, t) => (pps * GMAC_PER_PATCH * 1e9) / (t * 4 * mhz * 1e6);
 
@@ -139,6 +147,7 @@ try {
   for (const t of THREADS) configs.push({ engine: 'tfjs', threads: t, label: 'tfjs-wasm' });
   for (const cfg of configs.filter((c) => ONLY.has(c.engine))) {
     say(`== ${cfg.label}, ${cfg.threads} thread(s)`);
+    const c0 = cpuSample();
     const res = await page.evaluate((c) => window.polypBench.extract(c), {
       ...cfg, npatch: o.npatch, batch: o.batch, lat: timing(o.latIters), thr: timing(o.thrIters),
     });
@@ -147,7 +156,7 @@ try {
       results.push({ ...cfg, error: res.error.split('\n')[0] });
       continue;
     }
-    results.push({ ...cfg, info: res.info, lat_ms: res.latency.med * 1e3, lat_runs: res.latency.runs,
+    results.push({ ...cfg, busy: busyCpus(c0, cpuSample()), info: res.info, lat_ms: res.latency.med * 1e3, lat_runs: res.latency.runs,
       batch_s: res.throughput.med, pps: o.batch / res.throughput.med, thr_runs: res.throughput.runs,
       features: Float32Array.from(res.features) });
     say(`   ${JSON.stringify(res.info)}`);
@@ -172,6 +181,7 @@ for (const backend of ['portable', 'xnnpack']) {
   for (const t of THREADS) {
     say(`== polyp native ${backend}, ${t} thread(s)`);
     const featPath = join(o.work, `native-${backend}-${t}.f32`);
+    const c0 = cpuSample();
     const r = spawnSync(o.benchExtract, ['--weights', join(o.work, 'weights.safetensors'),
       '--patches', join(o.work, 'patches.f32'), '--npatch', String(o.npatch), '--backend', backend,
       '--threads', String(t), '--lat-iters', String(o.latIters), '--thr-iters', String(o.thrIters),
@@ -182,7 +192,7 @@ for (const backend of ['portable', 'xnnpack']) {
       continue;
     }
     const j = JSON.parse(r.stdout.trim().split('\n').pop());
-    results.push({ engine: `native-${backend}`, label: `polyp native ${j.engine.replace('polyp-', '')}`, threads: t,
+    results.push({ engine: `native-${backend}`, label: `polyp native ${j.engine.replace('polyp-', '')}`, threads: t, busy: busyCpus(c0, cpuSample()),
       lat_ms: j.lat_ms, lat_runs: j.lat_runs, batch_s: j.batch_s, pps: j.pps, thr_runs: j.thr_runs, features: f32(featPath) });
   }
 }
@@ -211,13 +221,18 @@ if (mismatch) {
 } else {
   const find = (engine, t, flavor) => results.find((r) => r.engine === engine && r.threads === t && (!flavor || r.flavor === flavor) && r.pps);
   console.log('');
-  console.log(`| engine | threads | latency ms (batch 1) | patches/s (batch ${o.batch}) | of 4-wide mul+add peak | workers started |`);
-  console.log('|---|---|---|---|---|---|');
+  console.log(`| engine | threads | latency ms (batch 1) | patches/s (batch ${o.batch}) | of 4-wide mul+add peak | workers started | busy CPUs |`);
+  console.log('|---|---|---|---|---|---|---|');
+  let noisy = false;
   for (const r of results) {
-    if (r.error) { console.log(`| ${r.label} | ${r.threads} | failed: ${r.error.slice(0, 120)} | | | |`); continue; }
+    if (r.error) { console.log(`| ${r.label} | ${r.threads} | failed: ${r.error.slice(0, 120)} | | | | |`); continue; }
     const pool = r.info ? `${r.info.workersSpawned}${r.info.threadsUsed != null ? ` (tfjs threads ${r.info.threadsUsed})` : ''}` : 'native';
-    console.log(`| ${r.label} | ${r.threads} | ${r.lat_ms.toFixed(1)} | ${r.pps.toFixed(2)} | ${(100 * peakFraction(r.pps, r.threads)).toFixed(1)}% | ${pool} |`);
+    const flag = r.busy > r.threads + 0.35 ? ' (!)' : '';
+    if (flag) noisy = true;
+    console.log(`| ${r.label} | ${r.threads} | ${r.lat_ms.toFixed(1)} | ${r.pps.toFixed(2)} | ${(100 * peakFraction(r.pps, r.threads)).toFixed(1)}% | ${pool} | ${r.busy.toFixed(2)}${flag} |`);
   }
+  console.log('(busy CPUs: all processes, averaged over the row\'s measurement; (!) = more than its threads: something else ran, the row is suspect)');
+  if (noisy) console.log('WARNING: the machine was not quiet during some rows (busy CPUs above); rerun them.');
   console.log(`(peak = threads x 4 MAC/cycle x ${mhz} MHz, ${GMAC_PER_PATCH} GMAC per patch; native rows can exceed it: AVX2/AVX-512 with FMA)`);
   console.log('');
   const ratio = (a, b) => (a && b ? (a.pps / b.pps).toFixed(2) + 'x' : 'n/a');
