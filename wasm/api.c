@@ -61,6 +61,15 @@ int polyp_wasm_pool_threads(const polyp_wasm_pool *pool) {
     return par ? par->n_threads : 1;
 }
 
+int polyp_wasm_pool_running(const polyp_wasm_pool *pool) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+    return pool ? 1 + polyp_wasm_pool_started(pool) : 1;
+#else
+    (void)pool;
+    return 1;
+#endif
+}
+
 const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool) {
 #ifdef __EMSCRIPTEN_PTHREADS__
     return pool ? polyp_wasm_pool_parallel(pool) : NULL;

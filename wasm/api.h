@@ -34,6 +34,10 @@ typedef struct polyp_wasm_pool polyp_wasm_pool;
 polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err);
 void polyp_wasm_pool_delete(polyp_wasm_pool *pool);
 int polyp_wasm_pool_threads(const polyp_wasm_pool *pool);
+/* Threads of the pool running now (the caller's included; 1 for NULL). pthreads start only
+ * after the creating worker yields to its event loop: JS waits for this to reach
+ * polyp_wasm_pool_threads before the first job, or that job runs on one thread. */
+int polyp_wasm_pool_running(const polyp_wasm_pool *pool);
 /* Internal to wasm/: the pool as a polyp_parallel (NULL for a NULL pool). Not exported. */
 const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool);
 
