@@ -279,9 +279,8 @@ polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train
     }
     clf->extractor_id = polyp_malloc(strlen(ext) + 1);
     clf->ref_acc = polyp_calloc(p.epochs, sizeof(double));
-    size_t nref = split.points[POLYP_SPLIT_REFERENCE], nval = split.points[POLYP_SPLIT_VALIDATION];
+    size_t nref = split.points[POLYP_SPLIT_REFERENCE];
     size_t rows_max = nref > p.chunk_points ? nref : p.chunk_points;
-    rows_max = rows_max > nval ? rows_max : nval;
     size_t bytes;
     if (!clf->extractor_id || !clf->ref_acc || !polyp_mul_ok(rows_max, dim * sizeof(float), &bytes) ||
         !(refX = polyp_malloc(nref * dim * sizeof(float))) || !(refy = polyp_malloc(nref * sizeof(uint32_t))) ||
@@ -353,28 +352,34 @@ polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train
     st = clf_calibrate(clf, outs, refy, nref, err);
     if (st != POLYP_OK) goto done;
 
-    /* Validation accuracy of the calibrated classifier (reuses the chunk buffers). */
-    size_t nv;
-    float *valX = refX;  /* the reference set is no longer needed */
-    uint32_t *valy = refy;
-    if (nval > nref) {
-        free(refX);
-        free(refy);
-        refX = polyp_malloc(nval * dim * sizeof(float));
-        refy = polyp_malloc(nval * sizeof(uint32_t));
-        valX = refX;
-        valy = refy;
-        if (!refX || !refy) {
-            st = polyp_fail(err, POLYP_ERR_NOMEM, "train: no memory for the validation set");
-            goto done;
+    /* Validation accuracy of the calibrated classifier, streamed image by image through the
+     * chunk buffers: memory stays bounded by the chunk, not by the size of the source. */
+    size_t nv = 0, right = 0, fill = 0;
+    for (size_t i = 0; i <= data->n_images && st == POLYP_OK; i++) {
+        int last = i == data->n_images;
+        if (!last && split.roles[i] != POLYP_SPLIT_VALIDATION) continue;
+        const float *f = NULL;
+        size_t npts = last ? 0 : data->images[i].npoints;
+        if (!last && (st = get_feat(data, i, &f, err)) != POLYP_OK) {
+            st = polyp_fail_prefix(err, st, "image %zu: ", i);
+            break;
         }
+        for (size_t q = 0; q <= npts; q++) {
+            long c = q < npts ? class_of(&split, data->images[i].labels[q]) : -1;
+            if (fill && (fill == p.chunk_points || (last && q == npts))) {
+                st = polyp_classifier_predict(clf, chunkX, fill, dim, probs, p.parallel, err);
+                if (st != POLYP_OK) break;
+                for (size_t r = 0; r < fill; r++) right += argmax_row(probs + r * K, K) == chunky[r];
+                nv += fill;
+                fill = 0;
+            }
+            if (c < 0) continue;
+            memcpy(chunkX + fill * dim, f + q * dim, dim * sizeof(float));
+            chunky[fill++] = (uint32_t)c;
+        }
+        if (!last) put_feat(data, i, f);
     }
-    st = gather_role(&tc, POLYP_SPLIT_VALIDATION, valX, valy, &nv, err);
     if (st != POLYP_OK) goto done;
-    st = polyp_classifier_predict(clf, valX, nv, dim, probs, p.parallel, err);
-    if (st != POLYP_OK) goto done;
-    size_t right = 0;
-    for (size_t i = 0; i < nv; i++) right += argmax_row(probs + i * K, K) == valy[i];
     clf->val_acc = nv ? (double)right / (double)nv : 0.0;
 
     if (report) {
