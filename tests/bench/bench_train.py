@@ -61,14 +61,23 @@ def write_source(root, n_points, seed=7):
 
 
 def run_measured(cmd):
+    """Wall time, peak RSS (MiB), CPU time and output of cmd. The command runs under GNU time:
+    Linux keeps a process's peak RSS across fork + exec, so a child forked straight from this
+    (large) Python process would report this process's memory as its own."""
+    rss_file = tempfile.NamedTemporaryFile(prefix="polyp-rss-", delete=False)
+    rss_file.close()
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     out, errtext = p.stdout.read(), p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
         raise SystemExit("failed: %s\n%s%s" % (" ".join(cmd), out, errtext))
-    return wall, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime, out, errtext  # ru_maxrss: KiB
+    with open(rss_file.name) as f:
+        rss_kib = float(f.read().split()[-1])
+    os.unlink(rss_file.name)
+    return wall, rss_kib / 1024.0, ru.ru_utime + ru.ru_stime, out, errtext
 
 
 def sklearn_child(fdir, csv):
