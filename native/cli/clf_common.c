@@ -244,6 +244,19 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
     return true;
 }
 
+bool clf_open_model_and_source(const char *cmd, const char *model_path, const char *csv_path,
+                               const char *feature_dir, polyp_classifier **clf, clf_source *src) {
+    polyp_error err = {0};
+    *clf = NULL;
+    if (polyp_classifier_load_file(model_path, clf, &err) != POLYP_OK) return cli_fail_err(cmd, &err), false;
+    if (!clf_source_open(cmd, csv_path, feature_dir, (size_t)CLF_DEFAULT_CACHE_MB << 20, src)) {
+        polyp_classifier_free(*clf);
+        *clf = NULL;
+        return false;
+    }
+    return true;
+}
+
 bool clf_threads_start(const char *cmd, size_t n, clf_threads *t) {
     memset(t, 0, sizeof *t);
     if (n == 0) {

@@ -31,6 +31,11 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
                      clf_source *src);
 void clf_source_free(clf_source *src);
 
+/* Loads the model and opens the CSV's feature source (default cache), as classify and
+ * evaluate both start: false after printing the reason; on success the caller frees both. */
+bool clf_open_model_and_source(const char *cmd, const char *model_path, const char *csv_path,
+                               const char *feature_dir, polyp_classifier **clf, clf_source *src);
+
 /* Default for --cache-mb: keeps sources up to ~100,000 points of 1280 floats in memory. */
 #define CLF_DEFAULT_CACHE_MB 512
 

@@ -61,12 +61,8 @@ int polyp_cmd_classify(int argc, char **argv) {
         return cli_fail(CMD, "--model, --features, --points and --out are required (polyp classify --help)");
     polyp_error err = {0};
     polyp_classifier *clf = NULL;
-    if (polyp_classifier_load_file(model, &clf, &err) != POLYP_OK) return cli_fail_err(CMD, &err);
     clf_source src;
-    if (!clf_source_open(CMD, points, features, (size_t)CLF_DEFAULT_CACHE_MB << 20, &src)) {
-        polyp_classifier_free(clf);
-        return 1;
-    }
+    if (!clf_open_model_and_source(CMD, model, points, features, &clf, &src)) return 1;
     int rc = 0;
     size_t K = polyp_classifier_n_labels(clf), n = src.ann.count;
     float *probs = NULL;
