@@ -32,7 +32,7 @@ int cli_fail_err(const char *cmd, const polyp_error *err);
  * crash or Ctrl-C never leaves a half-written file under the final name. */
 bool cli_write_file_atomic(const char *path, const void *data, size_t size, polyp_error *err);
 
-/* Reads a whole file (polyp_free the result). */
+/* Reads a whole file (polyp_free the result): the core's polyp_read_file. */
 bool cli_read_file(const char *path, void **data, size_t *size, polyp_error *err);
 
 /* Parses a non-negative integer option value; false (with a message) when malformed. */

@@ -1,6 +1,7 @@
 /* util.c - helpers shared by the subcommands: errors, atomic files, progress, signals. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,34 +69,7 @@ bool cli_write_file_atomic(const char *path, const void *data, size_t size, poly
 }
 
 bool cli_read_file(const char *path, void **data, size_t *size, polyp_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return set_io_error(err, "cannot open", path);
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        if (len == cap) {
-            unsigned char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (!buf || ferror(f)) {
-        free(buf);
-        fclose(f);
-        return set_io_error(err, "cannot read", path);
-    }
-    fclose(f);
-    *data = buf;
-    *size = len;
-    return true;
+    return polyp_read_file(path, data, size, err) == POLYP_OK;
 }
 
 bool cli_parse_size(const char *cmd, const char *opt, const char *value, size_t *out) {
