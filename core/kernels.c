@@ -60,6 +60,17 @@ typedef float v128f_u __attribute__((vector_size(16), aligned(4), may_alias));
 typedef uint32_t v128u __attribute__((vector_size(16)));
 
 static inline v128f v128_set1(float x) { return (v128f){x, x, x, x}; }
+/* min / max through one instruction each (wasm's f32x4.min/max propagate NaN and take ~6 x86
+ * instructions; pmin/pmax map to minps/maxps). They differ only for NaN and signed zeros,
+ * which the kernels never compare, so every target gives the same values. */
+#if defined(__wasm_simd128__)
+static inline v128f v128_min(v128f a, v128f b) { return __builtin_wasm_pmin_f32x4(b, a); }
+static inline v128f v128_max(v128f a, v128f b) { return __builtin_wasm_pmax_f32x4(b, a); }
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+static inline v128f v128_min(v128f a, v128f b) { return (v128f)_mm_min_ps((__m128)a, (__m128)b); }
+static inline v128f v128_max(v128f a, v128f b) { return (v128f)_mm_max_ps((__m128)a, (__m128)b); }
+#else
 static inline v128f v128_min(v128f a, v128f b) {
     v128u m = (v128u)(a < b);
     return (v128f)(((v128u)a & m) | ((v128u)b & ~m));
@@ -68,6 +79,7 @@ static inline v128f v128_max(v128f a, v128f b) {
     v128u m = (v128u)(a > b);
     return (v128f)(((v128u)a & m) | ((v128u)b & ~m));
 }
+#endif
 
 /* 6 rows x 2 vectors: 12 accumulators + 2 weights + 1 broadcast fill SSE's 16 registers
  * exactly (no spills, checked in the assembly). V8 keeps one of x86's 16 for itself and

@@ -15,11 +15,11 @@
 
 #define NR (2 * VW)
 
-/* exp(x), clamped to [-87.3, 88] (2^n stays a normal float): n = round(x / ln 2) by adding
- * 1.5 * 2^23, r = x - n ln 2 in two steps (Cody-Waite), exp(r) by the Cephes expf
- * polynomial (about 1 ulp on |r| <= ln2 / 2), times 2^n built in the exponent bits. */
+/* exp(x) for |x| <= 80 (the callers clamp): n = round(x / ln 2) by adding 1.5 * 2^23,
+ * r = x - n ln 2 in two steps (Cody-Waite: n times the first part is exact even without
+ * FMA), exp(r) by the Cephes expf polynomial (about 1 ulp on |r| <= ln2 / 2), times 2^n
+ * built in the exponent bits. */
 static inline VF KSUF(vexp)(VF x) {
-    x = VMAX(VMIN(x, VSET1(88.0f)), VSET1(-87.3f));
     VF t = VFMA(x, VSET1(1.44269504088896341f), VSET1(12582912.0f));
     VF n = t - VSET1(12582912.0f);
     VF r = VFMA(n, VSET1(-0.693359375f), x);
@@ -34,13 +34,21 @@ static inline VF KSUF(vexp)(VF x) {
     return e * VPOW2N(t);
 }
 
-/* Below -88 swish is under 1e-36: clamping there keeps x / (1 + exp(-x)) from turning a
- * huge negative x into a visible value through exp's own clamp. */
+/* swish(x) = x / (1 + exp(-x)) with x clamped to >= -40 and exp's argument to >= -40: below
+ * -40 swish is a constant -1.7e-16 (the exact value is under 1.7e-16 in magnitude), above
+ * 40 it is x. The clamps keep exp in range, and they keep the outputs (and the
+ * squeeze-excite gates below) away from subnormal floats: x * exp(x) for x < -87 is
+ * subnormal, and products of tiny activations with tiny gates were too. x86 CPUs take
+ * microcode assists on subnormal operands and results; measured in wasm under V8, the
+ * project convolutions ran 1.7x slower on the test network's activations before. */
 static inline VF KSUF(vswish)(VF x) {
-    x = VMAX(x, VSET1(-88.0f));
-    return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - x));
+    x = VMAX(x, VSET1(-40.0f));
+    return x / (VSET1(1.0f) + KSUF(vexp)(VZERO - VMIN(x, VSET1(40.0f))));
 }
-static inline VF KSUF(vsigmoid)(VF x) { return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexp)(VZERO - x)); }
+/* sigmoid(x) = 1 / (1 + exp(-x)), x clamped to [-40, 40]: at least 4.2e-18 (see vswish). */
+static inline VF KSUF(vsigmoid)(VF x) {
+    return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexp)(VZERO - VMIN(VMAX(x, VSET1(-40.0f)), VSET1(40.0f))));
+}
 
 /* Scalar tails: the same formula through the set's own vector exp, one lane used, so a
  * channel's value does not depend on whether it falls in a tail. */
