@@ -19,11 +19,10 @@
 #define POLYP_ALWAYS_INLINE
 #endif
 
-#define KSCALAR_POW2N(t) polyp_pow2n_scalar(t)
-static inline float polyp_pow2n_scalar(float t) {
+static inline float polyp_shl23_scalar(float t) {
     uint32_t u;
     memcpy(&u, &t, sizeof u);
-    u = (u << 23) + 0x3F800000u; /* the low bits of t hold n (see vexp) */
+    u <<= 23; /* the low bits of t hold n + 127 (see vexpneg) */
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
@@ -41,7 +40,8 @@ static inline float polyp_pow2n_scalar(float t) {
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
-#define VPOW2N(t) KSCALAR_POW2N(t)
+#define VSHL23(t) polyp_shl23_scalar(t)
+#define VFMS(a, b, c) ((a) * (b) - (c))
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
 
@@ -102,7 +102,8 @@ static inline v128f v128_max(v128f a, v128f b) {
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VMIN(a, b) v128_min(a, b)
 #define VMAX(a, b) v128_max(a, b)
-#define VPOW2N(t) ((v128f)((((v128u)(t)) << 23) + 0x3F800000u))
+#define VSHL23(t) ((v128f)(((v128u)(t)) << 23))
+#define VFMS(a, b, c) ((a) * (b) - (c))
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
 static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
@@ -134,8 +135,8 @@ static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VMAX(a, b) _mm256_max_ps(a, b)
-#define VPOW2N(t)                                                                                                      \
-    _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(0x3F800000)))
+#define VSHL23(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
+#define VFMS(a, b, c) _mm256_fmsub_ps(a, b, c)
 #define SFMA(a, b, c) fmaf(a, b, c)
 #include "kernels_impl.h"
 #if defined(__clang__)
@@ -162,8 +163,8 @@ static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6);
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
-#define VPOW2N(t)                                                                                                      \
-    _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(t), 23), _mm512_set1_epi32(0x3F800000)))
+#define VSHL23(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
+#define VFMS(a, b, c) _mm512_fmsub_ps(a, b, c)
 #define SFMA(a, b, c) fmaf(a, b, c)
 #include "kernels_impl.h"
 #if defined(__clang__)
