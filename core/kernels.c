@@ -30,6 +30,7 @@ static inline float polyp_shl23_scalar(float t) {
 
 /* ------------------------------------------------------------------ scalar */
 #define KSUF(name) name##_scalar
+#define NV 2
 #define VW 1
 #define MR 4
 #define VF float
@@ -45,12 +46,12 @@ static inline float polyp_shl23_scalar(float t) {
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
 
-#define POLYP_TABLE(suffix, vw, mr)                                                                                    \
-    {#suffix,       vw,           mr,          2 * (vw),      gemm_##suffix, dwconv_##suffix, stem_##suffix,          \
+#define POLYP_TABLE(suffix, vw, mr, nv)                                                                                \
+    {#suffix,       vw,           mr,          (nv) * (vw),   gemm_##suffix, dwconv_##suffix, stem_##suffix,          \
      scale_rows_##suffix, mean_rows_##suffix, sigmoid_##suffix, swish_##suffix, dot_##suffix, axpy_##suffix,     \
      gemm_tile_##suffix}
 
-static const polyp_kernels k_scalar = POLYP_TABLE(scalar, 1, 4);
+static const polyp_kernels k_scalar = POLYP_TABLE(scalar, 1, 4, 2);
 
 /* ------------------------------------------------------------------ v128 (vector extensions) */
 #if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON) || defined(__wasm_simd128__))
@@ -87,11 +88,18 @@ static inline v128f v128_max(v128f a, v128f b) {
  * kernels do. The rows per tile do not change any value (each output sums the same terms in
  * the same order), so wasm and native v128 results stay bit-identical. */
 #if defined(__wasm__)
-#define V128_MR 4
+#ifndef V128_MR
+#define V128_MR 2
+#endif
+#ifndef V128_NV
+#define V128_NV 4
+#endif
 #else
 #define V128_MR 6
+#define V128_NV 2
 #endif
 #define KSUF(name) name##_v128
+#define NV V128_NV
 #define VW 4
 #define MR V128_MR
 #define VF v128f
@@ -106,7 +114,7 @@ static inline v128f v128_max(v128f a, v128f b) {
 #define VFMS(a, b, c) ((a) * (b) - (c))
 #define SFMA(a, b, c) ((a) * (b) + (c))
 #include "kernels_impl.h"
-static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
+static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR, V128_NV);
 #endif
 
 #if defined(__wasm__) && !defined(__wasm_simd128__)
@@ -125,6 +133,7 @@ static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #pragma GCC target("avx2,fma")
 #endif
 #define KSUF(name) name##_avx2
+#define NV 2
 #define VW 8
 #define MR 6 /* 12 accumulators + 2 weight vectors + 1 broadcast of 16 ymm registers */
 #define VF __m256
@@ -144,7 +153,7 @@ static const polyp_kernels k_v128 = POLYP_TABLE(v128, 4, V128_MR);
 #else
 #pragma GCC pop_options
 #endif
-static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6);
+static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6, 2);
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
@@ -153,6 +162,7 @@ static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6);
 #pragma GCC target("avx512f,avx2,fma")
 #endif
 #define KSUF(name) name##_avx512
+#define NV 2
 #define VW 16
 #define MR 8 /* 16 accumulators + 2 + 1 of 32 zmm registers */
 #define VF __m512
@@ -172,7 +182,7 @@ static const polyp_kernels k_avx2 = POLYP_TABLE(avx2, 8, 6);
 #else
 #pragma GCC pop_options
 #endif
-static const polyp_kernels k_avx512 = POLYP_TABLE(avx512, 16, 8);
+static const polyp_kernels k_avx512 = POLYP_TABLE(avx512, 16, 8, 2);
 #endif
 
 /* ------------------------------------------------------------------ selection */

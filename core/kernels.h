@@ -38,7 +38,7 @@ typedef struct polyp_kernels {
     const char *name;
     size_t vw;  /* floats per vector */
     size_t mr;  /* rows per gemm micro-tile */
-    size_t nr;  /* output channels per packed panel (2 vectors) */
+    size_t nr;  /* output channels per packed panel (NV vectors) */
 
     /* C[m][n] = act(sum_i A[m][i] W[n][i] + bias[n]) (+ R[m][n]) for rows m in [m0, m1).
      * A: [rows][k]; C, R: [rows][n]; R may be NULL (added after the activation). */

@@ -1,7 +1,7 @@
 /* kernels_impl.h - the kernels' one generic body, included by kernels.c once per
  * instruction set (no include guard on purpose). The includer defines:
  *   KSUF(name)      the per-set function name
- *   VW, MR          floats per vector, rows per gemm micro-tile
+ *   VW, MR, NV      floats per vector, rows per gemm micro-tile, vectors per packed panel
  *   VF              the vector type (float for the scalar set)
  *   VLOAD(p), VSTORE(p, v)  unaligned load / store
  *   VSET1(x), VZERO  broadcast, zero
@@ -14,7 +14,7 @@
  * computed by the same instruction sequence wherever it sits in a tile, so results do not
  * depend on how rows are split among threads. */
 
-#define NR (2 * VW)
+#define NR (NV * VW)
 
 /* exp(-z) for |z| <= 40 (the callers clamp), as s + (r s) p(r) with s = 2^n:
  *   n = round(-z / ln 2): adding 1.5 * 2^23 + 127 rounds and leaves n + 127 in the low bits,
@@ -65,22 +65,65 @@ static inline float KSUF(ssigmoid)(float x) {
     return lanes[0];
 }
 
+/* x[i] = swish(x[i]) (+ r[i] when r is not NULL) for i < n. When sums is not NULL, x holds
+ * n / c rows of c channels and sums[j] += each row's swish(x[.][j]), row by row in order.
+ * The elementwise pass the kernels below run after their multiply-adds (see gemm). */
+static void KSUF(swish_add)(float *x, const float *r, size_t n, float *sums, size_t c) {
+    if (sums) {
+        const size_t cv = c / VW * VW;
+        for (size_t row = 0; row < n / c; row++) {
+            float *xr = x + row * c;
+            size_t j = 0;
+            for (; j + 2 * VW <= cv; j += 2 * VW) {
+                const VF v0 = KSUF(vswish)(VLOAD(xr + j)), v1 = KSUF(vswish)(VLOAD(xr + j + VW));
+                VSTORE(xr + j, v0);
+                VSTORE(xr + j + VW, v1);
+                VSTORE(sums + j, VLOAD(sums + j) + v0);
+                VSTORE(sums + j + VW, VLOAD(sums + j + VW) + v1);
+            }
+            for (; j < cv; j += VW) {
+                const VF v = KSUF(vswish)(VLOAD(xr + j));
+                VSTORE(xr + j, v);
+                VSTORE(sums + j, VLOAD(sums + j) + v);
+            }
+            for (; j < c; j++) {
+                xr[j] = KSUF(sswish)(xr[j]);
+                sums[j] += xr[j];
+            }
+        }
+        return;
+    }
+    size_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        VF v0 = KSUF(vswish)(VLOAD(x + i)), v1 = KSUF(vswish)(VLOAD(x + i + VW));
+        if (r) {
+            v0 = v0 + VLOAD(r + i);
+            v1 = v1 + VLOAD(r + i + VW);
+        }
+        VSTORE(x + i, v0);
+        VSTORE(x + i + VW, v1);
+    }
+    for (; i < n; i++) x[i] = r ? KSUF(sswish)(x[i]) + r[i] : KSUF(sswish)(x[i]);
+}
+
 /* ------------------------------------------------------------------ gemm micro-tile */
 
-/* The one inner loop of both matrix products below: for rows q < MR,
- *   acc0[q] | acc1[q] += sum over i < k, in order, of A(q, i) * w[i][0 .. NR),
- * where A(q, i) = ap[q][i * as] and w is a packed panel (NR floats per i). The 1x1
+/* The one inner loop of both matrix products below: for rows q < MR and vectors v < NV,
+ *   acc[q][v] = sum over i < k, in order, of A(q, i) * w[i][v * VW .. (v + 1) * VW),
+ * where A(q, i) = ap[q][i * as] and w is a packed panel (NR = NV * VW floats per i); only the
+ * first nv (a constant at each call) vectors are computed, the rest stay zero. The 1x1
  * convolution reads rows of A (as = 1); polyp_sgemm reads op(A) in place, rows or columns
  * (as = 1 or lda). Inlined at both calls, so the accumulators stay in registers. */
 static inline POLYP_ALWAYS_INLINE void KSUF(gemm_acc)(size_t k, const float *const ap[MR], const size_t as,
-                                                      const float *wp, VF acc0[MR], VF acc1[MR]) {
-    for (size_t q = 0; q < MR; q++) acc0[q] = acc1[q] = VZERO;
+                                                      const float *wp, VF acc[MR][NV], const size_t nv) {
+    for (size_t q = 0; q < MR; q++)
+        for (size_t v = 0; v < NV; v++) acc[q][v] = VZERO;
     for (size_t i = 0; i < k; i++) {
-        const VF w0 = VLOAD(wp + i * NR), w1 = VLOAD(wp + i * NR + VW);
+        VF wv[NV];
+        for (size_t v = 0; v < nv; v++) wv[v] = VLOAD(wp + i * NR + v * VW);
         for (size_t q = 0; q < MR; q++) {
             const VF av = VSET1(ap[q][i * as]);
-            acc0[q] = VFMA(av, w0, acc0[q]);
-            acc1[q] = VFMA(av, w1, acc1[q]);
+            for (size_t v = 0; v < nv; v++) acc[q][v] = VFMA(av, wv[v], acc[q][v]);
         }
     }
 }
@@ -96,18 +139,16 @@ static void KSUF(gemm_tile)(size_t k, const float *a, size_t rs, size_t ks, cons
                             size_t ldc, size_t rows, size_t cols) {
     const float *ap[MR];
     for (size_t q = 0; q < MR; q++) ap[q] = a + (q < rows ? q : rows - 1) * rs;
-    VF acc0[MR], acc1[MR];
-    KSUF(gemm_acc)(k, ap, ks, b, acc0, acc1);
+    VF acc[MR][NV];
+    KSUF(gemm_acc)(k, ap, ks, b, acc, NV);
     const VF al = VSET1(alpha);
     for (size_t q = 0; q < rows; q++) {
         float *cq = c + q * ldc;
         if (cols == NR) {
-            VSTORE(cq, VFMA(al, acc0[q], VLOAD(cq)));
-            VSTORE(cq + VW, VFMA(al, acc1[q], VLOAD(cq + VW)));
+            for (size_t v = 0; v < NV; v++) VSTORE(cq + v * VW, VFMA(al, acc[q][v], VLOAD(cq + v * VW)));
         } else {
             float tmp[NR];
-            VSTORE(tmp, acc0[q]);
-            VSTORE(tmp + VW, acc1[q]);
+            for (size_t v = 0; v < NV; v++) VSTORE(tmp + v * VW, acc[q][v]);
             for (size_t j = 0; j < cols; j++) cq[j] = SFMA(alpha, tmp[j], cq[j]);
         }
     }
@@ -125,33 +166,33 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
         const float *ap[MR];
         for (size_t q = 0; q < MR; q++) ap[q] = a + (m + (q < rows ? q : rows - 1)) * k;
         for (size_t t = 0; t < tiles; t++) {
-            VF acc0[MR], acc1[MR];
-            KSUF(gemm_acc)(k, ap, 1, g->panels + t * k * NR, acc0, acc1);
+            VF acc[MR][NV];
             const size_t n0 = t * NR, nn = n - n0 < NR ? n - n0 : NR;
-            const VF b0 = VLOAD(g->bias + n0), b1 = VLOAD(g->bias + n0 + VW);
+            /* A last tile at most half full computes half the vectors (24 and 40 channels in
+             * tiles of 16 would waste a third and a fifth); the sums are the same. */
+            if (NV % 2 == 0 && 2 * nn <= NR) KSUF(gemm_acc)(k, ap, 1, g->panels + t * k * NR, acc, NV / 2);
+            else KSUF(gemm_acc)(k, ap, 1, g->panels + t * k * NR, acc, NV);
             for (size_t q = 0; q < rows; q++) {
-                VF v0 = acc0[q] + b0, v1 = acc1[q] + b1;
-                if (act == POLYP_ACT_SWISH) {
-                    v0 = KSUF(vswish)(v0);
-                    v1 = KSUF(vswish)(v1);
-                }
                 float *out = c + (m + q) * n + n0;
-                const float *res = r ? r + (m + q) * n + n0 : NULL;
+                const float *res = r && act != POLYP_ACT_SWISH ? r + (m + q) * n + n0 : NULL;
+                VF v[NV];
+                for (size_t j = 0; j < NV; j++) v[j] = acc[q][j] + VLOAD(g->bias + n0 + j * VW);
                 if (nn == NR) {
-                    if (res) {
-                        v0 = v0 + VLOAD(res);
-                        v1 = v1 + VLOAD(res + VW);
+                    for (size_t j = 0; j < NV; j++) {
+                        if (res) v[j] = v[j] + VLOAD(res + j * VW);
+                        VSTORE(out + j * VW, v[j]);
                     }
-                    VSTORE(out, v0);
-                    VSTORE(out + VW, v1);
                 } else {
                     float tmp[NR];
-                    VSTORE(tmp, v0);
-                    VSTORE(tmp + VW, v1);
+                    for (size_t j = 0; j < NV; j++) VSTORE(tmp + j * VW, v[j]);
                     for (size_t j = 0; j < nn; j++) out[j] = res ? tmp[j] + res[j] : tmp[j];
                 }
             }
         }
+        /* The activation as a second pass over the tile's finished rows (rows x n floats, in
+         * L1): inside the tile epilogue, swish's ~20 constants and temporaries competed with
+         * the accumulators for registers and ran at half its streaming speed in wasm. */
+        if (act == POLYP_ACT_SWISH) KSUF(swish_add)(c + m * n, r ? r + m * n : NULL, rows * n, NULL, 0);
     }
 }
 
@@ -163,7 +204,7 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
  * Every output sums its taps in the same order (ky, then kx) as the one-pixel path below,
  * so a value does not depend on which path computed it. K is a constant at each call. */
 static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, const float *in, const float *w,
-                                                     const float *bias, float *o, float *rs, long iy0, size_t ky0,
+                                                     const float *bias, float *o, long iy0, size_t ky0,
                                                      size_t ky1, long ix0, const size_t K) {
     const size_t C = s->c, st = s->stride, cv = C / VW * VW, xs = st * C;
     size_t c = 0;
@@ -182,13 +223,10 @@ static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, co
             }
         }
         const VF b = VLOAD(bias + c);
-        const VF v0 = KSUF(vswish)(a0 + b), v1 = KSUF(vswish)(a1 + b), v2 = KSUF(vswish)(a2 + b),
-                 v3 = KSUF(vswish)(a3 + b);
-        VSTORE(o + c, v0);
-        VSTORE(o + C + c, v1);
-        VSTORE(o + 2 * C + c, v2);
-        VSTORE(o + 3 * C + c, v3);
-        if (rs) VSTORE(rs + c, VLOAD(rs + c) + v0 + v1 + v2 + v3);
+        VSTORE(o + c, a0 + b);
+        VSTORE(o + C + c, a1 + b);
+        VSTORE(o + 2 * C + c, a2 + b);
+        VSTORE(o + 3 * C + c, a3 + b);
     }
     for (; c < C; c++)
         for (size_t p = 0; p < 4; p++) {
@@ -198,9 +236,7 @@ static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, co
                 const float *wr = w + ky * K * C + c;
                 for (size_t kx = 0; kx < K; kx++) acc = SFMA(xr[kx * C], wr[kx * C], acc);
             }
-            const float v = KSUF(sswish)(acc + bias[c]);
-            o[p * C + c] = v;
-            if (rs) rs[c] += v;
+            o[p * C + c] = acc + bias[c];
         }
 }
 
@@ -220,9 +256,9 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
             float *o = out + (oy * s->wo + ox) * C;
             /* four pixels at once while all four windows are inside the row */
             if (ox + 4 <= s->wo && ix0 >= 0 && ix0 + (long)(3 * st + k) <= (long)s->w) {
-                if (k == 3) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 3);
-                else if (k == 5) KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, 5);
-                else KSUF(dw_quad)(s, in, w, bias, o, rs, iy0, ky0, ky1, ix0, k);
+                if (k == 3) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 3);
+                else if (k == 5) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 5);
+                else KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, k);
                 ox += 4;
                 continue;
             }
@@ -243,18 +279,10 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
                         a3 = VFMA(VLOAD(xp + 3 * VW), VLOAD(wp + 3 * VW), a3);
                     }
                 }
-                const VF v0 = KSUF(vswish)(a0 + VLOAD(bias + c)), v1 = KSUF(vswish)(a1 + VLOAD(bias + c + VW)),
-                         v2 = KSUF(vswish)(a2 + VLOAD(bias + c + 2 * VW)), v3 = KSUF(vswish)(a3 + VLOAD(bias + c + 3 * VW));
-                VSTORE(o + c, v0);
-                VSTORE(o + c + VW, v1);
-                VSTORE(o + c + 2 * VW, v2);
-                VSTORE(o + c + 3 * VW, v3);
-                if (rs) {
-                    VSTORE(rs + c, VLOAD(rs + c) + v0);
-                    VSTORE(rs + c + VW, VLOAD(rs + c + VW) + v1);
-                    VSTORE(rs + c + 2 * VW, VLOAD(rs + c + 2 * VW) + v2);
-                    VSTORE(rs + c + 3 * VW, VLOAD(rs + c + 3 * VW) + v3);
-                }
+                VSTORE(o + c, a0 + VLOAD(bias + c));
+                VSTORE(o + c + VW, a1 + VLOAD(bias + c + VW));
+                VSTORE(o + c + 2 * VW, a2 + VLOAD(bias + c + 2 * VW));
+                VSTORE(o + c + 3 * VW, a3 + VLOAD(bias + c + 3 * VW));
             }
             for (; c < cv; c += VW) {
                 VF acc = VZERO;
@@ -264,9 +292,7 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
                     for (size_t kx = kx0; kx < kx1; kx++)
                         acc = VFMA(VLOAD(xr + (size_t)(ix0 + (long)kx) * C), VLOAD(wr + kx * C), acc);
                 }
-                const VF v = KSUF(vswish)(acc + VLOAD(bias + c));
-                VSTORE(o + c, v);
-                if (rs) VSTORE(rs + c, VLOAD(rs + c) + v);
+                VSTORE(o + c, acc + VLOAD(bias + c));
             }
             for (; c < C; c++) {
                 float acc = 0.0f;
@@ -275,12 +301,12 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
                     const float *wr = w + ky * k * C + c;
                     for (size_t kx = kx0; kx < kx1; kx++) acc = SFMA(xr[(size_t)(ix0 + (long)kx) * C], wr[kx * C], acc);
                 }
-                const float v = KSUF(sswish)(acc + bias[c]);
-                o[c] = v;
-                if (rs) rs[c] += v;
+                o[c] = acc + bias[c];
             }
             ox++;
         }
+        /* bias is in; swish and the row sums as one pass over the finished row (see gemm) */
+        KSUF(swish_add)(out + oy * s->wo * C, NULL, s->wo * C, rs, C);
     }
 }
 
@@ -288,11 +314,11 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
 
 static void KSUF(stem)(const float *in, size_t h, size_t w, size_t pad, const float *wts, const float *bias,
                        float *out, size_t wo, size_t y0, size_t y1) {
-    enum { C = 32, NV = 32 / VW };
-    for (size_t oy = y0; oy < y1; oy++)
+    enum { C = 32, SNV = 32 / VW };
+    for (size_t oy = y0; oy < y1; oy++) {
         for (size_t ox = 0; ox < wo; ox++) {
-            VF acc[NV];
-            for (size_t v = 0; v < NV; v++) acc[v] = VZERO;
+            VF acc[SNV];
+            for (size_t v = 0; v < SNV; v++) acc[v] = VZERO;
             for (size_t ky = 0; ky < 3; ky++) {
                 const long iy = (long)(oy * 2 + ky) - (long)pad;
                 if (iy < 0 || iy >= (long)h) continue;
@@ -303,13 +329,15 @@ static void KSUF(stem)(const float *in, size_t h, size_t w, size_t pad, const fl
                     const float *wk = wts + (ky * 3 + kx) * 3 * C;
                     for (size_t ci = 0; ci < 3; ci++) {
                         const VF xv = VSET1(px[ci]);
-                        for (size_t v = 0; v < NV; v++) acc[v] = VFMA(xv, VLOAD(wk + ci * C + v * VW), acc[v]);
+                        for (size_t v = 0; v < SNV; v++) acc[v] = VFMA(xv, VLOAD(wk + ci * C + v * VW), acc[v]);
                     }
                 }
             }
             float *o = out + (oy * wo + ox) * C;
-            for (size_t v = 0; v < NV; v++) VSTORE(o + v * VW, KSUF(vswish)(acc[v] + VLOAD(bias + v * VW)));
+            for (size_t v = 0; v < SNV; v++) VSTORE(o + v * VW, acc[v] + VLOAD(bias + v * VW));
         }
+        KSUF(swish_add)(out + oy * wo * C, NULL, wo * C, NULL, 0); /* the finished row (see gemm) */
+    }
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -376,6 +404,7 @@ static void KSUF(axpy)(float *y, float a, const float *x, size_t n) {
 #undef KSUF
 #undef VW
 #undef MR
+#undef NV
 #undef VF
 #undef VLOAD
 #undef VSTORE
