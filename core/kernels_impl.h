@@ -205,14 +205,32 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
  * so a value does not depend on which path computed it. K is a constant at each call. */
 static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, const float *in, const float *w,
                                                      const float *bias, float *o, long iy0, size_t ky0,
-                                                     size_t ky1, long ix0, const size_t K) {
-    const size_t C = s->c, st = s->stride, cv = C / VW * VW, xs = st * C;
+                                                     size_t ky1, long ix0, const size_t K, const size_t ST) {
+    const size_t C = s->c, st = ST, cv = C / VW * VW, xs = st * C;
+    /* The four windows of a row touch 3 * ST + K input pixels: where that fits in registers
+     * (3x3 and 5x5 at stride 1, 3x3 at stride 2) each is loaded once instead of once per
+     * window that uses it (6 loads instead of 12 for 3x3). wasm has no scaled addressing, so
+     * every load costs address arithmetic too. */
+    enum { NXMAX = 9 };
+    const size_t NX = 3 * ST + K;
     size_t c = 0;
     for (; c < cv; c += VW) {
         VF a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
         for (size_t ky = ky0; ky < ky1; ky++) {
             const float *xr = in + ((size_t)(iy0 + (long)ky) * s->w + (size_t)ix0) * C + c;
             const float *wr = w + ky * K * C + c;
+            if (NX <= NXMAX) {
+                VF xv[NXMAX];
+                for (size_t j = 0; j < NX && j < NXMAX; j++) xv[j] = VLOAD(xr + j * C);
+                for (size_t kx = 0; kx < K && kx + 3 * ST < NXMAX; kx++) {
+                    const VF wv = VLOAD(wr + kx * C);
+                    a0 = VFMA(xv[kx], wv, a0);
+                    a1 = VFMA(xv[kx + ST], wv, a1);
+                    a2 = VFMA(xv[kx + 2 * ST], wv, a2);
+                    a3 = VFMA(xv[kx + 3 * ST], wv, a3);
+                }
+                continue;
+            }
             for (size_t kx = 0; kx < K; kx++) {
                 const VF wv = VLOAD(wr + kx * C);
                 const float *xp = xr + kx * C;
@@ -256,9 +274,11 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
             float *o = out + (oy * s->wo + ox) * C;
             /* four pixels at once while all four windows are inside the row */
             if (ox + 4 <= s->wo && ix0 >= 0 && ix0 + (long)(3 * st + k) <= (long)s->w) {
-                if (k == 3) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 3);
-                else if (k == 5) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 5);
-                else KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, k);
+                if (k == 3 && st == 1) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 3, 1);
+                else if (k == 3 && st == 2) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 3, 2);
+                else if (k == 5 && st == 1) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 5, 1);
+                else if (k == 5 && st == 2) KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, 5, 2);
+                else KSUF(dw_quad)(s, in, w, bias, o, iy0, ky0, ky1, ix0, k, st);
                 ox += 4;
                 continue;
             }
