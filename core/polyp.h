@@ -339,6 +339,44 @@ polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train
                                     polyp_error *err);
 void polyp_classifier_free(polyp_classifier *clf);
 
+/* The same training one step at a time, for callers that must get control back between
+ * epochs (the browser worker yields to its event loop there so a cancel can arrive).
+ * polyp_classifier_train is exactly begin + step until done + finish: same model, bit for
+ * bit, same errors.
+ *
+ *   polyp_train_session *s;
+ *   polyp_train_session_begin(&data, &params, &s, &err);      split, buffers, init weights
+ *   int done = 0;
+ *   while (!done) polyp_train_session_step(s, &done, &err);   one epoch (on_epoch called
+ *                                                             after it), then one last step
+ *                                                             that calibrates and validates
+ *   polyp_train_session_finish(s, &clf, &report, &err);
+ *   polyp_train_session_free(s);
+ *
+ * Cancelling is freeing: polyp_train_session_free releases everything at any point. */
+typedef struct polyp_train_session polyp_train_session;
+
+/* Validates the parameters and data as polyp_classifier_train does, splits, allocates and
+ * initialises the weights. `data` and what it points to are borrowed and must stay valid
+ * and unchanged until polyp_train_session_free; `params` is copied (params->extractor_id
+ * is copied into the model here; params->parallel and on_epoch_user stay borrowed until
+ * _free). *out owned: polyp_train_session_free. */
+polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_train_params *params,
+                                       polyp_train_session **out, polyp_error *err);
+/* Runs the next step: an epoch while epochs remain (then on_epoch, whose non-zero return
+ * fails the step with POLYP_ERR_CANCELLED), else calibration and the validation pass.
+ * *done = 1 once the classifier is ready for _finish. After a failed step only _free is
+ * left (further calls fail with POLYP_ERR_INVALID_ARG). */
+polyp_status polyp_train_session_step(polyp_train_session *s, int *done, polyp_error *err);
+/* Epochs run so far and epochs requested (either pointer may be NULL). */
+void polyp_train_session_progress(const polyp_train_session *s, size_t *epochs_done,
+                                  size_t *epochs);
+/* Hands out the trained classifier (only once *done was 1); `report` may be NULL.
+ * *out owned: polyp_classifier_free; the session still needs polyp_train_session_free. */
+polyp_status polyp_train_session_finish(polyp_train_session *s, polyp_classifier **out,
+                                        polyp_train_report *report, polyp_error *err);
+void polyp_train_session_free(polyp_train_session *s);
+
 /* Labels in class order (sorted), pointers kept by the classifier (valid until _free). */
 size_t polyp_classifier_n_labels(const polyp_classifier *clf);
 const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */

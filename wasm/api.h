@@ -100,13 +100,26 @@ void polyp_wasm_csv_free(polyp_annotations *annotations);
 
 /* ---- classifier (api_classifier.c). Labels: label_blob = n_labels NUL-terminated codes back
  * to back; label_index[i] indexes it (-1 = unlabelled). Images concatenated (npoints[i]). */
-polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const uint32_t *npoints,
-                                              const float *feat, const int32_t *label_index,
-                                              const char *label_blob, size_t n_labels, int kind,
-                                              uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
-                                              const char *extractor_id,
-                                              const polyp_wasm_pool *pool, double *report /* 13 */,
-                                              polyp_error *err);
+/* Training one step at a time (polyp_train_session_*), so JS gets control back between
+ * epochs and a cancel can stop it. npoints (n_images), feat (total x dim), label_index and
+ * label_blob are buffers from polyp_wasm_malloc whose ownership passes to the session, also
+ * when begin fails; extractor_id is copied. Owned: polyp_wasm_classifier_train_free (which
+ * is also how a training is cancelled). */
+typedef struct polyp_wasm_train polyp_wasm_train;
+polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images, uint32_t *npoints,
+                                                    float *feat, int32_t *label_index,
+                                                    char *label_blob, size_t n_labels, int kind,
+                                                    uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
+                                                    const char *extractor_id,
+                                                    const polyp_wasm_pool *pool, polyp_error *err);
+/* One epoch (Module.polypOnEpoch called after it), or the final calibration + validation.
+ * Returns 0 while steps remain, 1 when done, -1 on failure (err says why). */
+int polyp_wasm_classifier_train_step(polyp_wasm_train *train, polyp_error *err);
+/* The classifier once a step returned 1; report: 13 doubles (see api_classifier.c). Owned:
+ * polyp_wasm_classifier_free; the session still needs _train_free. */
+polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *train, double *report /* 13 */,
+                                                     polyp_error *err);
+void polyp_wasm_classifier_train_free(polyp_wasm_train *train);
 void polyp_wasm_classifier_free(polyp_classifier *clf);
 size_t polyp_wasm_classifier_n_labels(const polyp_classifier *clf);
 const char *polyp_wasm_classifier_label(const polyp_classifier *clf, size_t i);

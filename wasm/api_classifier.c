@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-epoch progress into JS (wasm/engine.js sets Module.polypOnEpoch for the call); a
- * non-zero return cancels training. */
+/* Per-epoch progress into JS (wasm/engine.js sets Module.polypOnEpoch around each training
+ * step); a non-zero return cancels training (the shared-memory cancel flag of isolated pages). */
 EM_JS(int, polyp_wasm_js_on_epoch, (double epoch, double n_epochs, double ref_accuracy), {
     return Module["polypOnEpoch"] ? (Module["polypOnEpoch"](epoch, n_epochs, ref_accuracy) | 0) : 0;
 });
@@ -67,54 +67,116 @@ static const char **point_labels(const int32_t *index, size_t n, const char **ta
     return out;
 }
 
-polyp_classifier *polyp_wasm_classifier_train(size_t dim, size_t n_images, const uint32_t *npoints,
-                                              const float *feat, const int32_t *label_index,
-                                              const char *label_blob, size_t n_labels, int kind,
-                                              uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
-                                              const char *extractor_id,
-                                              const polyp_wasm_pool *pool, double *report,
-                                              polyp_error *err) {
+/* A training session with the dataset it reads: the session borrows the dataset, so the
+ * dataset's tables and the JS-filled buffers live here until polyp_wasm_classifier_train_free. */
+struct polyp_wasm_train {
+    polyp_train_session *session;
+    polyp_dataset data;
+    polyp_dataset_image *images;   /* n_images, pointing into feat and labels */
+    const char **labels;           /* total points: pointers into label_blob, NULL = unlabelled */
+    const char **table;            /* n_labels pointers into label_blob */
+    /* the caller's buffers, owned from begin on */
+    uint32_t *npoints;
+    float *feat;
+    int32_t *label_index;
+    char *label_blob;
+};
+
+void polyp_wasm_classifier_train_free(polyp_wasm_train *t) {
+    if (!t) return;
+    polyp_train_session_free(t->session);
+    free(t->images);
+    free(t->labels);
+    free(t->table);
+    free(t->npoints);
+    free(t->feat);
+    free(t->label_index);
+    free(t->label_blob);
+    free(t);
+}
+
+polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images, uint32_t *npoints,
+                                                    float *feat, int32_t *label_index,
+                                                    char *label_blob, size_t n_labels, int kind,
+                                                    uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
+                                                    const char *extractor_id,
+                                                    const polyp_wasm_pool *pool, polyp_error *err) {
+    polyp_wasm_train *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(npoints);
+        free(feat);
+        free(label_index);
+        free(label_blob);
+        set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
+        return NULL;
+    }
+    t->npoints = npoints;
+    t->feat = feat;
+    t->label_index = label_index;
+    t->label_blob = label_blob;
     size_t total = 0;
     for (size_t i = 0; i < n_images; i++) total += npoints[i];
-    const char **table = label_table(label_blob, n_labels, err);
-    if (!table) return NULL;
-    const char **labels = point_labels(label_index, total, table, n_labels, err);
-    polyp_dataset_image *images = calloc(n_images ? n_images : 1, sizeof *images);
-    polyp_classifier *clf = NULL;
-    if (labels && images) {
-        size_t at = 0;
-        for (size_t i = 0; i < n_images; i++) {
-            images[i].npoints = npoints[i];
-            images[i].labels = labels + at;
-            images[i].feat = feat + at * dim;
-            at += npoints[i];
-        }
-        polyp_dataset data = {dim, n_images, images, NULL, NULL, NULL};
-        polyp_train_params p = polyp_train_default_params();
-        p.kind = kind == 1 ? POLYP_CLASSIFIER_LR : POLYP_CLASSIFIER_MLP;
-        p.seed = ((uint64_t)seed_hi << 32) | seed_lo;
-        if (epochs) p.epochs = epochs;
-        p.extractor_id = extractor_id;
-        p.on_epoch = on_epoch;
-        p.parallel = polyp_wasm_parallel(pool);
-        polyp_train_report r;
-        memset(&r, 0, sizeof r);
-        if (polyp_classifier_train(&data, &p, &clf, &r, err) == POLYP_OK && report) {
-            /* report: n_classes, points[3], images[3], hidden[2], learning_rate, epochs_done,
-             * ref_accuracy_last, val_accuracy */
-            double v[13] = {(double)r.n_classes, (double)r.points[0], (double)r.points[1],
-                            (double)r.points[2], (double)r.images[0], (double)r.images[1],
-                            (double)r.images[2], (double)r.hidden[0], (double)r.hidden[1],
-                            r.learning_rate, (double)r.epochs_done, r.ref_accuracy_last,
-                            r.val_accuracy};
-            memcpy(report, v, sizeof v);
-        }
-    } else if (labels) {
-        set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
+    t->table = label_table(label_blob, n_labels, err);
+    t->labels = t->table ? point_labels(label_index, total, t->table, n_labels, err) : NULL;
+    t->images = t->labels ? calloc(n_images ? n_images : 1, sizeof *t->images) : NULL;
+    if (t->labels && !t->images) set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
+    if (!t->images) {
+        polyp_wasm_classifier_train_free(t);
+        return NULL;
     }
-    free(images);
-    free(labels);
-    free(table);
+    size_t at = 0;
+    for (size_t i = 0; i < n_images; i++) {
+        t->images[i].npoints = npoints[i];
+        t->images[i].labels = t->labels + at;
+        t->images[i].feat = feat + at * dim;
+        at += npoints[i];
+    }
+    polyp_dataset data = {dim, n_images, t->images, NULL, NULL, NULL};
+    t->data = data;
+    polyp_train_params p = polyp_train_default_params();
+    p.kind = kind == 1 ? POLYP_CLASSIFIER_LR : POLYP_CLASSIFIER_MLP;
+    p.seed = ((uint64_t)seed_hi << 32) | seed_lo;
+    if (epochs) p.epochs = epochs;
+    p.extractor_id = extractor_id;
+    p.on_epoch = on_epoch;
+    p.parallel = polyp_wasm_parallel(pool);
+    if (polyp_train_session_begin(&t->data, &p, &t->session, err) != POLYP_OK) {
+        polyp_wasm_classifier_train_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int polyp_wasm_classifier_train_step(polyp_wasm_train *t, polyp_error *err) {
+    int done = 0;
+    if (!t) {
+        set_err(err, POLYP_ERR_INVALID_ARG, "train: no training session");
+        return -1;
+    }
+    if (polyp_train_session_step(t->session, &done, err) != POLYP_OK) return -1;
+    return done;
+}
+
+polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *t, double *report,
+                                                     polyp_error *err) {
+    if (!t) {
+        set_err(err, POLYP_ERR_INVALID_ARG, "train: no training session");
+        return NULL;
+    }
+    polyp_classifier *clf = NULL;
+    polyp_train_report r;
+    memset(&r, 0, sizeof r);
+    if (polyp_train_session_finish(t->session, &clf, &r, err) != POLYP_OK) return NULL;
+    if (report) {
+        /* report: n_classes, points[3], images[3], hidden[2], learning_rate, epochs_done,
+         * ref_accuracy_last, val_accuracy */
+        double v[13] = {(double)r.n_classes, (double)r.points[0], (double)r.points[1],
+                        (double)r.points[2], (double)r.images[0], (double)r.images[1],
+                        (double)r.images[2], (double)r.hidden[0], (double)r.hidden[1],
+                        r.learning_rate, (double)r.epochs_done, r.ref_accuracy_last,
+                        r.val_accuracy};
+        memcpy(report, v, sizeof v);
+    }
     return clf;
 }
 

@@ -348,30 +348,51 @@ export class Engine {
 
   /**
    * Trains on images in stable order: npoints[i] points each, labels per point (null =
-   * unlabelled), features total x dim. onEpoch(epoch, nEpochs, refAccuracy) may return true
-   * to cancel. Returns { clf (handle), report, ...classifierInfo }.
+   * unlabelled), features total x dim. Runs one epoch per wasm call: onEpoch(epoch, nEpochs,
+   * refAccuracy) after each (return true to cancel from inside the call: the shared-flag
+   * path), and `between()` after begin and after every step (the last one included, so a
+   * cancel that arrives during calibration still counts): it may return a promise (the
+   * worker yields to its event loop there) and throw to cancel, which frees the session.
+   * Returns { clf (handle), report, ...classifierInfo }.
    */
-  trainClassifier({ dim, npoints, labels, features, kind = 'mlp', seed = 0, epochs = 0, extractorId = null, onEpoch }) {
-    this.need('classifier', '_polyp_wasm_classifier_train');
+  async trainClassifier({ dim, npoints, labels, features, kind = 'mlp', seed = 0, epochs = 0, extractorId = null, onEpoch, between }) {
+    this.need('classifier', '_polyp_wasm_classifier_train_begin');
     const total = npoints.reduce((a, b) => a + b, 0);
     if (labels.length !== total || features.length !== total * dim) {
       throw new PolypError(1, `train: ${labels.length} labels and ${features.length} feature values for ${total} points x ${dim}`);
     }
     const t = this.labelTable(labels);
     const s = BigInt(seed);
-    const ptrs = [];
-    const keep = (p) => { ptrs.push(p); return p; };
+    // The dataset buffers pass to the session (freed by _train_free, also when begin fails).
+    const owned = [];
+    let session = 0, xP = 0, rP = 0;
     try {
-      const npP = keep(this.copyIn(new Uint8Array(Uint32Array.from(npoints).buffer)));
-      const fP = keep(this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength)));
-      const iP = keep(this.copyIn(new Uint8Array(t.index.buffer)));
-      const bP = keep(this.copyIn(t.blob));
-      const xP = extractorId ? keep(this.copyIn(new TextEncoder().encode(extractorId + '\0'))) : 0;
-      const rP = keep(this.alloc(13 * 8));
-      this.m.polypOnEpoch = onEpoch ? (e, n, acc) => (onEpoch(e, n, acc) ? 1 : 0) : null;
-      const clf = this.m._polyp_wasm_classifier_train(dim, npoints.length, npP, fP, iP, bP, t.n,
-        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, this.pool, rP, this.err);
-      this.m.polypOnEpoch = null;
+      owned.push(this.copyIn(new Uint8Array(Uint32Array.from(npoints).buffer)));
+      owned.push(this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength)));
+      owned.push(this.copyIn(new Uint8Array(t.index.buffer)));
+      owned.push(this.copyIn(t.blob));
+      xP = extractorId ? this.copyIn(new TextEncoder().encode(extractorId + '\0')) : 0;
+      rP = this.alloc(13 * 8);
+    } catch (e) {
+      owned.forEach((p) => this.free(p));
+      this.free(xP);
+      throw e;
+    }
+    try {
+      session = this.m._polyp_wasm_classifier_train_begin(dim, npoints.length, ...owned, t.n,
+        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, this.pool, this.err);
+      this.free(xP);
+      xP = 0;
+      this.check(session);
+      if (between) await between();
+      for (let done = 0; done !== 1;) {
+        this.m.polypOnEpoch = onEpoch ? (e, n, acc) => (onEpoch(e, n, acc) ? 1 : 0) : null;
+        done = this.m._polyp_wasm_classifier_train_step(session, this.err);
+        this.m.polypOnEpoch = null;
+        if (done < 0) this.fail();
+        if (between) await between();
+      }
+      const clf = this.m._polyp_wasm_classifier_train_finish(session, rP, this.err);
       this.check(clf);
       const r = new Float64Array(this.buffer(), rP, 13);
       const report = {
@@ -382,7 +403,9 @@ export class Engine {
       return { clf, report, ...this.classifierInfo(clf) };
     } finally {
       this.m.polypOnEpoch = null;
-      ptrs.forEach((p) => this.free(p));
+      if (session) this.m._polyp_wasm_classifier_train_free(session);
+      this.free(xP);
+      this.free(rP);
     }
   }
 

@@ -42,6 +42,9 @@ export interface CreateOptions {
   workerUrl?: string | URL;
   /** Receives the one-line artifact choice, once per page. Default console.info; null: silent. */
   log?: ((message: string) => void) | null;
+  /** false: never give training a SharedArrayBuffer cancel flag, i.e. cancel exactly as on a
+   * page that is not cross-origin isolated (for tests). Default true. */
+  sharedCancel?: boolean;
 }
 
 export interface CallOptions {
@@ -120,8 +123,9 @@ export interface TrainOptions {
   epochs?: number;
   /** The weights' sha256 the features came from (WeightsInfo.sha256), stored in the model. */
   extractorId?: string | null;
-  /** Cancels at the next epoch on cross-origin-isolated pages and in node; elsewhere the
-   * result is discarded when training ends. Rejects with an AbortError. */
+  /** Cancels at the next epoch boundary on every page (the worker runs one epoch at a time
+   * and yields between epochs); the training is freed and the promise rejects with an
+   * AbortError. */
   signal?: AbortSignal;
   /** After every epoch: epochs done, total, reference-set accuracy (uncalibrated). */
   onProgress?: (epoch: number, epochs: number, refAccuracy: number) => void;
@@ -206,6 +210,8 @@ export declare class Polyp {
   readonly flavor: 'simd' | 'simd-mt';
   readonly threads: number;
   readonly version: string;
+  /** Whether training may use a SharedArrayBuffer cancel flag (CreateOptions.sharedCancel). */
+  readonly sharedCancel: boolean;
 
   /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
   loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;

@@ -133,9 +133,10 @@ class Client {
 
 export class Polyp {
   /** @internal use createPolyp() */
-  constructor(client, info) {
+  constructor(client, info, { sharedCancel = true } = {}) {
     this.client = client;
     this.info = info;
+    this.sharedCancel = sharedCancel !== false;
   }
 
   /** 'simd-mt' or 'simd'. */
@@ -212,8 +213,11 @@ export class Polyp {
    * Trains a per-source classifier (CoralNet's split, schedule and calibration).
    * data.images: [{ labels: (string|null)[], features: Float32Array(npoints*dim) }] in a
    * stable order (the order fixes the splits). onProgress(epoch, epochs, refAccuracy) after
-   * each epoch. `signal` cancels at the next epoch on cross-origin-isolated pages (and node);
-   * elsewhere the result is discarded when training ends.
+   * each epoch. `signal` cancels at the next epoch boundary on every page: the worker runs
+   * one epoch per wasm call and yields to its event loop between them, so the cancel message
+   * stops the training there, frees it, and the promise rejects with an AbortError. (On
+   * cross-origin-isolated pages and in node a shared flag is also read at the end of each
+   * epoch inside the call.)
    */
   async trainClassifier(data, { kind = 'mlp', seed = 0, epochs = 0, extractorId = null, signal, onProgress } = {}) {
     const dim = data.dim || FEATURE_DIM;
@@ -230,7 +234,8 @@ export class Polyp {
       at += im.features.length;
       for (const l of im.labels) labels.push(l ?? null);
     });
-    const shared = typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
+    const shared = this.sharedCancel && typeof SharedArrayBuffer === 'function' &&
+      (isNode || globalThis.crossOriginIsolated === true);
     const cancelFlag = shared ? new SharedArrayBuffer(4) : null;
     const onAbort = () => cancelFlag && Atomics.store(new Int32Array(cancelFlag), 0, 1);
     if (signal) signal.addEventListener('abort', onAbort, { once: true });
@@ -330,7 +335,9 @@ let announced = false;
 /**
  * Starts the worker and the wasm module. options.threads: 'auto' (default) or a count;
  * options.baseUrl: where the polyp-simd*.{mjs,wasm} files live (default ./dist/ next to
- * this file); options.log: called once with the artifact choice (default console.info).
+ * this file); options.log: called once with the artifact choice (default console.info);
+ * options.sharedCancel: false never hands training a SharedArrayBuffer cancel flag, i.e.
+ * cancels as on a page that is not cross-origin isolated (for tests; default true).
  */
 export async function createPolyp(options = {}) {
   const workerUrl = options.workerUrl || new URL('./worker.js', import.meta.url);
@@ -345,7 +352,7 @@ export async function createPolyp(options = {}) {
       announced = true;
       log(`polyp ${info.version}: polyp-${info.flavor} (${info.reason})`);
     }
-    return new Polyp(client, info);
+    return new Polyp(client, info, { sharedCancel: options.sharedCancel });
   } catch (e) {
     port.terminate();
     throw e;

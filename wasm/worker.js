@@ -8,7 +8,8 @@
 //                   { id, type: 'result', result }
 //                   { id, type: 'error', error: { name, message, status, statusName } }
 // Requests run one at a time in arrival order (one module, one extractor); cancel messages
-// are handled at once, and long requests yield between chunks so that they can arrive.
+// are handled at once, and long requests yield between chunks (extraction) or epochs
+// (training) so that they can arrive.
 import { detectRuntime, isNode } from './detect.js';
 import { Engine, PolypError } from './engine.js';
 
@@ -46,6 +47,23 @@ class CancelledError extends PolypError {
 }
 
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// One macrotask, after which messages already queued for this worker (a 'cancel') have run.
+// Browsers: a MessageChannel round trip (setTimeout(0) is clamped to 4 ms once timers nest,
+// i.e. on every epoch after the fifth). Node: setImmediate, because node delivers a port's
+// messages posted from inside its own message handler in the same turn, so a channel there
+// would never let the parent's 'cancel' in (seen: a 40-epoch training ran to its end).
+const nextMacrotask = (() => {
+  if (typeof setImmediate === 'function') return () => new Promise((resolve) => setImmediate(resolve));
+  if (typeof MessageChannel !== 'function') return yieldToEvents;
+  const channel = new MessageChannel();
+  const waiting = [];
+  channel.port1.onmessage = () => waiting.shift()();
+  return () => new Promise((resolve) => {
+    waiting.push(resolve);
+    channel.port2.postMessage(0);
+  });
+})();
 
 async function bytesOf(x) {
   if (typeof Blob === 'function' && x instanceof Blob) return new Uint8Array(await x.arrayBuffer());
@@ -134,19 +152,21 @@ const handlers = {
   async trainClassifier({ id, dim, npoints, labels, features, kind, seed, epochs, extractorId, cancelFlag }) {
     const e = needEngine();
     const flag = cancelFlag ? new Int32Array(cancelFlag) : null;
-    // Training is one wasm call: progress is posted from inside it; cancellation reaches it
-    // only through the shared flag (pages without SharedArrayBuffer cancel after the call).
-    const r = e.trainClassifier({
+    // One wasm call per epoch, and a macrotask between them so a 'cancel' message for this
+    // request is seen at the next epoch boundary on every page; the session is freed then.
+    // Where the page can share memory the flag is read inside the call too, at the end of
+    // each epoch, so the cancel needs no message round trip there.
+    const r = await e.trainClassifier({
       dim, npoints, labels, features: new Float32Array(features), kind, seed, epochs, extractorId,
       onEpoch: (epoch, n, acc) => {
         port.post({ id, type: 'progress', done: epoch + 1, total: n, refAccuracy: acc });
         return flag ? Atomics.load(flag, 0) !== 0 : false;
       },
+      between: async () => {
+        await nextMacrotask();
+        if (cancelled.has(id)) throw new CancelledError();
+      },
     });
-    if (cancelled.has(id)) {
-      e.freeClassifier(r.clf);
-      throw new CancelledError();
-    }
     const handle = nextClassifier++;
     classifiers.set(handle, r.clf);
     const { clf, ...info } = r;

@@ -32,3 +32,24 @@ export function makeSource(dim = 1280, seed = 12345) {
   }
   return images;
 }
+
+/**
+ * A larger source for the cancellation tests: nImages x nPoints points of `dim` values,
+ * labels from `labels` (class means plus uniform noise), point 3 of every image unlabelled.
+ * [{ name, labels, features, points }] in stable order.
+ */
+export function makeLargeSource({ dim = 64, nImages = 160, nPoints = 25, labels = ['Acro', 'CCA', 'Macro', 'Sand', 'Turf'], seed = 777 } = {}) {
+  const rnd = mulberry32(seed);
+  const means = labels.map(() => Float32Array.from({ length: dim }, () => rnd() * 2 - 1));
+  const images = [];
+  for (let i = 0; i < nImages; i++) {
+    const lab = [], features = new Float32Array(nPoints * dim);
+    for (let k = 0; k < nPoints; k++) {
+      const c = Math.floor(rnd() * labels.length);
+      lab.push(k === 3 ? null : labels[c]);
+      for (let d = 0; d < dim; d++) features[k * dim + d] = 0.5 * means[c][d] + (rnd() * 2 - 1);
+    }
+    images.push({ name: `img${String(i).padStart(3, '0')}.jpg`, labels: lab, features, points: lab.map((_, k) => [k, 2 * k]) });
+  }
+  return images;
+}

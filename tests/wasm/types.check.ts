@@ -25,6 +25,11 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   }
   const clf = await polyp.trainClassifier({ images: [{ labels: ['CCA', null], features: new Float32Array(2 * FEATURE_DIM) }] },
     { seed: 3n, onProgress: (e: number, n: number, acc: number) => console.log(e, n, acc) });
+  const single: Polyp = await createPolyp({ threads: 1, sharedCancel: false, log: null });
+  const shared: boolean = single.sharedCancel;
+  await single.trainClassifier({ dim: 4, images: [{ labels: ['CCA'], features: new Float32Array(4) }] },
+    { kind: 'lr', epochs: 3, signal: ac.signal }).catch((e: unknown) => e instanceof PolypError && e.name === 'AbortError');
+  void shared;
   const probs: Float32Array = await clf.predict(r.features);
   const ev = await clf.evaluate(r.features, ['CCA']);
   const acc: number = ev.alleviateAccuracy[50] + ev.accuracy + clf.valAccuracy;
