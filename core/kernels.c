@@ -28,6 +28,20 @@ static inline float polyp_shl23_scalar(float t) {
     return f;
 }
 
+/* exp's constants (kernels_impl.h's vexpneg and swish), read through a volatile pointer so
+ * the compiler cannot fold them into immediates: see expk_load there for why. Both are
+ * const; nothing here is mutable. */
+typedef struct polyp_exp_consts {
+    float lo, hi, log2e, magic, ln2_hi, ln2_lo, c5, c4, c3, c2, c1, one;
+} polyp_exp_consts;
+static const polyp_exp_consts polyp_exp_k = {
+    -40.0f, 40.0f,                         /* clamps of swish / sigmoid */
+    -1.44269504088896341f, 12583039.0f,    /* -1 / ln 2; 1.5 * 2^23 + 127 */
+    -0.693359375f, 2.12194440e-4f,         /* ln 2 in two parts (Cody-Waite), negated */
+    0x1.0fa834p-7f, 0x1.573a54p-5f, 0x1.555a6ap-3f, 0x1.fffdc6p-2f, 0x1.fffff6p-1f, /* p(r) */
+    1.0f};
+static const polyp_exp_consts *const volatile polyp_exp_kp = &polyp_exp_k;
+
 /* ------------------------------------------------------------------ scalar */
 #define KSUF(name) name##_scalar
 #define NV 2

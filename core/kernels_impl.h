@@ -16,6 +16,24 @@
 
 #define NR (NV * VW)
 
+/* exp's constants as vectors, read from memory once per kernel call (polyp_exp_consts in
+ * kernels.c, behind a volatile pointer so the compiler cannot turn them back into
+ * immediates). Why: Chromium's V8 rebuilds every v128 immediate inside the loop that uses
+ * it (a 64-bit move, a move to xmm and an unpack, for each of a dozen constants), which
+ * made swish 1.3x slower than with its operands held in registers (or reloaded from
+ * the stack); a value that came from memory cannot be rebuilt, so V8 keeps it. */
+typedef struct KSUF(expk) {
+    VF lo, hi, log2e, magic, ln2_hi, ln2_lo, c5, c4, c3, c2, c1, one;
+} KSUF(expk);
+
+static inline KSUF(expk) KSUF(expk_load)(void) {
+    const polyp_exp_consts *c = polyp_exp_kp;
+    const KSUF(expk) k = {VSET1(c->lo),     VSET1(c->hi),     VSET1(c->log2e), VSET1(c->magic),
+                          VSET1(c->ln2_hi), VSET1(c->ln2_lo), VSET1(c->c5),    VSET1(c->c4),
+                          VSET1(c->c3),     VSET1(c->c2),     VSET1(c->c1),    VSET1(c->one)};
+    return k;
+}
+
 /* exp(-z) for |z| <= 40 (the callers clamp), as s + (r s) p(r) with s = 2^n:
  *   n = round(-z / ln 2): adding 1.5 * 2^23 + 127 rounds and leaves n + 127 in the low bits,
  *     so shifting them into the exponent field gives s = 2^n with no integer add;
@@ -23,16 +41,16 @@
  *   exp(r) = 1 + r p(r), p of degree 4 fitted to exp's relative error on |r| <= ln2 / 2
  *     (Lawson's weighted least squares, then rounded to float: at most 1.7e-7 evaluated in
  *     float, 9e-8 exactly). 20 vector operations; the Cephes form it replaces took 26. */
-static inline VF KSUF(vexpneg)(VF z) {
-    VF vn = VFMA(z, VSET1(-1.44269504088896341f), VSET1(12583039.0f));
+static inline VF KSUF(vexpneg)(VF z, const KSUF(expk) *k) {
+    VF vn = VFMA(z, k->log2e, k->magic);
     const VF s = VSHL23(vn);
-    vn = vn - VSET1(12583039.0f);
-    VF r = VFMS(vn, VSET1(-0.693359375f), z);
-    r = VFMA(vn, VSET1(2.12194440e-4f), r);
-    VF p = VFMA(VSET1(0x1.0fa834p-7f), r, VSET1(0x1.573a54p-5f));
-    p = VFMA(p, r, VSET1(0x1.555a6ap-3f));
-    p = VFMA(p, r, VSET1(0x1.fffdc6p-2f));
-    p = VFMA(p, r, VSET1(0x1.fffff6p-1f));
+    vn = vn - k->magic;
+    VF r = VFMS(vn, k->ln2_hi, z);
+    r = VFMA(vn, k->ln2_lo, r);
+    VF p = VFMA(k->c5, r, k->c4);
+    p = VFMA(p, r, k->c3);
+    p = VFMA(p, r, k->c2);
+    p = VFMA(p, r, k->c1);
     return VFMA(r * s, p, s);
 }
 
@@ -43,25 +61,25 @@ static inline VF KSUF(vexpneg)(VF z) {
  * subnormal, and products of tiny activations with tiny gates were too. x86 CPUs take
  * microcode assists on subnormal operands and results; measured in wasm under V8, the
  * project convolutions ran 1.7x slower on the test network's activations before. */
-static inline VF KSUF(vswish)(VF x) {
-    x = VMAX(x, VSET1(-40.0f));
-    return x / (VSET1(1.0f) + KSUF(vexpneg)(VMIN(x, VSET1(40.0f))));
+static inline VF KSUF(vswish)(VF x, const KSUF(expk) *k) {
+    x = VMAX(x, k->lo);
+    return x / (k->one + KSUF(vexpneg)(VMIN(x, k->hi), k));
 }
 /* sigmoid(x) = 1 / (1 + exp(-x)), x clamped to [-40, 40]: at least 4.2e-18 (see vswish). */
-static inline VF KSUF(vsigmoid)(VF x) {
-    return VSET1(1.0f) / (VSET1(1.0f) + KSUF(vexpneg)(VMIN(VMAX(x, VSET1(-40.0f)), VSET1(40.0f))));
+static inline VF KSUF(vsigmoid)(VF x, const KSUF(expk) *k) {
+    return k->one / (k->one + KSUF(vexpneg)(VMIN(VMAX(x, k->lo), k->hi), k));
 }
 
 /* Scalar tails: the same formula through the set's own vector exp, one lane used, so a
  * channel's value does not depend on whether it falls in a tail. */
-static inline float KSUF(sswish)(float x) {
+static inline float KSUF(sswish)(float x, const KSUF(expk) *k) {
     float lanes[VW];
-    VSTORE(lanes, KSUF(vswish)(VSET1(x)));
+    VSTORE(lanes, KSUF(vswish)(VSET1(x), k));
     return lanes[0];
 }
-static inline float KSUF(ssigmoid)(float x) {
+static inline float KSUF(ssigmoid)(float x, const KSUF(expk) *k) {
     float lanes[VW];
-    VSTORE(lanes, KSUF(vsigmoid)(VSET1(x)));
+    VSTORE(lanes, KSUF(vsigmoid)(VSET1(x), k));
     return lanes[0];
 }
 
@@ -69,25 +87,26 @@ static inline float KSUF(ssigmoid)(float x) {
  * n / c rows of c channels and sums[j] += each row's swish(x[.][j]), row by row in order.
  * The elementwise pass the kernels below run after their multiply-adds (see gemm). */
 static void KSUF(swish_add)(float *x, const float *r, size_t n, float *sums, size_t c) {
+    const KSUF(expk) k = KSUF(expk_load)();
     if (sums) {
         const size_t cv = c / VW * VW;
         for (size_t row = 0; row < n / c; row++) {
             float *xr = x + row * c;
             size_t j = 0;
             for (; j + 2 * VW <= cv; j += 2 * VW) {
-                const VF v0 = KSUF(vswish)(VLOAD(xr + j)), v1 = KSUF(vswish)(VLOAD(xr + j + VW));
+                const VF v0 = KSUF(vswish)(VLOAD(xr + j), &k), v1 = KSUF(vswish)(VLOAD(xr + j + VW), &k);
                 VSTORE(xr + j, v0);
                 VSTORE(xr + j + VW, v1);
                 VSTORE(sums + j, VLOAD(sums + j) + v0);
                 VSTORE(sums + j + VW, VLOAD(sums + j + VW) + v1);
             }
             for (; j < cv; j += VW) {
-                const VF v = KSUF(vswish)(VLOAD(xr + j));
+                const VF v = KSUF(vswish)(VLOAD(xr + j), &k);
                 VSTORE(xr + j, v);
                 VSTORE(sums + j, VLOAD(sums + j) + v);
             }
             for (; j < c; j++) {
-                xr[j] = KSUF(sswish)(xr[j]);
+                xr[j] = KSUF(sswish)(xr[j], &k);
                 sums[j] += xr[j];
             }
         }
@@ -95,7 +114,7 @@ static void KSUF(swish_add)(float *x, const float *r, size_t n, float *sums, siz
     }
     size_t i = 0;
     for (; i + 2 * VW <= n; i += 2 * VW) {
-        VF v0 = KSUF(vswish)(VLOAD(x + i)), v1 = KSUF(vswish)(VLOAD(x + i + VW));
+        VF v0 = KSUF(vswish)(VLOAD(x + i), &k), v1 = KSUF(vswish)(VLOAD(x + i + VW), &k);
         if (r) {
             v0 = v0 + VLOAD(r + i);
             v1 = v1 + VLOAD(r + i + VW);
@@ -103,7 +122,7 @@ static void KSUF(swish_add)(float *x, const float *r, size_t n, float *sums, siz
         VSTORE(x + i, v0);
         VSTORE(x + i + VW, v1);
     }
-    for (; i < n; i++) x[i] = r ? KSUF(sswish)(x[i]) + r[i] : KSUF(sswish)(x[i]);
+    for (; i < n; i++) x[i] = r ? KSUF(sswish)(x[i], &k) + r[i] : KSUF(sswish)(x[i], &k);
 }
 
 /* ------------------------------------------------------------------ gemm micro-tile */
@@ -388,15 +407,17 @@ static void KSUF(mean_rows)(const float *x, size_t rows, size_t c, float divisor
 }
 
 static void KSUF(sigmoid)(float *x, size_t n) {
+    const KSUF(expk) k = KSUF(expk_load)();
     size_t i = 0;
-    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vsigmoid)(VLOAD(x + i)));
-    for (; i < n; i++) x[i] = KSUF(ssigmoid)(x[i]);
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vsigmoid)(VLOAD(x + i), &k));
+    for (; i < n; i++) x[i] = KSUF(ssigmoid)(x[i], &k);
 }
 
 static void KSUF(swish)(float *x, size_t n) {
+    const KSUF(expk) k = KSUF(expk_load)();
     size_t i = 0;
-    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vswish)(VLOAD(x + i)));
-    for (; i < n; i++) x[i] = KSUF(sswish)(x[i]);
+    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vswish)(VLOAD(x + i), &k));
+    for (; i < n; i++) x[i] = KSUF(sswish)(x[i], &k);
 }
 
 static float KSUF(dot)(const float *a, const float *b, size_t n) {
