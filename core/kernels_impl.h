@@ -88,28 +88,36 @@ static inline float KSUF(ssigmoid)(float x, const KSUF(expk) *k) {
  * The elementwise pass the kernels below run after their multiply-adds (see gemm). */
 static void KSUF(swish_add)(float *x, const float *r, size_t n, float *sums, size_t c) {
     const KSUF(expk) k = KSUF(expk_load)();
-    if (sums) {
-        const size_t cv = c / VW * VW;
-        for (size_t row = 0; row < n / c; row++) {
-            float *xr = x + row * c;
-            size_t j = 0;
-            for (; j + 2 * VW <= cv; j += 2 * VW) {
-                const VF v0 = KSUF(vswish)(VLOAD(xr + j), &k), v1 = KSUF(vswish)(VLOAD(xr + j + VW), &k);
-                VSTORE(xr + j, v0);
-                VSTORE(xr + j + VW, v1);
-                VSTORE(sums + j, VLOAD(sums + j) + v0);
-                VSTORE(sums + j + VW, VLOAD(sums + j + VW) + v1);
+    if (sums) { /* channel vectors outer, rows inner: each sum stays in a register */
+        const size_t cv = c / VW * VW, rows = n / c;
+        size_t j = 0;
+        for (; j + 2 * VW <= cv; j += 2 * VW) {
+            VF s0 = VLOAD(sums + j), s1 = VLOAD(sums + j + VW);
+            for (size_t row = 0; row < rows; row++) {
+                float *xr = x + row * c + j;
+                const VF v0 = KSUF(vswish)(VLOAD(xr), &k), v1 = KSUF(vswish)(VLOAD(xr + VW), &k);
+                VSTORE(xr, v0);
+                VSTORE(xr + VW, v1);
+                s0 = s0 + v0;
+                s1 = s1 + v1;
             }
-            for (; j < cv; j += VW) {
-                const VF v = KSUF(vswish)(VLOAD(xr + j), &k);
-                VSTORE(xr + j, v);
-                VSTORE(sums + j, VLOAD(sums + j) + v);
-            }
-            for (; j < c; j++) {
-                xr[j] = KSUF(sswish)(xr[j], &k);
-                sums[j] += xr[j];
-            }
+            VSTORE(sums + j, s0);
+            VSTORE(sums + j + VW, s1);
         }
+        for (; j < cv; j += VW) {
+            VF s0 = VLOAD(sums + j);
+            for (size_t row = 0; row < rows; row++) {
+                const VF v = KSUF(vswish)(VLOAD(x + row * c + j), &k);
+                VSTORE(x + row * c + j, v);
+                s0 = s0 + v;
+            }
+            VSTORE(sums + j, s0);
+        }
+        for (; j < c; j++)
+            for (size_t row = 0; row < rows; row++) {
+                x[row * c + j] = KSUF(sswish)(x[row * c + j], &k);
+                sums[j] += x[row * c + j];
+            }
         return;
     }
     size_t i = 0;
