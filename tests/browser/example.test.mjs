@@ -23,27 +23,13 @@ import { createPolyp } from '../../wasm/polyp.js';
 import { serve } from '../../wasm/example/serve.mjs';
 import { LABELS, makeSource } from '../wasm/synthetic.mjs';
 import { createHash } from 'node:crypto';
+import { CHROMIUM, chromium, skip, FLAGS } from './chromium.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = join(root, 'tests/fixtures/effnet');
-const CHROMIUM = process.env.POLYP_CHROMIUM || '/usr/bin/chromium';
 const nativeCli = join(process.env.POLYP_NATIVE_BUILD || join(root, 'build'), 'polyp');
 const DIM = 1280;
 
-let chromium = null;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  chromium = null;
-}
-const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)' : false;
-
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-default-apps', '--disable-extensions', '--no-default-browser-check',
-  '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication',
-  // Safety net, not the check: no other host can even resolve. The check is below.
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'];
 
 const cases = readFileSync(join(fixtures, 'cases.csv'), 'utf8').trim().split(/\r?\n/).slice(1)
   .map((l, index) => {
