@@ -82,6 +82,7 @@ typedef struct job {
     size_t units;      /* rows (or pixels, for the gemm phases) of the output per patch */
     size_t per;        /* units per chunk */
     size_t chunks;     /* chunks per patch */
+    size_t lo;         /* first unit of chunk 0 (run_range_here; 0 otherwise) */
 } job;
 
 static void task(void *arg, size_t t) {
@@ -89,7 +90,7 @@ static void task(void *arg, size_t t) {
     portable *s = j->s;
     const polyp_kernels *k = s->k;
     size_t patch = j->first + t / j->chunks, chunk = t % j->chunks;
-    size_t u0 = chunk * j->per, u1 = u0 + j->per < j->units ? u0 + j->per : j->units;
+    size_t u0 = j->lo + chunk * j->per, u1 = u0 + j->per < j->units ? u0 + j->per : j->units;
     patch_buf *b = &s->bufs[patch];
     if (u0 >= u1) return;
     const polyp_block_params *p = j->block >= 0 ? &s->w->blocks[j->block] : NULL;
@@ -144,6 +145,7 @@ static void run_phase(job *j, enum phase ph, int block, size_t units, size_t ali
     j->units = units;
     j->per = per;
     j->chunks = (units + per - 1) / per;
+    j->lo = 0;
     polyp_parallel_for(j->s->par, task, j, j->n * j->chunks);
 }
 
@@ -155,7 +157,46 @@ static void run_phase_here(job *j, enum phase ph, int block, size_t units, size_
     j->units = units;
     j->per = units;
     j->chunks = 1;
+    j->lo = 0;
     task(j, 0);
+}
+
+/* Units [u0, u1) of a phase for the job's single patch on the calling thread. */
+static void run_range_here(job *j, enum phase ph, int block, size_t u0, size_t u1) {
+    j->phase = ph;
+    j->block = block;
+    j->units = u1;
+    j->per = u1 - u0;
+    j->chunks = 1;
+    j->lo = u0;
+    task(j, 0);
+}
+
+/* Expansion and depthwise convolution of one block for the job's single patch, in bands of
+ * output rows: each band expands just the input rows its windows need beyond those already
+ * expanded (about 256 KB of them), then convolves, so the expanded rows are read back from
+ * L2 instead of memory (block 2's expansion is 112 x 112 x 96 floats, 4.8 MB). Every value
+ * is computed exactly as by the whole-layer phases. */
+static void expand_dw_banded(job *j, int bi) {
+    const portable *s = j->s;
+    const polyp_block_params *p = &s->w->blocks[bi];
+    const layer_dims *d = &s->dims[bi];
+    const size_t st = (size_t)p->spec.stride, k = (size_t)p->spec.kernel, hid = (size_t)p->spec.hidden;
+    const size_t row_bytes = d->w * hid * sizeof(float);
+    size_t band = (256u << 10) / (st * row_bytes + 1);
+    if (band < 1) band = 1;
+    size_t expanded = 0; /* input rows expanded so far */
+    for (size_t y0 = 0; y0 < d->ho; y0 += band) {
+        const size_t y1 = y0 + band < d->ho ? y0 + band : d->ho;
+        /* last input row the band's windows touch, exclusive: (y1 - 1) * st - pad + k */
+        const long need = (long)((y1 - 1) * st + k) - (long)d->pad_top;
+        const size_t rows = need < 0 ? 0 : (size_t)need > d->h ? d->h : (size_t)need;
+        if (rows > expanded) {
+            run_range_here(j, PH_EXPAND, bi, expanded * d->w, rows * d->w);
+            expanded = rows;
+        }
+        run_range_here(j, PH_DW, bi, y0, y1);
+    }
 }
 
 /* The network, phase by phase, over the job's patches. */
@@ -166,8 +207,12 @@ static void network(job *j, void (*phase)(job *, enum phase, int, size_t, size_t
     for (int bi = 0; bi < POLYP_EFFNET_BLOCKS; bi++) {
         const polyp_block_params *p = &s->w->blocks[bi];
         const layer_dims *d = &s->dims[bi];
-        if (p->spec.expand != 1) phase(j, PH_EXPAND, bi, d->h * d->w, mr);
-        phase(j, PH_DW, bi, d->ho, 1);
+        if (p->spec.expand != 1 && phase == run_phase_here) {
+            expand_dw_banded(j, bi);
+        } else {
+            if (p->spec.expand != 1) phase(j, PH_EXPAND, bi, d->h * d->w, mr);
+            phase(j, PH_DW, bi, d->ho, 1);
+        }
         phase(j, PH_SE, bi, 1, 1);
         phase(j, PH_PROJECT, bi, d->ho * d->wo, mr);
         for (size_t q = j->first; q < j->first + j->n; q++) { /* the output becomes the next block's input */
@@ -203,7 +248,7 @@ static polyp_status portable_run(void *state, const float *in, size_t n, float *
      * every value is computed by the same instructions. */
     size_t threads = s->par && s->par->n_threads > 1 ? (size_t)s->par->n_threads : 1;
     size_t whole = n / threads * threads;
-    job j = {s, in, out, 0, whole, PH_STEM, -1, 0, 1, 1};
+    job j = {s, in, out, 0, whole, PH_STEM, -1, 0, 1, 1, 0};
     if (whole) polyp_parallel_for(s->par, patch_task, &j, whole);
     if (whole < n) {
         j.first = whole;
