@@ -149,18 +149,6 @@ static void run_phase(job *j, enum phase ph, int block, size_t units, size_t ali
     polyp_parallel_for(j->s->par, task, j, j->n * j->chunks);
 }
 
-/* The same phase for the job's single patch on the calling thread, in one chunk. */
-static void run_phase_here(job *j, enum phase ph, int block, size_t units, size_t align) {
-    (void)align;
-    j->phase = ph;
-    j->block = block;
-    j->units = units;
-    j->per = units;
-    j->chunks = 1;
-    j->lo = 0;
-    task(j, 0);
-}
-
 /* Units [u0, u1) of a phase for the job's single patch on the calling thread. */
 static void run_range_here(job *j, enum phase ph, int block, size_t u0, size_t u1) {
     j->phase = ph;
@@ -170,6 +158,12 @@ static void run_range_here(job *j, enum phase ph, int block, size_t u0, size_t u
     j->chunks = 1;
     j->lo = u0;
     task(j, 0);
+}
+
+/* The same phase for the job's single patch on the calling thread, in one chunk. */
+static void run_phase_here(job *j, enum phase ph, int block, size_t units, size_t align) {
+    (void)align;
+    run_range_here(j, ph, block, 0, units);
 }
 
 /* Expansion and depthwise convolution of one block for the job's single patch, in bands of

@@ -421,12 +421,7 @@ static void KSUF(sigmoid)(float *x, size_t n) {
     for (; i < n; i++) x[i] = KSUF(ssigmoid)(x[i], &k);
 }
 
-static void KSUF(swish)(float *x, size_t n) {
-    const KSUF(expk) k = KSUF(expk_load)();
-    size_t i = 0;
-    for (; i + VW <= n; i += VW) VSTORE(x + i, KSUF(vswish)(VLOAD(x + i), &k));
-    for (; i < n; i++) x[i] = KSUF(sswish)(x[i], &k);
-}
+static void KSUF(swish)(float *x, size_t n) { KSUF(swish_add)(x, NULL, n, NULL, 0); }
 
 static float KSUF(dot)(const float *a, const float *b, size_t n) {
     VF acc = VZERO;
