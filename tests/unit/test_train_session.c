@@ -63,14 +63,7 @@ static polyp_train_params params_of(polyp_classifier_kind kind, uint64_t seed, s
  * point (compared as bytes), same per-epoch reference accuracy and validation accuracy. */
 static void assert_same_model(const polyp_classifier *a, const polyp_classifier *b, const source *s) {
     polyp_error err = {0};
-    void *ba, *bb;
-    size_t na, nb;
-    ck_assert(polyp_classifier_save(a, &ba, &na, &err) == POLYP_OK);
-    ck_assert(polyp_classifier_save(b, &bb, &nb, &err) == POLYP_OK);
-    ck_assert_uint_eq(na, nb);
-    ck_assert_int_eq(memcmp(ba, bb, na), 0);
-    polyp_free(ba);
-    polyp_free(bb);
+    tu_assert_same_model_file(a, b);
     size_t n = N_IMAGES * N_POINTS, k = polyp_classifier_n_labels(a);
     ck_assert_uint_eq(k, N_CLASSES);
     float *pa = malloc(n * k * sizeof(float)), *pb = malloc(n * k * sizeof(float));

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 const char *tu_source_path(const char *rel) {
@@ -48,4 +49,16 @@ int tu_run_suite(Suite *s) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void tu_assert_same_model_file(const polyp_classifier *a, const polyp_classifier *b) {
+    polyp_error err = {0};
+    void *ba, *bb;
+    size_t na, nb;
+    ck_assert_msg(polyp_classifier_save(a, &ba, &na, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_msg(polyp_classifier_save(b, &bb, &nb, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(ba, bb, na), 0);
+    polyp_free(ba);
+    polyp_free(bb);
 }
