@@ -18,6 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* POLYP_API marks the exported functions. The library is compiled with hidden visibility,
+ * so only these (all named polyp_) are visible from the shared library. Define POLYP_API
+ * yourself before including this header to override (e.g. __declspec(dllimport)). */
+#ifndef POLYP_API
+#if defined(__GNUC__) || defined(__clang__)
+#define POLYP_API __attribute__((visibility("default")))
+#else
+#define POLYP_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,10 +60,10 @@ typedef struct polyp_error {
 } polyp_error;
 
 /* Static string for a status ("invalid argument", ...). Never NULL. */
-const char *polyp_status_string(polyp_status status);
+POLYP_API const char *polyp_status_string(polyp_status status);
 
 /* Releases a buffer the library allocated and handed to the caller (void ** outputs). */
-void polyp_free(void *ptr);
+POLYP_API void polyp_free(void *ptr);
 
 /* Progress / cancellation: called with work done so far; return non-zero to cancel. */
 typedef int (*polyp_progress_fn)(void *user, size_t done, size_t total);
@@ -84,16 +95,16 @@ typedef struct polyp_decode_params {
     uint32_t max_side;     /* refuse a larger width or height (default 65535: rows/cols are uint16) */
 } polyp_decode_params;
 
-polyp_decode_params polyp_decode_default_params(void);
+POLYP_API polyp_decode_params polyp_decode_default_params(void);
 
 /* Decodes JPEG (libjpeg-turbo, as Pillow does), PNG and the other stb_image formats to RGB.
  * Alpha is dropped (not composited), gray is replicated, 16-bit is reduced to 8-bit, EXIF
  * orientation is ignored. `data` is borrowed. `params` may be NULL for defaults. */
-polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decode_params *params,
-                                polyp_image *out, polyp_error *err);
-polyp_status polyp_image_load_file(const char *path, const polyp_decode_params *params,
-                                   polyp_image *out, polyp_error *err);
-void polyp_image_free(polyp_image *image);
+POLYP_API polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decode_params *params,
+                                          polyp_image *out, polyp_error *err);
+POLYP_API polyp_status polyp_image_load_file(const char *path, const polyp_decode_params *params,
+                                             polyp_image *out, polyp_error *err);
+POLYP_API void polyp_image_free(polyp_image *image);
 
 /* A point: 0-based pixel row (y) and column (x) from the top-left. */
 typedef struct polyp_point {
@@ -104,8 +115,8 @@ typedef struct polyp_point {
 /* Crops the 224x224 patch centred on `point` (patch index (112,112)) from the image
  * reflect-padded by 224 px (numpy 'reflect'), scaled to [0,1]. `out` is caller memory of
  * 224*224*3 floats, HWC RGB: out[(y*224 + x)*3 + c]. A point outside the image is an error. */
-polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float *out,
-                              polyp_error *err);
+POLYP_API polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float *out,
+                                        polyp_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Network weights                                                                       */
@@ -116,24 +127,24 @@ typedef struct polyp_weights polyp_weights;
 /* Parses and validates a safetensors file of EfficientNet-B0 (every tensor's name, dtype and
  * shape checked; the first bad one is named), folds batch norm into the convolutions. `data`
  * is borrowed: the weights keep their own copy. Owned: polyp_weights_free. */
-polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out,
-                                polyp_error *err);
-polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
-void polyp_weights_free(polyp_weights *weights);
+POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out,
+                                          polyp_error *err);
+POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
+POLYP_API void polyp_weights_free(polyp_weights *weights);
 
 /* "lukemelas" (CoralNet's, TF-SAME padding, BN eps 1e-3) or "torchvision" (symmetric
  * padding, BN eps 1e-5), from the file's metadata. Static string, never NULL. */
-const char *polyp_weights_variant(const polyp_weights *weights);
+POLYP_API const char *polyp_weights_variant(const polyp_weights *weights);
 
 /* SHA-256 of the weights file, lowercase hex (64 chars + NUL): identifies the extractor
  * a classifier was trained for. */
-const char *polyp_weights_sha256(const polyp_weights *weights);
+POLYP_API const char *polyp_weights_sha256(const polyp_weights *weights);
 
 /* The seeded, untrained test network as safetensors bytes: tensors drawn from a counter-based
  * PRNG that models/testnet.py shares, batch-norm running statistics from `bn_stats` (the
  * committed models/testnet-bnstats.safetensors, borrowed). *out is owned: polyp_free. */
-polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, size_t bn_stats_size,
-                                 void **out, size_t *out_size, polyp_error *err);
+POLYP_API polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, size_t bn_stats_size,
+                                           void **out, size_t *out_size, polyp_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Feature extraction                                                                    */
@@ -161,25 +172,25 @@ typedef struct polyp_extractor_params {
 
 typedef struct polyp_extractor polyp_extractor;
 
-polyp_extractor_params polyp_extractor_default_params(void);
+POLYP_API polyp_extractor_params polyp_extractor_default_params(void);
 
 /* Builds the network runtime once; reuse it for every image. `weights` is kept: it must
  * outlive the extractor. Owned: polyp_extractor_free. */
-polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extractor_params *params,
-                                  polyp_extractor **out, polyp_error *err);
-void polyp_extractor_free(polyp_extractor *extractor);
+POLYP_API polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extractor_params *params,
+                                            polyp_extractor **out, polyp_error *err);
+POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 
 /* Name of the backend actually in use ("portable", "xnnpack", "cuda"). */
-const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
+POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
 /* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x 1280). */
-polyp_status polyp_extract_patches(polyp_extractor *extractor, const float *patches, size_t n,
-                                   float *features, polyp_error *err);
+POLYP_API polyp_status polyp_extract_patches(polyp_extractor *extractor, const float *patches, size_t n,
+                                             float *features, polyp_error *err);
 
 /* Crops and extracts every point of one image: features is n x 1280 floats, caller memory. */
-polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image *image,
-                                  const polyp_point *points, size_t n, float *features,
-                                  polyp_error *err);
+POLYP_API polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image *image,
+                                            const polyp_point *points, size_t n, float *features,
+                                            polyp_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Feature files (pyspacer's .featurevector: npz with meta, rows, cols, feat)            */
@@ -196,12 +207,12 @@ typedef struct polyp_features {
 } polyp_features;
 
 /* npz bytes as numpy.savez writes them (readable with numpy.load). *out owned: polyp_free. */
-polyp_status polyp_features_write_npz(const polyp_features *features, void **out, size_t *out_size,
-                                      polyp_error *err);
+POLYP_API polyp_status polyp_features_write_npz(const polyp_features *features, void **out, size_t *out_size,
+                                                polyp_error *err);
 /* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed). */
-polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out,
-                                     polyp_error *err);
-void polyp_features_free(polyp_features *features);
+POLYP_API polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out,
+                                               polyp_error *err);
+POLYP_API void polyp_features_free(polyp_features *features);
 
 /* ------------------------------------------------------------------------------------ */
 /* Annotation CSV (CoralNet's import format)                                             */
@@ -223,9 +234,9 @@ typedef struct polyp_annotations {
 /* Required columns Name, Row, Column; label from "Label code" or legacy "Label"; headers
  * case-insensitive, whitespace and UTF-8 BOM stripped, any order, extra columns ignored.
  * Errors name the line. `data` is borrowed. Owned: polyp_annotations_free. */
-polyp_status polyp_annotations_parse_csv(const void *data, size_t size, polyp_annotations *out,
-                                         polyp_error *err);
-void polyp_annotations_free(polyp_annotations *annotations);
+POLYP_API polyp_status polyp_annotations_parse_csv(const void *data, size_t size, polyp_annotations *out,
+                                                   polyp_error *err);
+POLYP_API void polyp_annotations_free(polyp_annotations *annotations);
 
 /* ------------------------------------------------------------------------------------ */
 /* Classifier (issue 3): training, calibration, scoring, evaluation, point generation    */
@@ -257,7 +268,7 @@ typedef struct polyp_train_params {
     void *on_epoch_user;
 } polyp_train_params;
 
-polyp_train_params polyp_train_default_params(void);
+POLYP_API polyp_train_params polyp_train_default_params(void);
 
 /* A labelled source: images in a stable order (the order fixes the splits). */
 typedef struct polyp_dataset_image {
@@ -293,8 +304,8 @@ typedef enum polyp_split_role {
  * set when the reference set then holds at most ref_max_points labelled points; otherwise
  * (and for every other j) the image trains. labelled[i] = labelled points of image i
  * (borrowed). roles: caller memory, n_images bytes (polyp_split_role values). */
-polyp_status polyp_split_images(const size_t *labelled, size_t n_images, size_t ref_max_points,
-                                uint8_t *roles, polyp_error *err);
+POLYP_API polyp_status polyp_split_images(const size_t *labelled, size_t n_images, size_t ref_max_points,
+                                          uint8_t *roles, polyp_error *err);
 
 /* The label sets of a split dataset. Owned: polyp_split_free. */
 typedef struct polyp_split {
@@ -311,9 +322,9 @@ typedef struct polyp_split {
 /* Splits `data` (only npoints and labels are read) and works out the kept classes.
  * Fails with a message when no label, or a single label, is present in both train and
  * reference, or when a role ends up without points. */
-polyp_status polyp_split_dataset(const polyp_dataset *data, size_t ref_max_points,
-                                 polyp_split *out, polyp_error *err);
-void polyp_split_free(polyp_split *split);
+POLYP_API polyp_status polyp_split_dataset(const polyp_dataset *data, size_t ref_max_points,
+                                           polyp_split *out, polyp_error *err);
+POLYP_API void polyp_split_free(polyp_split *split);
 
 typedef struct polyp_classifier polyp_classifier;
 
@@ -334,10 +345,10 @@ typedef struct polyp_train_report {
  * chunks, one partial_fit pass each), calibrates on the reference set, measures the
  * validation accuracy. `data` and `params` are borrowed; `report` may be NULL.
  * *out owned: polyp_classifier_free. */
-polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train_params *params,
-                                    polyp_classifier **out, polyp_train_report *report,
-                                    polyp_error *err);
-void polyp_classifier_free(polyp_classifier *clf);
+POLYP_API polyp_status polyp_classifier_train(const polyp_dataset *data, const polyp_train_params *params,
+                                              polyp_classifier **out, polyp_train_report *report,
+                                              polyp_error *err);
+POLYP_API void polyp_classifier_free(polyp_classifier *clf);
 
 /* The same training one step at a time, for callers that must get control back between
  * epochs (the browser worker yields to its event loop there so a cancel can arrive).
@@ -361,61 +372,61 @@ typedef struct polyp_train_session polyp_train_session;
  * and unchanged until polyp_train_session_free; `params` is copied (params->extractor_id
  * is copied into the model here; params->parallel and on_epoch_user stay borrowed until
  * _free). *out owned: polyp_train_session_free. */
-polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_train_params *params,
-                                       polyp_train_session **out, polyp_error *err);
+POLYP_API polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_train_params *params,
+                                                 polyp_train_session **out, polyp_error *err);
 /* Runs the next step: an epoch while epochs remain (then on_epoch, whose non-zero return
  * fails the step with POLYP_ERR_CANCELLED), else calibration and the validation pass.
  * *done = 1 once the classifier is ready for _finish. After a failed step only _free is
  * left (further calls fail with POLYP_ERR_INVALID_ARG). */
-polyp_status polyp_train_session_step(polyp_train_session *s, int *done, polyp_error *err);
+POLYP_API polyp_status polyp_train_session_step(polyp_train_session *s, int *done, polyp_error *err);
 /* Epochs run so far and epochs requested (either pointer may be NULL). */
-void polyp_train_session_progress(const polyp_train_session *s, size_t *epochs_done,
-                                  size_t *epochs);
+POLYP_API void polyp_train_session_progress(const polyp_train_session *s, size_t *epochs_done,
+                                            size_t *epochs);
 /* Hands out the trained classifier (only once *done was 1); `report` may be NULL.
  * *out owned: polyp_classifier_free; the session still needs polyp_train_session_free. */
-polyp_status polyp_train_session_finish(polyp_train_session *s, polyp_classifier **out,
-                                        polyp_train_report *report, polyp_error *err);
-void polyp_train_session_free(polyp_train_session *s);
+POLYP_API polyp_status polyp_train_session_finish(polyp_train_session *s, polyp_classifier **out,
+                                                  polyp_train_report *report, polyp_error *err);
+POLYP_API void polyp_train_session_free(polyp_train_session *s);
 
 /* Labels in class order (sorted), pointers kept by the classifier (valid until _free). */
-size_t polyp_classifier_n_labels(const polyp_classifier *clf);
-const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */
-size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
-polyp_classifier_kind polyp_classifier_get_kind(const polyp_classifier *clf);
-const char *polyp_classifier_extractor_id(const polyp_classifier *clf); /* kept, never NULL */
-/* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
-const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
-double polyp_classifier_val_accuracy(const polyp_classifier *clf);
+POLYP_API size_t polyp_classifier_n_labels(const polyp_classifier *clf);
+POLYP_API const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */
+          POLYP_API size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
+POLYP_API polyp_classifier_kind polyp_classifier_get_kind(const polyp_classifier *clf);
+POLYP_API const char *polyp_classifier_extractor_id(const polyp_classifier *clf); /* kept, never NULL */
+          /* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
+          POLYP_API const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
+POLYP_API double polyp_classifier_val_accuracy(const polyp_classifier *clf);
 
 /* Calibrated probabilities of every label (class order) for n points: feat is n x dim
  * (borrowed), probs is caller memory of n x n_labels; rows sum to 1. `parallel` may be
  * NULL. */
-polyp_status polyp_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
-                                      size_t dim, float *probs, const polyp_parallel *parallel,
-                                      polyp_error *err);
+POLYP_API polyp_status polyp_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
+                                                size_t dim, float *probs, const polyp_parallel *parallel,
+                                                polyp_error *err);
 
 /* Serialises to a safetensors model file (self-describing: format version, kind, labels in
  * order, hidden sizes, feature dim, extractor id, calibration). *out owned: polyp_free. */
-polyp_status polyp_classifier_save(const polyp_classifier *clf, void **out, size_t *out_size,
-                                   polyp_error *err);
+POLYP_API polyp_status polyp_classifier_save(const polyp_classifier *clf, void **out, size_t *out_size,
+                                             polyp_error *err);
 /* Loads and validates a model file (`data` borrowed). Owned: polyp_classifier_free. */
-polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifier **out,
-                                   polyp_error *err);
-polyp_status polyp_classifier_load_file(const char *path, polyp_classifier **out,
-                                        polyp_error *err);
+POLYP_API polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifier **out,
+                                             polyp_error *err);
+POLYP_API polyp_status polyp_classifier_load_file(const char *path, polyp_classifier **out,
+                                                  polyp_error *err);
 /* Fails clearly when features of width `dim` from extractor `extractor_id` (NULL or
  * "unknown" = not known, accepted) cannot be scored by this model. */
-polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t dim,
-                                             const char *extractor_id, polyp_error *err);
+POLYP_API polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t dim,
+                                                       const char *extractor_id, polyp_error *err);
 
 /* Acceptance rule: 1 when a new classifier with accuracy new_acc replaces one whose
  * accuracy on the same validation set is prev_acc (new_acc >= 1.01 * prev_acc). */
-int polyp_classifier_accept(double new_acc, double prev_acc);
+POLYP_API int polyp_classifier_accept(double new_acc, double prev_acc);
 
 /* CoralNet's retraining schedule: 1 when a source with n_annotated annotated images should
  * train now, given n_last annotated images at its last training (0 = never trained): first
  * at 20 images, then whenever n_annotated >= 1.1 x n_last. */
-int polyp_classifier_should_train(size_t n_annotated, size_t n_last);
+POLYP_API int polyp_classifier_should_train(size_t n_annotated, size_t n_last);
 
 /* Evaluation of scored points against true labels. Owned: polyp_evaluation_free. */
 typedef struct polyp_label_metrics {
@@ -441,13 +452,13 @@ typedef struct polyp_evaluation {
 
 /* Evaluates `n` points: probs n x n_labels of `clf` (class order), true labels borrowed
  * (NULL entries are skipped). */
-polyp_status polyp_evaluate(const polyp_classifier *clf, const float *probs,
-                            const char *const *truth, size_t n, polyp_evaluation *out,
-                            polyp_error *err);
-void polyp_evaluation_free(polyp_evaluation *ev);
+POLYP_API polyp_status polyp_evaluate(const polyp_classifier *clf, const float *probs,
+                                      const char *const *truth, size_t n, polyp_evaluation *out,
+                                      polyp_error *err);
+POLYP_API void polyp_evaluation_free(polyp_evaluation *ev);
 
 /* CoralNet's integer percent of a probability (round half up). */
-int polyp_score_percent(float p);
+POLYP_API int polyp_score_percent(float p);
 
 /* CoralNet export CSV: Name,Row,Column,Label code[,Machine suggestion n,Machine confidence
  * n for n = 1..top] and, with all_scores, one column per label (its integer percent). */
@@ -463,13 +474,13 @@ typedef struct polyp_export_params {
     int all_scores;          /* 1: one extra column per label */
 } polyp_export_params;
 
-polyp_export_params polyp_export_default_params(void);
+POLYP_API polyp_export_params polyp_export_default_params(void);
 
 /* labels: n_labels borrowed strings (class order). *out owned: polyp_free. */
-polyp_status polyp_export_csv(const polyp_export_row *rows, size_t n_rows,
-                              const char *const *labels, size_t n_labels,
-                              const polyp_export_params *params, void **out, size_t *out_size,
-                              polyp_error *err);
+POLYP_API polyp_status polyp_export_csv(const polyp_export_row *rows, size_t n_rows,
+                                        const char *const *labels, size_t n_labels,
+                                        const polyp_export_params *params, void **out, size_t *out_size,
+                                        polyp_error *err);
 
 /* CoralNet's point generation inside an annotation area (inclusive pixel bounds). */
 typedef enum polyp_points_method {
@@ -489,11 +500,11 @@ typedef struct polyp_points_params {
     uint64_t seed;
 } polyp_points_params;
 
-polyp_points_params polyp_points_default_params(uint32_t width, uint32_t height);
+POLYP_API polyp_points_params polyp_points_default_params(uint32_t width, uint32_t height);
 
 /* *out owned: polyp_free (n_out points, in generation order: cells row-major). */
-polyp_status polyp_points_generate(const polyp_points_params *params, polyp_point **out,
-                                   size_t *n_out, polyp_error *err);
+POLYP_API polyp_status polyp_points_generate(const polyp_points_params *params, polyp_point **out,
+                                             size_t *n_out, polyp_error *err);
 
 #ifdef __cplusplus
 }
