@@ -9,17 +9,18 @@
 #include <stddef.h>
 
 /* Each subcommand: argv[0] is the subcommand name; returns the process exit status.
- * Every one accepts --help. Declared weak so a build lacking one still links; main.c
- * reports such a subcommand as unavailable. */
+ * Every one accepts --help. Every listed command is always built: a missing one is a link
+ * error, never a command that turns out to be absent at run time. */
 #define POLYP_CLI_COMMANDS(X)                                                            \
     X(extract, "extract features of annotated points: photos + points CSV -> .featurevector") \
     X(train, "train a classifier on feature files and annotations")                     \
     X(classify, "score points with a trained classifier -> CoralNet export CSV")        \
     X(evaluate, "accuracy, per-label metrics, confusion matrix and Alleviate curve")    \
     X(points, "generate CoralNet's random, stratified or grid points")                  \
+    X(cover, "percent cover per image and overall (mean, SE) from labels or suggestions") \
     X(testnet, "write the seeded, untrained test network (safetensors)")
 
-#define POLYP_CLI_DECLARE(name, help) int polyp_cmd_##name(int argc, char **argv) __attribute__((weak));
+#define POLYP_CLI_DECLARE(name, help) int polyp_cmd_##name(int argc, char **argv);
 POLYP_CLI_COMMANDS(POLYP_CLI_DECLARE)
 #undef POLYP_CLI_DECLARE
 
