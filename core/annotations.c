@@ -9,6 +9,8 @@
  *   Row     required, 0-based pixel row (y).
  *   Column  required, 0-based pixel column (x).
  *   Label code / Label   optional; "Label code" wins when both are present.
+ *   Machine suggestion 1 optional: the top machine suggestion of a CoralNet export (or of
+ *           `polyp classify`), kept as `suggestion`.
  * Values: Row and Column are decimal integers in [0, 65535] (feature files store them as
  * uint16; images are capped at 65535 pixels a side), surrounding whitespace allowed. Name must
  * not be empty. An empty label means "no label" (NULL). Every error names the line and the
@@ -21,8 +23,9 @@
 
 #define POLYP_ANNOTATION_MAX_COORD 65535u
 
-enum { COL_NAME, COL_IMAGE, COL_ROW, COL_COLUMN, COL_LABEL_CODE, COL_LABEL, COL_COUNT };
-static const char *const column_names[COL_COUNT] = {"Name", "image", "Row", "Column", "Label code", "Label"};
+enum { COL_NAME, COL_IMAGE, COL_ROW, COL_COLUMN, COL_LABEL_CODE, COL_LABEL, COL_SUGGESTION, COL_COUNT };
+static const char *const column_names[COL_COUNT] = {"Name", "image", "Row", "Column", "Label code", "Label",
+                                                    "Machine suggestion 1"};
 
 typedef struct storage {
     char *strings;  /* every name and label, NUL-terminated, back to back */
@@ -85,6 +88,7 @@ static polyp_status parse_coord(const char *s, size_t len, size_t line, const ch
 typedef struct pending {
     size_t name_off;
     size_t label_off; /* SIZE_MAX: no label */
+    size_t suggestion_off; /* SIZE_MAX: none */
     uint32_t row, col;
 } pending;
 
@@ -174,6 +178,14 @@ polyp_status polyp_annotations_parse_csv(const void *data, size_t size, polyp_an
             if (!polyp_strbuf_append(&strings, v, len) || !polyp_strbuf_append(&strings, "", 1)) goto nomem;
         }
 
+        p.suggestion_off = SIZE_MAX;
+        size_t sc = col_index[COL_SUGGESTION];
+        v = sc != SIZE_MAX ? field_trimmed(&r, sc, &len) : NULL;
+        if (v && len > 0) {
+            p.suggestion_off = strings.len;
+            if (!polyp_strbuf_append(&strings, v, len) || !polyp_strbuf_append(&strings, "", 1)) goto nomem;
+        }
+
         if (nrows == rows_cap) {
             size_t ncap = rows_cap ? rows_cap * 2 : 256, bytes;
             pending *nr;
@@ -196,6 +208,7 @@ polyp_status polyp_annotations_parse_csv(const void *data, size_t size, polyp_an
     for (size_t i = 0; i < nrows; i++) {
         items[i].name = stor->strings + rows[i].name_off;
         items[i].label = rows[i].label_off == SIZE_MAX ? NULL : stor->strings + rows[i].label_off;
+        items[i].suggestion = rows[i].suggestion_off == SIZE_MAX ? NULL : stor->strings + rows[i].suggestion_off;
         items[i].row = rows[i].row;
         items[i].col = rows[i].col;
     }

@@ -223,6 +223,7 @@ typedef struct polyp_annotation {
     uint32_t row;
     uint32_t col;
     const char *label;  /* NULL when the row has no label */
+    const char *suggestion;  /* "Machine suggestion 1" of a CoralNet export, or NULL */
 } polyp_annotation;
 
 typedef struct polyp_annotations {
@@ -231,7 +232,8 @@ typedef struct polyp_annotations {
     void *storage;            /* internal */
 } polyp_annotations;
 
-/* Required columns Name, Row, Column; label from "Label code" or legacy "Label"; headers
+/* Required columns Name, Row, Column; label from "Label code" or legacy "Label"; optional
+ * "Machine suggestion 1" (CoralNet's export, `polyp classify`'s output); headers
  * case-insensitive, whitespace and UTF-8 BOM stripped, any order, extra columns ignored.
  * Errors name the line. `data` is borrowed. Owned: polyp_annotations_free. */
 POLYP_API polyp_status polyp_annotations_parse_csv(const void *data, size_t size, polyp_annotations *out,
@@ -505,6 +507,33 @@ POLYP_API polyp_points_params polyp_points_default_params(uint32_t width, uint32
 /* *out owned: polyp_free (n_out points, in generation order: cells row-major). */
 POLYP_API polyp_status polyp_points_generate(const polyp_points_params *params, polyp_point **out,
                                              size_t *n_out, polyp_error *err);
+
+/* Percent cover: each label's share of an image's labelled points (CoralNet's image covers),
+ * per image and over all images. Owned: polyp_cover_free. */
+typedef struct polyp_cover {
+    size_t n_images;
+    char **images;              /* image names in first-seen order */
+    size_t n_labels;
+    char **labels;              /* label codes, sorted (strcmp) */
+    size_t *points;             /* n_images: labelled points of each image */
+    size_t *unlabelled;         /* n_images: points without a label (not counted) */
+    double *percent;            /* n_images x n_labels, [image * n_labels + label], 0..100 */
+    size_t n_images_labelled;   /* images with at least one labelled point */
+    double *mean;               /* n_labels: mean percent over the images with labelled points */
+    double *se;                 /* n_labels: standard error of that mean (sample sd / sqrt(m));
+                                   0 when fewer than two such images */
+} polyp_cover;
+
+/* Groups n points by image name (borrowed, non-empty) and counts their labels (borrowed;
+ * NULL or "" = unlabelled). Typical labels: confirmed codes, else the top machine suggestion. */
+POLYP_API polyp_status polyp_cover_compute(const char *const *names, const char *const *labels, size_t n,
+                                           polyp_cover *out, polyp_error *err);
+POLYP_API void polyp_cover_free(polyp_cover *cover);
+
+/* CSV of the per-image rows: Name,Points,<label codes...> (percent, 2 decimals), one row per
+ * image in first-seen order. *out owned: polyp_free. */
+POLYP_API polyp_status polyp_cover_csv(const polyp_cover *cover, void **out, size_t *out_size,
+                                       polyp_error *err);
 
 #ifdef __cplusplus
 }
