@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test the README promises: native unit tests (Release), the same tests under
-# AddressSanitizer + UBSan, then the wasm build's unit + JS API tests under node. CI runs exactly
+# Runs every test the README promises: native unit tests (Release), the configure checks
+# (tests/build/), the same unit tests under AddressSanitizer + UBSan, then the wasm build's
+# unit + JS API tests under node. CI runs exactly
 # this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,13 +9,16 @@ bash native/install-deps.sh --test
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== native build (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPOLYP_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 echo "== python tests (models/: converter, reference network, fixtures)" && /usr/bin/python3 -m unittest discover -s tests/python
 
+echo "== strict configure: the demo needs no test-only package, impossible options stop"
+bash tests/build/configure_checks.sh
+
 echo "== native build (ASan + UBSan)"
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DPOLYP_SANITIZE=ON >/dev/null
+cmake -S . -B build-sanitize -DPOLYP_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DPOLYP_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
 
