@@ -68,8 +68,8 @@ static polyp_status unique_copies(name_ref *refs, size_t n, char ***out, size_t 
     return POLYP_OK;
 }
 
-polyp_status polyp_cover_compute(const char *const *names, const char *const *labels, size_t n,
-                                 polyp_cover *out, polyp_error *err) {
+polyp_status polyp_cover_compute(const char *const *names, const char *const *labels,
+                                 const uint8_t *confirmed, size_t n, polyp_cover *out, polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "percent cover: out is NULL");
     memset(out, 0, sizeof *out);
     if (n && (!names || !labels)) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "percent cover: names or labels is NULL");
@@ -119,8 +119,10 @@ polyp_status polyp_cover_compute(const char *const *names, const char *const *la
     out->percent = calloc(cells, sizeof *out->percent);
     out->mean = calloc(nl ? nl : 1, sizeof *out->mean);
     out->se = calloc(nl ? nl : 1, sizeof *out->se);
+    out->machine = calloc(ni ? ni : 1, sizeof *out->machine);
     counts = calloc(cells, sizeof *counts);
-    if (!out->images || !out->points || !out->unlabelled || !out->percent || !out->mean || !out->se || !counts) {
+    if (!out->images || !out->points || !out->unlabelled || !out->machine || !out->percent || !out->mean ||
+        !out->se || !counts) {
         st = polyp_fail(err, POLYP_ERR_NOMEM, "percent cover: out of memory");
         goto done;
     }
@@ -138,6 +140,7 @@ polyp_status polyp_cover_compute(const char *const *names, const char *const *la
         }
         counts[img * nl + find_sorted(out->labels, nl, labels[p])]++;
         out->points[img]++;
+        if (confirmed && !confirmed[p]) out->machine[img]++;
     }
     for (size_t k = 0; k < ni; k++)
         if (out->points[k]) out->n_images_labelled++;
@@ -182,26 +185,44 @@ void polyp_cover_free(polyp_cover *c) {
     free(c->labels);
     free(c->points);
     free(c->unlabelled);
+    free(c->machine);
     free(c->percent);
     free(c->mean);
     free(c->se);
     memset(c, 0, sizeof *c);
 }
 
+const char *polyp_cover_status(const polyp_cover *c, size_t image) {
+    if (!c || image >= c->n_images) return "";
+    if (c->unlabelled[image] || !c->points[image]) return "Unclassified";
+    return c->machine[image] ? "Unconfirmed" : "Confirmed";
+}
+
 static bool cover_field(polyp_strbuf *b, const char *s, bool first) {
     return (first || polyp_strbuf_append(b, ",", 1)) && polyp_csv_write_field(b, s, strlen(s));
 }
 
+/* CoralNet's "%.3f" of a percentage, never "-0.000". */
+static bool cover_percent(polyp_strbuf *b, double p) { return polyp_strbuf_printf(b, ",%.3f", p < 0.0005 ? 0.0 : p); }
+
 polyp_status polyp_cover_csv(const polyp_cover *c, void **out, size_t *out_size, polyp_error *err) {
     if (!c || !out || !out_size) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "percent cover CSV: NULL argument");
     polyp_strbuf b = {0};
-    bool ok = cover_field(&b, "Name", true) && cover_field(&b, "Points", false);
+    bool ok = cover_field(&b, "Image ID", true) && cover_field(&b, "Image name", false) &&
+              cover_field(&b, "Annotation status", false) && cover_field(&b, "Points", false);
     for (size_t l = 0; ok && l < c->n_labels; l++) ok = cover_field(&b, c->labels[l], false);
     ok = ok && polyp_strbuf_append(&b, "\r\n", 2);
     for (size_t k = 0; ok && k < c->n_images; k++) {
-        ok = cover_field(&b, c->images[k], true) && polyp_strbuf_printf(&b, ",%zu", c->points[k]);
-        for (size_t l = 0; ok && l < c->n_labels; l++)
-            ok = polyp_strbuf_printf(&b, ",%.2f", c->percent[k * c->n_labels + l]);
+        if (!c->points[k]) continue; /* nothing labelled: CoralNet leaves the image out */
+        ok = polyp_strbuf_printf(&b, "%zu", k + 1) && cover_field(&b, c->images[k], false) &&
+             cover_field(&b, polyp_cover_status(c, k), false) &&
+             polyp_strbuf_printf(&b, ",%zu", c->points[k] + c->unlabelled[k]);
+        for (size_t l = 0; ok && l < c->n_labels; l++) ok = cover_percent(&b, c->percent[k * c->n_labels + l]);
+        ok = ok && polyp_strbuf_append(&b, "\r\n", 2);
+    }
+    if (ok && c->n_images_labelled > 1) {
+        ok = polyp_strbuf_append_str(&b, "ALL IMAGES,,,");
+        for (size_t l = 0; ok && l < c->n_labels; l++) ok = cover_percent(&b, c->mean[l]);
         ok = ok && polyp_strbuf_append(&b, "\r\n", 2);
     }
     if (!ok) {

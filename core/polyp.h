@@ -515,7 +515,8 @@ typedef struct polyp_cover {
     char **images;              /* image names in first-seen order */
     size_t n_labels;
     char **labels;              /* label codes, sorted (strcmp) */
-    size_t *points;             /* n_images: labelled points of each image */
+    size_t *points;             /* n_images: labelled points of each image (the denominator) */
+    size_t *machine;            /* n_images: of those, labelled by a machine suggestion */
     size_t *unlabelled;         /* n_images: points without a label (not counted) */
     double *percent;            /* n_images x n_labels, [image * n_labels + label], 0..100 */
     size_t n_images_labelled;   /* images with at least one labelled point */
@@ -525,13 +526,21 @@ typedef struct polyp_cover {
 } polyp_cover;
 
 /* Groups n points by image name (borrowed, non-empty) and counts their labels (borrowed;
- * NULL or "" = unlabelled). Typical labels: confirmed codes, else the top machine suggestion. */
-POLYP_API polyp_status polyp_cover_compute(const char *const *names, const char *const *labels, size_t n,
-                                           polyp_cover *out, polyp_error *err);
+ * NULL or "" = unlabelled). `confirmed` (n flags, borrowed, may be NULL = all confirmed)
+ * says which labels a person confirmed and which are machine suggestions. */
+POLYP_API polyp_status polyp_cover_compute(const char *const *names, const char *const *labels,
+                                           const uint8_t *confirmed, size_t n, polyp_cover *out,
+                                           polyp_error *err);
 POLYP_API void polyp_cover_free(polyp_cover *cover);
 
-/* CSV of the per-image rows: Name,Points,<label codes...> (percent, 2 decimals), one row per
- * image in first-seen order. *out owned: polyp_free. */
+/* CoralNet's annotation status of image i: "Confirmed" (every point confirmed),
+ * "Unconfirmed" (every point labelled, some by the machine) or "Unclassified". Static. */
+POLYP_API const char *polyp_cover_status(const polyp_cover *cover, size_t image);
+
+/* CoralNet's percent-cover CSV: Image ID,Image name,Annotation status,Points,<codes...>; one
+ * row per image with labelled points (ID = its 1-based first-seen position; Points = all its
+ * points), each label's percent with 3 decimals, and with more than one such image a last
+ * "ALL IMAGES" row of the means. CRLF line ends. *out owned: polyp_free. */
 POLYP_API polyp_status polyp_cover_csv(const polyp_cover *cover, void **out, size_t *out_size,
                                        polyp_error *err);
 

@@ -16,8 +16,9 @@ static void usage(FILE *out) {
             "when it has none, with its \"Machine suggestion 1\" (the scores CSV `polyp classify`\n"
             "writes, or a CoralNet export with machine suggestions).\n\n"
             "  --annotations CSV  CoralNet CSV (Name, Row, Column, Label code, Machine suggestion 1)\n"
-            "  --out COVER.csv    per-image table: Name, Points, one column per label (percent);\n"
-            "                     written atomically. The mean and SE go to stdout.\n"
+            "  --out COVER.csv    CoralNet's percent-cover CSV (Image ID, Image name, Annotation\n"
+            "                     status, Points, one column per label; a last ALL IMAGES row of\n"
+            "                     the means); written atomically. The mean and SE go to stdout.\n"
             "  --confirmed-only   ignore machine suggestions: count confirmed labels only\n"
             "  --help             this text\n");
 }
@@ -55,22 +56,24 @@ int polyp_cmd_cover(int argc, char **argv) {
     int rc = 1;
     const char **names = malloc((ann.count ? ann.count : 1) * sizeof *names);
     const char **labels = malloc((ann.count ? ann.count : 1) * sizeof *labels);
+    uint8_t *confirmed = malloc(ann.count ? ann.count : 1);
     polyp_cover cover = {0};
     void *csv = NULL;
     size_t csv_size = 0, machine = 0;
-    if (!names || !labels) {
+    if (!names || !labels || !confirmed) {
         cli_fail(CMD, "out of memory for %zu points", ann.count);
         goto done;
     }
     for (size_t i = 0; i < ann.count; i++) {
         names[i] = ann.items[i].name;
         labels[i] = ann.items[i].label;
+        confirmed[i] = labels[i] != NULL;
         if (!labels[i] && !confirmed_only && ann.items[i].suggestion) {
             labels[i] = ann.items[i].suggestion;
             machine++;
         }
     }
-    if (polyp_cover_compute(names, labels, ann.count, &cover, &err) ||
+    if (polyp_cover_compute(names, labels, confirmed, ann.count, &cover, &err) ||
         polyp_cover_csv(&cover, &csv, &csv_size, &err) || !cli_write_file_atomic(out, csv, csv_size, &err)) {
         cli_fail_err(CMD, &err);
         goto done;
@@ -84,13 +87,14 @@ int polyp_cmd_cover(int argc, char **argv) {
     printf("%-20s %8s %8s\n", "label", "mean %", "SE");
     for (size_t l = 0; l < cover.n_labels; l++)
         printf("%-20s %8.2f %8.2f\n", cover.labels[l], cover.mean[l], cover.se[l]);
-    printf("per-image table: %s\n", out);
+    printf("percent-cover CSV: %s\n", out);
     rc = 0;
 done:
     polyp_free(csv);
     polyp_cover_free(&cover);
     free(names);
     free(labels);
+    free(confirmed);
     polyp_annotations_free(&ann);
     return rc;
 }
