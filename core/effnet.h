@@ -63,8 +63,5 @@ extern const polyp_backend_ops polyp_backend_portable_ops;
 #ifdef POLYP_HAVE_XNNPACK
 extern const polyp_backend_ops polyp_backend_xnnpack_ops;
 #endif
-#ifdef POLYP_HAVE_CUDA
-extern const polyp_backend_ops polyp_backend_cuda_ops;
-#endif
 
 #endif /* POLYP_EFFNET_H */

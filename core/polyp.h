@@ -151,11 +151,10 @@ POLYP_API polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, 
 /* ------------------------------------------------------------------------------------ */
 
 typedef enum polyp_backend {
-    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: CUDA when a GPU answers, then portable
-                                 with AVX2/AVX-512 kernels, else XNNPACK, else portable */
+    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: portable with AVX2/AVX-512 kernels,
+                                 else XNNPACK, else portable */
     POLYP_BACKEND_PORTABLE,   /* plain C11 (+SIMD where compiled): the reference */
     POLYP_BACKEND_XNNPACK,    /* native builds with XNNPACK */
-    POLYP_BACKEND_CUDA,       /* native builds with -DPOLYP_CUDA=ON */
 } polyp_backend;
 
 typedef struct polyp_extractor_params {
@@ -180,7 +179,7 @@ POLYP_API polyp_status polyp_extractor_init(const polyp_weights *weights, const 
                                             polyp_extractor **out, polyp_error *err);
 POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 
-/* Name of the backend actually in use ("portable", "xnnpack", "cuda"). */
+/* Name of the backend actually in use ("portable", "xnnpack"). */
 POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
 /* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x 1280). */

@@ -63,12 +63,6 @@ START_TEST(backend_selection) {
     ck_assert_str_eq(polyp_extractor_backend_name(ex), "portable");
 #endif
     polyp_extractor_free(ex);
-#ifndef POLYP_HAVE_CUDA
-    p.backend = POLYP_BACKEND_CUDA;
-    ck_assert_int_eq(polyp_extractor_init(weights, &p, &ex, &err), POLYP_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(err.message, "cuda backend is not compiled"));
-    ck_assert_ptr_null(ex);
-#endif
 #ifndef POLYP_HAVE_XNNPACK
     p.backend = POLYP_BACKEND_XNNPACK;
     ck_assert_int_eq(polyp_extractor_init(weights, &p, &ex, &err), POLYP_ERR_UNSUPPORTED);
