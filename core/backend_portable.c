@@ -135,7 +135,7 @@ static void task(void *arg, size_t t) {
  * a single patch, few enough that each task is substantial. align: chunk sizes are
  * multiples of it (the gemm's micro-tile rows, so no chunk splits a tile's work unevenly). */
 static void run_phase(job *j, enum phase ph, int block, size_t units, size_t align) {
-    size_t threads = j->s->par && j->s->par->n_threads > 1 ? (size_t)j->s->par->n_threads : 1;
+    size_t threads = (size_t)polyp_parallel_threads(j->s->par);
     size_t chunks = 1;
     if (threads > 1 && ph != PH_SE && ph != PH_POOL) chunks = (2 * threads + j->n - 1) / j->n;
     size_t per = (units + chunks - 1) / chunks;
@@ -240,7 +240,7 @@ static polyp_status portable_run(void *state, const float *in, size_t n, float *
      * in cache from layer to layer (layer by layer over a batch of 8 they do not). The
      * remaining patches run layer by layer, each layer split among the threads. Either way
      * every value is computed by the same instructions. */
-    size_t threads = s->par && s->par->n_threads > 1 ? (size_t)s->par->n_threads : 1;
+    size_t threads = (size_t)polyp_parallel_threads(s->par);
     size_t whole = n / threads * threads;
     job j = {s, in, out, 0, whole, PH_STEM, -1, 0, 1, 1, 0};
     if (whole) polyp_parallel_for(s->par, patch_task, &j, whole);

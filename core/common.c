@@ -102,9 +102,24 @@ polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, pol
     return POLYP_OK;
 }
 
+int polyp_parallel_threads(const polyp_parallel *par) {
+    return par && par->run && par->n_threads > 1 ? par->n_threads : 1;
+}
+
+polyp_status polyp_parallel_check(const polyp_parallel *par, const char *who, polyp_error *err) {
+    if (!par) return POLYP_OK;
+    if (par->n_threads < 1)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "%s: parallel n_threads %d: must be at least 1", who,
+                          par->n_threads);
+    if (par->n_threads > 1 && !par->run)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "%s: parallel has n_threads %d but no run function", who,
+                          par->n_threads);
+    return POLYP_OK;
+}
+
 void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
                         size_t n) {
-    if (par && par->run && par->n_threads > 1 && n > 1) {
+    if (polyp_parallel_threads(par) > 1 && n > 1) {
         par->run(par->ctx, fn, arg, n);
         return;
     }

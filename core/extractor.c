@@ -22,7 +22,6 @@ polyp_extractor_params polyp_extractor_default_params(void) {
     memset(&p, 0, sizeof p);
     p.backend = POLYP_BACKEND_AUTO;
     p.batch_size = 8;
-    p.n_threads = 1;
     return p;
 }
 
@@ -59,8 +58,8 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
     if (p.batch_size == 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: batch_size must be at least 1");
     if (p.batch_size > 4096)
         return polyp_fail(err, POLYP_ERR_LIMIT, "extractor: batch_size %zu exceeds 4096", p.batch_size);
-    if (p.n_threads < 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: n_threads %d is negative", p.n_threads);
-    if (p.n_threads == 0) p.n_threads = 1;
+    polyp_status st = polyp_parallel_check(p.parallel, "extractor", err);
+    if (st != POLYP_OK) return st;
     if ((unsigned)p.backend > POLYP_BACKEND_XNNPACK)
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: unknown backend %d", (int)p.backend);
 
@@ -73,7 +72,6 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
     }
     ex->weights = weights;
     ex->params = p;
-    polyp_status st;
     if (p.backend == POLYP_BACKEND_AUTO) {
         /* The fastest compiled in: the first of `order` this build has (its failure is
          * final: both are CPU backends, a second would fail alike). With AVX2 or AVX-512 kernels the portable

@@ -44,6 +44,13 @@ void polyp_aligned_free(void *ptr);
  * the *_file conveniences use it). */
 polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, polyp_error *err);
 
+/* polyp.h's thread rule in one place. The thread count of `par`: 1 for NULL, for a NULL
+ * run or a count below 2; else par->n_threads. */
+int polyp_parallel_threads(const polyp_parallel *par);
+/* Fails (POLYP_ERR_INVALID_ARG, message prefixed by `who`) when `par` breaks the rule:
+ * n_threads < 1, or n_threads > 1 without a run. NULL passes. */
+polyp_status polyp_parallel_check(const polyp_parallel *par, const char *who, polyp_error *err);
+
 /* Runs fn(arg, i) for i in [0, n) through par, or serially when par is NULL. */
 void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
                         size_t n);

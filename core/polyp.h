@@ -70,13 +70,45 @@ typedef int (*polyp_progress_fn)(void *user, size_t done, size_t total);
 
 /* Caller-owned parallelism. `run` must call fn(arg, i) once for every i in [0, n) and
  * return when all calls have finished; calls may run concurrently on up to n_threads
- * threads. NULL means "run on the calling thread". The native build provides one
- * (native/lib/threadpool.h); the browser build provides one over pthreads when available. */
+ * threads. polyp_threadpool below provides one; any other pool can be wrapped.
+ *
+ * The thread rule: a polyp_parallel is the only thread setting of every call that takes
+ * one (extraction, training, prediction). NULL means one thread, the calling one. Otherwise
+ * n_threads (>= 1, the calling thread included) is the thread count of every backend: the
+ * portable backend and the classifier hand their work to `run`; XNNPACK, which brings its
+ * own pool, starts n_threads threads of its own and never calls `run`. `run` may be NULL
+ * only when n_threads is 1. */
 typedef struct polyp_parallel {
     void *ctx;
     int n_threads;
     void (*run)(void *ctx, void (*fn)(void *arg, size_t i), void *arg, size_t n);
 } polyp_parallel;
+
+/* A pthread pool behind polyp_parallel, in the native library and the threaded wasm module
+ * (the single-threaded wasm module has none). The calling thread takes part in every run,
+ * so a pool of n threads starts n - 1 workers; indices are claimed from a shared counter,
+ * so uneven items balance themselves. A run started while another is in progress (from
+ * another thread, or from inside fn) runs serially on its calling thread instead of
+ * deadlocking. After a job, threads poll briefly for the next one before they sleep (a
+ * network runs as many short jobs back to back and a wake-up costs tens of microseconds,
+ * more in wasm); an idle pool sleeps. */
+#define POLYP_THREADPOOL_MAX_THREADS 256
+
+typedef struct polyp_threadpool polyp_threadpool;
+
+/* n_threads in [1, POLYP_THREADPOOL_MAX_THREADS], counting the calling thread (1 = no
+ * workers: runs are serial). Owned: polyp_threadpool_free. */
+POLYP_API polyp_status polyp_threadpool_init(int n_threads, polyp_threadpool **out, polyp_error *err);
+/* The pool as a polyp_parallel, kept by the pool (valid until _free). */
+POLYP_API const polyp_parallel *polyp_threadpool_parallel(const polyp_threadpool *pool);
+/* Threads of the pool (the caller's included). */
+POLYP_API int polyp_threadpool_size(const polyp_threadpool *pool);
+/* Threads running now (the caller's included). Native threads start at once; in wasm a
+ * pthread starts only after the creating worker yields to its event loop, so JS waits for
+ * this to reach _size before the first job, or that job runs on one thread. */
+POLYP_API int polyp_threadpool_running(const polyp_threadpool *pool);
+/* Joins the workers. The pool must be idle. NULL is a no-op. */
+POLYP_API void polyp_threadpool_free(polyp_threadpool *pool);
 
 /* ------------------------------------------------------------------------------------ */
 /* Images                                                                                */
@@ -160,8 +192,8 @@ typedef enum polyp_backend {
 typedef struct polyp_extractor_params {
     polyp_backend backend;
     size_t batch_size;               /* patches per network run (default 8) */
-    int n_threads;                   /* threads for backends that own a pool (xnnpack); 0 = 1 */
-    const polyp_parallel *parallel;  /* kept; NULL = calling thread (portable backend) */
+    const polyp_parallel *parallel;  /* kept; the threads of every backend (the thread rule
+                                        above); NULL = the calling thread only */
     const char *kernels;             /* portable backend's kernel table: NULL or "auto" = the best
                                         this CPU runs; "scalar", "v128" (SSE2/NEON/wasm SIMD128),
                                         "avx2", "avx512". Borrowed during init only. */

@@ -299,17 +299,17 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
     if (p->batch_size > XNN_MAX_BATCH)
         return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: batch_size %zu exceeds %d", p->batch_size,
                           XNN_MAX_BATCH);
-    if (p->n_threads < 0)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: n_threads %d is negative",
-                          p->n_threads);
-    if (p->n_threads > XNN_MAX_THREADS)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: n_threads %d exceeds %d", p->n_threads,
-                          XNN_MAX_THREADS);
+    /* polyp.h's thread rule: the parallel's thread count, though XNNPACK runs on its own
+     * pthreadpool and never calls parallel->run. */
+    polyp_status st = polyp_parallel_check(p->parallel, "xnnpack", err);
+    if (st != POLYP_OK) return st;
+    const int n_threads = p->parallel ? p->parallel->n_threads : 1;
+    if (n_threads > XNN_MAX_THREADS)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: n_threads %d exceeds %d", n_threads, XNN_MAX_THREADS);
 
     xnn_state *s = polyp_calloc(1, sizeof *s);
     if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: out of memory for the backend state");
     s->batch = p->batch_size;
-    polyp_status st = POLYP_OK;
     xnn_subgraph_t graph = NULL;
     enum xnn_status xs;
 
@@ -331,9 +331,8 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
         goto fail;
     }
     s->initialized = 1;
-    if (p->n_threads > 1 && !(s->pool = pthreadpool_create((size_t)p->n_threads))) {
-        st = polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: cannot create a pool of %d threads",
-                        p->n_threads);
+    if (n_threads > 1 && !(s->pool = pthreadpool_create((size_t)n_threads))) {
+        st = polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: cannot create a pool of %d threads", n_threads);
         goto fail;
     }
 

@@ -24,7 +24,6 @@
  */
 #include "backend_portable.h"
 #include "testnet.h"
-#include "threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,12 +131,10 @@ int main(int argc, char **argv) {
     const char *names[MAX_SETS];
     for (int threads = 1; threads <= 2; threads++) {
         polyp_threadpool *pool;
-        if (polyp_threadpool_create(threads, &pool, &err) != POLYP_OK) die("thread pool", &err);
-        polyp_parallel par = polyp_threadpool_parallel(pool);
+        if (polyp_threadpool_init(threads, &pool, &err) != POLYP_OK) die("thread pool", &err);
         polyp_extractor_params p = polyp_extractor_default_params();
         p.batch_size = batch;
-        p.n_threads = threads;
-        p.parallel = threads > 1 ? &par : NULL;
+        p.parallel = threads > 1 ? polyp_threadpool_parallel(pool) : NULL;
         backend be[MAX_SETS];
         nb = 0;
         const polyp_kernels *k;
@@ -167,7 +164,7 @@ int main(int argc, char **argv) {
             names[b] = be[b].name;
             be[b].ops->destroy(be[b].state);
         }
-        polyp_threadpool_destroy(pool);
+        polyp_threadpool_free(pool);
     }
 
     const double ref1 = rate[0][nb - 1], ref2 = rate[1][nb - 1];

@@ -105,12 +105,32 @@ static void load_cases(void) {
     }
 }
 
+/* polyp.h's thread rule: XNNPACK takes its thread count from params.parallel and runs on
+ * its own pthreadpool, so `run` must never be called. */
+static void run_must_not_be_called(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n) {
+    ck_abort_msg("the xnnpack backend called parallel->run (%zu items)", n);
+}
+
+static polyp_parallel threads_of(int threads) { return (polyp_parallel){NULL, threads, run_must_not_be_called}; }
+
+/* Threads of this process now (Linux: one entry per thread in /proc/self/task). */
+static int process_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
 /* Runs the first n fixture patches through `ops` with the given batch size and threads, in
  * chunks of `batch` (the last one short when batch does not divide n). Caller frees. */
 static float *extract(const polyp_backend_ops *ops, size_t n, size_t batch, int threads) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = batch;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     void *state = NULL;
     polyp_error err = {0};
     polyp_status st = ops->create(g_weights, &p, &state, &err);
@@ -190,7 +210,6 @@ START_TEST(short_batch_of_one_in_a_runtime_of_eight) {
      * slots: stale patches from the previous run must not change it. */
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = 8;
-    p.n_threads = 1;
     void *state = NULL;
     polyp_error err = {0};
     ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
@@ -214,6 +233,24 @@ START_TEST(threads_agree) {
     fprintf(stderr, "2 threads vs 1: max |diff| %.3g\n", d);
     free(t1);
     free(t2);
+}
+END_TEST
+
+START_TEST(parallel_alone_sets_the_threads) {
+    /* A caller that sets only params.parallel gets that many XNNPACK threads: its
+     * pthreadpool starts n - 1 workers next to the calling thread. */
+    int before = process_threads();
+    ck_assert_int_gt(before, 0);
+    polyp_extractor_params p = polyp_extractor_default_params();
+    p.backend = POLYP_BACKEND_XNNPACK;
+    polyp_parallel par = threads_of(3);
+    p.parallel = &par;
+    polyp_extractor *ex = NULL;
+    polyp_error err = {0};
+    ck_assert_msg(polyp_extractor_init(g_weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_int_eq(process_threads(), before + 2);
+    polyp_extractor_free(ex);
+    ck_assert_int_eq(process_threads(), before);
 }
 END_TEST
 
@@ -243,7 +280,8 @@ static void run_extractor(const char *source, int threads) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.backend = POLYP_BACKEND_XNNPACK;
     p.batch_size = 8;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     polyp_extractor *ex = NULL;
     polyp_error err = {0};
     ck_assert_msg(polyp_extractor_init(g_weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
@@ -264,7 +302,8 @@ static void expect_create_error(const polyp_weights *w, size_t batch, int thread
                                 const char *needle) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = batch;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     void *state = (void *)&p; /* must be reset to NULL on failure */
     polyp_error err = {0};
     polyp_status st = polyp_backend_xnnpack_ops.create(w, &p, &state, &err);
@@ -277,6 +316,7 @@ START_TEST(errors_name_the_problem) {
     expect_create_error(g_weights, 0, 1, POLYP_ERR_INVALID_ARG, "batch_size 0");
     expect_create_error(g_weights, 1u << 20, 1, POLYP_ERR_LIMIT, "batch_size 1048576");
     expect_create_error(g_weights, 2, -1, POLYP_ERR_INVALID_ARG, "n_threads -1");
+    expect_create_error(g_weights, 2, 0, POLYP_ERR_INVALID_ARG, "n_threads 0");
     expect_create_error(g_weights, 2, 1 << 20, POLYP_ERR_LIMIT, "n_threads 1048576");
     expect_create_error(NULL, 2, 1, POLYP_ERR_INVALID_ARG, "weights");
 
@@ -292,7 +332,6 @@ START_TEST(errors_name_the_problem) {
     /* More patches than the runtime's batch. */
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = 2;
-    p.n_threads = 1;
     void *state = NULL;
     polyp_error err = {0};
     ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
@@ -319,6 +358,7 @@ int main(void) {
     tcase_add_test(tc, batch_sizes_agree);
     tcase_add_test(tc, short_batch_of_one_in_a_runtime_of_eight);
     tcase_add_test(tc, threads_agree);
+    tcase_add_test(tc, parallel_alone_sets_the_threads);
     tcase_add_test(tc, errors_name_the_problem);
     tcase_add_test(tc, padding_variant_matters);
     tcase_add_test(tc, extractor_fixtures);
