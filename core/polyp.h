@@ -11,6 +11,47 @@
  *   caller releases it with the named _free function.
  * - Options come from polyp_<thing>_default_params(), adjusted by the caller.
  * - Memory first: everything loads from bytes; *_file variants are conveniences.
+ * - Handles are made by polyp_<thing>_init (or _load, _train, _begin, _decode for what
+ *   reads or computes its content) and released by polyp_<thing>_free; NULL is a no-op.
+ *
+ * Usage: one image's points to features, then train and score (checks of the returned
+ * polyp_status left out; every call above returns one):
+ *
+ *   polyp_error err;
+ *   polyp_threadpool *pool;                                  // optional: NULL = 1 thread
+ *   polyp_threadpool_init(4, &pool, &err);
+ *   const polyp_parallel *par = polyp_threadpool_parallel(pool);
+ *
+ *   polyp_weights *w;                                        // EfficientNet-B0 safetensors
+ *   polyp_weights_load_file("efficientnet_b0.safetensors", &w, &err);
+ *   polyp_extractor_params xp = polyp_extractor_default_params();
+ *   xp.parallel = par;                                       // the threads of every backend
+ *   polyp_extractor *ex;
+ *   polyp_extractor_init(w, &xp, &ex, &err);
+ *
+ *   polyp_image img;
+ *   polyp_image_load_file("reef.jpg", NULL, &img, &err);
+ *   polyp_point pts[2] = {{.row = 100, .col = 200}, {.row = 300, .col = 400}};
+ *   float feat[2 * POLYP_FEATURE_DIM];
+ *   polyp_extract_points(ex, &img, pts, 2, feat, &err);
+ *
+ *   uint16_t rows[2] = {100, 300}, cols[2] = {200, 400};     // pyspacer's .featurevector
+ *   polyp_features f = {.npoints = 2, .dim = POLYP_FEATURE_DIM, .valid_rowcol = 1,
+ *                       .rows = rows, .cols = cols, .feat = feat};
+ *   void *npz; size_t npz_size;
+ *   polyp_features_write_npz(&f, &npz, &npz_size, &err);    // write npz out, polyp_free(npz)
+ *
+ *   polyp_dataset data = {.dim = POLYP_FEATURE_DIM, .n_images = n, .images = images};
+ *   polyp_train_params tp = polyp_train_default_params();   // images: labels + features
+ *   tp.extractor_id = polyp_weights_sha256(w);
+ *   tp.parallel = par;
+ *   polyp_classifier *clf;
+ *   polyp_classifier_train(&data, &tp, &clf, NULL, &err);
+ *   float *probs = malloc(2 * polyp_classifier_n_labels(clf) * sizeof *probs);
+ *   polyp_classifier_predict(clf, feat, 2, POLYP_FEATURE_DIM, probs, par, &err);
+ *
+ *   free(probs); polyp_classifier_free(clf); polyp_free(npz); polyp_image_free(&img);
+ *   polyp_extractor_free(ex); polyp_weights_free(w); polyp_threadpool_free(pool);
  */
 #ifndef POLYP_H
 #define POLYP_H
