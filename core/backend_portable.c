@@ -1,13 +1,13 @@
 /* backend_portable.c - the reference backend: EfficientNet-B0 in C11, NHWC float32, over the
  * SIMD kernels of kernels.h (scalar, 4-wide vector extensions = SSE2 / NEON / wasm SIMD128,
- * AVX2 + FMA, AVX-512; the fastest the CPU has is chosen at create time).
+ * AVX2 + FMA, AVX-512; the fastest the CPU has is chosen at init time).
  *
  * Every other backend is tested against this one. 1x1 convolutions (expand, project, head;
  * ~90% of the multiply-adds) are a register-blocked matrix product over weights packed into
- * panels at create time, with bias + swish (or the residual add) fused into its epilogue;
+ * panels at init time, with bias + swish (or the residual add) fused into its epilogue;
  * the depthwise convolution fuses bias + swish and the per-row sums squeeze-excite needs;
  * the squeeze-excite gate is applied to the project conv's input rows just before they are
- * multiplied (while they are in cache). All buffers are allocated once at create time for
+ * multiplied (while they are in cache). All buffers are allocated once at init time for
  * the batch size; run() allocates nothing.
  *
  * Parallelism: each layer runs as tasks (patch x chunk of rows or pixels) through the
@@ -252,11 +252,11 @@ static polyp_status portable_run(void *state, const float *in, size_t n, float *
     return POLYP_OK;
 }
 
-/* ------------------------------------------------------------------ create / destroy */
+/* ------------------------------------------------------------------ init / free */
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static void portable_destroy(void *state) {
+static void portable_free(void *state) {
     portable *s = state;
     if (!s) return;
     polyp_aligned_free(s->arena);
@@ -325,7 +325,7 @@ static void layout(portable *s, float *base, size_t *used) {
     }
 }
 
-polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const polyp_extractor_params *params,
+polyp_status polyp_backend_portable_init_with(const polyp_weights *w, const polyp_extractor_params *params,
                                                 const polyp_kernels *kernels, void **state, polyp_error *err) {
     *state = NULL;
     if (!w || !params || !kernels) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: NULL argument");
@@ -340,7 +340,7 @@ polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const po
     s->batch = params->batch_size;
     s->bufs = calloc(s->batch, sizeof *s->bufs);
     if (!s->bufs) {
-        portable_destroy(s);
+        portable_free(s);
         return polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory");
     }
     /* Spatial sizes from the padding rule: out = (in + before + after - k) / stride + 1. */
@@ -361,7 +361,7 @@ polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const po
     size_t floats = 0, bytes;
     layout(s, NULL, &floats);
     if (!polyp_mul_ok(floats, sizeof(float), &bytes) || !(s->arena = polyp_aligned_alloc(bytes))) {
-        portable_destroy(s);
+        portable_free(s);
         return polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory (%zu MB for batch %zu)",
                           floats / (262144), params->batch_size);
     }
@@ -376,7 +376,7 @@ const char *polyp_backend_portable_kernels(const void *state) {
     return s ? s->k->name : NULL;
 }
 
-static polyp_status portable_create(const polyp_weights *w, const polyp_extractor_params *params, void **state,
+static polyp_status portable_init(const polyp_weights *w, const polyp_extractor_params *params, void **state,
                                     polyp_error *err) {
     const polyp_kernels *k = polyp_kernels_best();
     if (params && params->kernels && strcmp(params->kernels, "auto") != 0) {
@@ -388,7 +388,7 @@ static polyp_status portable_create(const polyp_weights *w, const polyp_extracto
                               params->kernels);
         }
     }
-    return polyp_backend_portable_create_with(w, params, k, state, err);
+    return polyp_backend_portable_init_with(w, params, k, state, err);
 }
 
-const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_create, portable_run, portable_destroy};
+const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_init, portable_run, portable_free};

@@ -86,7 +86,7 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
             const polyp_backend_ops *ops = compiled_ops(order[i]);
             if (!ops) continue;
-            st = ops->create(weights, &p, &ex->state, err);
+            st = ops->init(weights, &p, &ex->state, err);
             if (st == POLYP_OK) ex->ops = ops;
             break;
         }
@@ -97,7 +97,7 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
             return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "extractor: the %s backend is not compiled into this build of polyp",
                               backend_label(p.backend));
         }
-        st = ops->create(weights, &p, &ex->state, err);
+        st = ops->init(weights, &p, &ex->state, err);
         if (st == POLYP_OK) ex->ops = ops;
     }
     if (st != POLYP_OK) {
@@ -110,7 +110,7 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
 
 void polyp_extractor_free(polyp_extractor *extractor) {
     if (!extractor) return;
-    if (extractor->ops && extractor->state) extractor->ops->destroy(extractor->state);
+    if (extractor->ops && extractor->state) extractor->ops->free(extractor->state);
     polyp_aligned_free(extractor->patches);
     free(extractor);
 }

@@ -138,7 +138,7 @@ void mlp_trainer_free(mlp_trainer *t) {
     free(t);
 }
 
-polyp_status mlp_trainer_new(polyp_classifier *clf, double learning_rate, double alpha,
+polyp_status mlp_trainer_init(polyp_classifier *clf, double learning_rate, double alpha,
                              size_t max_batch, uint64_t seed, const polyp_parallel *par,
                              mlp_trainer **out, polyp_error *err) {
     mlp_trainer *t = polyp_calloc(1, sizeof *t);

@@ -27,7 +27,7 @@ static const char *output_name(clf_output o) {
 polyp_status polyp_classifier_save(const polyp_classifier *c, void **out, size_t *out_size,
                                    polyp_error *err) {
     if (!c || !out || !out_size) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "model save: NULL argument");
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     polyp_json_buf labels = {0}, hidden = {0}, acc = {0};
     polyp_status st = POLYP_OK;
     char num[64];

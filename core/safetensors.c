@@ -325,7 +325,7 @@ struct polyp_st_writer {
     size_t meta_count, meta_cap;
 };
 
-polyp_st_writer *polyp_st_writer_new(void) { return calloc(1, sizeof(polyp_st_writer)); }
+polyp_st_writer *polyp_st_writer_init(void) { return calloc(1, sizeof(polyp_st_writer)); }
 
 void polyp_st_writer_free(polyp_st_writer *w) {
     if (!w) return;

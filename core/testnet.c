@@ -110,7 +110,7 @@ polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, size_t bn_
     if (st != POLYP_OK) return polyp_fail_prefix(err, st, "testnet: bn stats: ");
     polyp_effnet_tensor *list = polyp_malloc(POLYP_EFFNET_TENSORS * sizeof *list);
     float *values = NULL;
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     if (!list || !w) {
         st = polyp_fail(err, POLYP_ERR_NOMEM, "testnet: out of memory");
         goto done;

@@ -221,9 +221,9 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
     if (p.kind == POLYP_CLASSIFIER_MLP) {
         polyp_rng init = polyp_rng_seed(p.seed, 0x494E4954ull /* "INIT" */);
         mlp_init_weights(clf, &init);
-        st = mlp_trainer_new(clf, s->lr, ALPHA, MAX_BATCH, p.seed, p.parallel, &s->tr.mlp, err);
+        st = mlp_trainer_init(clf, s->lr, ALPHA, MAX_BATCH, p.seed, p.parallel, &s->tr.mlp, err);
     } else {
-        st = sgd_trainer_new(clf, ALPHA, p.seed, p.parallel, &s->tr.sgd, err);
+        st = sgd_trainer_init(clf, ALPHA, p.seed, p.parallel, &s->tr.sgd, err);
     }
     if (st != POLYP_OK) goto fail;
 

@@ -278,7 +278,7 @@ static polyp_status build_graph(xnn_builder *b, const polyp_weights *w) {
 
 /* ---------------------------------------------------------------- backend ops */
 
-static void xnn_destroy(void *state) {
+static void xnn_free(void *state) {
     xnn_state *s = state;
     if (!s) return;
     if (s->runtime) xnn_delete_runtime(s->runtime);
@@ -289,7 +289,7 @@ static void xnn_destroy(void *state) {
     free(s);
 }
 
-static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_params *p, void **out,
+static polyp_status xnn_init(const polyp_weights *w, const polyp_extractor_params *p, void **out,
                                polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: state pointer is NULL");
     *out = NULL;
@@ -362,7 +362,7 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
 
 fail:
     if (graph) xnn_delete_subgraph(graph);
-    xnn_destroy(s);
+    xnn_free(s);
     return st;
 }
 
@@ -387,7 +387,7 @@ static polyp_status xnn_run(void *state, const float *in, size_t n, float *out, 
 
 const polyp_backend_ops polyp_backend_xnnpack_ops = {
     .name = "xnnpack",
-    .create = xnn_create,
+    .init = xnn_init,
     .run = xnn_run,
-    .destroy = xnn_destroy,
+    .free = xnn_free,
 };

@@ -141,12 +141,12 @@ int main(int argc, char **argv) {
         for (size_t i = 0; (k = polyp_kernels_available(i)) && nb < MAX_SETS - 1; i++) {
             if (only ? strcmp(k->name, only) != 0 : !strcmp(k->name, "scalar")) continue; /* scalar: slow */
             be[nb] = (backend){k->name, &polyp_backend_portable_ops, k, NULL, {0}, {0}};
-            if (polyp_backend_portable_create_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
+            if (polyp_backend_portable_init_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
             nb++;
         }
 #ifdef POLYP_HAVE_XNNPACK
         be[nb] = (backend){"xnnpack", &polyp_backend_xnnpack_ops, NULL, NULL, {0}, {0}};
-        if (polyp_backend_xnnpack_ops.create(w, &p, &be[nb].state, &err) != POLYP_OK) die("xnnpack", &err);
+        if (polyp_backend_xnnpack_ops.init(w, &p, &be[nb].state, &err) != POLYP_OK) die("xnnpack", &err);
         nb++;
 #endif
         for (size_t b = 0; b < nb; b++) /* warm-up */
@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
             rate[threads - 1][b] = median(be[b].runs, runs);
             cpu[threads - 1][b] = median(be[b].cpu, runs);
             names[b] = be[b].name;
-            be[b].ops->destroy(be[b].state);
+            be[b].ops->free(be[b].state);
         }
         polyp_threadpool_free(pool);
     }

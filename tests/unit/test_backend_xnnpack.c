@@ -133,15 +133,15 @@ static float *extract(const polyp_backend_ops *ops, size_t n, size_t batch, int 
     p.parallel = &par;
     void *state = NULL;
     polyp_error err = {0};
-    polyp_status st = ops->create(g_weights, &p, &state, &err);
-    ck_assert_msg(st == POLYP_OK, "%s create (batch %zu): %s", ops->name, batch, err.message);
+    polyp_status st = ops->init(g_weights, &p, &state, &err);
+    ck_assert_msg(st == POLYP_OK, "%s init (batch %zu): %s", ops->name, batch, err.message);
     float *out = malloc(n * POLYP_FEATURE_DIM * sizeof(float));
     for (size_t i = 0; i < n; i += batch) {
         size_t m = n - i < batch ? n - i : batch;
         st = ops->run(state, g_patches + i * PATCH_FLOATS, m, out + i * POLYP_FEATURE_DIM, &err);
         ck_assert_msg(st == POLYP_OK, "%s run: %s", ops->name, err.message);
     }
-    ops->destroy(state);
+    ops->free(state);
     return out;
 }
 
@@ -212,7 +212,7 @@ START_TEST(short_batch_of_one_in_a_runtime_of_eight) {
     p.batch_size = 8;
     void *state = NULL;
     polyp_error err = {0};
-    ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
+    ck_assert_int_eq(polyp_backend_xnnpack_ops.init(g_weights, &p, &state, &err), POLYP_OK);
     float *out = malloc(8 * POLYP_FEATURE_DIM * sizeof(float));
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, g_patches, 8, out, &err), POLYP_OK);
     float one[POLYP_FEATURE_DIM];
@@ -221,7 +221,7 @@ START_TEST(short_batch_of_one_in_a_runtime_of_eight) {
     assert_close(one, g_expected + 8 * POLYP_FEATURE_DIM, 1, 1e-4, "single patch after a full batch");
     /* n == 0 is a no-op, not an error. */
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, NULL, 0, NULL, &err), POLYP_OK);
-    polyp_backend_xnnpack_ops.destroy(state);
+    polyp_backend_xnnpack_ops.free(state);
     free(out);
 }
 END_TEST
@@ -297,7 +297,7 @@ END_TEST
 START_TEST(extractor_testdata) { run_extractor("testdata", 2); }
 END_TEST
 
-/* create() must fail with `status` and a message containing `needle`. */
+/* init() must fail with `status` and a message containing `needle`. */
 static void expect_create_error(const polyp_weights *w, size_t batch, int threads, polyp_status status,
                                 const char *needle) {
     polyp_extractor_params p = polyp_extractor_default_params();
@@ -306,7 +306,7 @@ static void expect_create_error(const polyp_weights *w, size_t batch, int thread
     p.parallel = &par;
     void *state = (void *)&p; /* must be reset to NULL on failure */
     polyp_error err = {0};
-    polyp_status st = polyp_backend_xnnpack_ops.create(w, &p, &state, &err);
+    polyp_status st = polyp_backend_xnnpack_ops.init(w, &p, &state, &err);
     ck_assert_msg(st == status, "expected status %d, got %d (%s)", status, st, err.message);
     ck_assert_ptr_null(state);
     ck_assert_msg(strstr(err.message, needle), "message \"%s\" lacks \"%s\"", err.message, needle);
@@ -334,15 +334,15 @@ START_TEST(errors_name_the_problem) {
     p.batch_size = 2;
     void *state = NULL;
     polyp_error err = {0};
-    ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
+    ck_assert_int_eq(polyp_backend_xnnpack_ops.init(g_weights, &p, &state, &err), POLYP_OK);
     float out[3 * POLYP_FEATURE_DIM];
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, g_patches, 3, out, &err),
                      POLYP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(err.message, "3 patches exceed") && strstr(err.message, "batch size 2"),
                   "%s", err.message);
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, NULL, 1, out, &err), POLYP_ERR_INVALID_ARG);
-    polyp_backend_xnnpack_ops.destroy(state);
-    polyp_backend_xnnpack_ops.destroy(NULL); /* allowed, like free(NULL) */
+    polyp_backend_xnnpack_ops.free(state);
+    polyp_backend_xnnpack_ops.free(NULL); /* allowed, like free(NULL) */
 }
 END_TEST
 
