@@ -39,9 +39,14 @@ struct polyp_classifier {
 polyp_status clf_alloc(polyp_classifier_kind kind, size_t n_classes, const size_t *sizes,
                        size_t n_layers, polyp_classifier **out, polyp_error *err);
 
+/* The forward pass (classifier.c). act[0] = X; act[l+1] = f(act[l] W[l] + b[l]) with ReLU
+ * between layers and the output activation last; act[l] for l >= 1 are caller buffers of
+ * n x sizes[l] (MLP backprop keeps them). */
+void clf_forward_into(const polyp_classifier *clf, const float *X, size_t n, float **act,
+                      const polyp_parallel *par);
+
 /* Uncalibrated outputs of n points: out is n x sizes[n_layers] (softmax / logistic
- * probabilities, or margins). scratch: n x max hidden width x 2 floats, may be NULL (then
- * allocated). */
+ * probabilities, or margins), in blocks of rows through bounded scratch memory. */
 polyp_status clf_forward(const polyp_classifier *clf, const float *X, size_t n, float *out,
                          const polyp_parallel *par, polyp_error *err);
 
