@@ -326,7 +326,7 @@ static void layout(portable *s, float *base, size_t *used) {
 }
 
 polyp_status polyp_backend_portable_init_with(const polyp_weights *w, const polyp_extractor_params *params,
-                                                const polyp_kernels *kernels, void **state, polyp_error *err) {
+                                              const polyp_kernels *kernels, void **state, polyp_error *err) {
     *state = NULL;
     if (!w || !params || !kernels) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: NULL argument");
     if (params->batch_size == 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: batch size 0");
@@ -377,7 +377,7 @@ const char *polyp_backend_portable_kernels(const void *state) {
 }
 
 static polyp_status portable_init(const polyp_weights *w, const polyp_extractor_params *params, void **state,
-                                    polyp_error *err) {
+                                  polyp_error *err) {
     const polyp_kernels *k = polyp_kernels_best();
     if (params && params->kernels && strcmp(params->kernels, "auto") != 0) {
         k = polyp_kernels_find(params->kernels);

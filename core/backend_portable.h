@@ -9,7 +9,7 @@
 
 /* Like polyp_backend_portable_ops.init, with `kernels` (kept: the tables are static). */
 polyp_status polyp_backend_portable_init_with(const polyp_weights *w, const polyp_extractor_params *params,
-                                                const polyp_kernels *kernels, void **state, polyp_error *err);
+                                              const polyp_kernels *kernels, void **state, polyp_error *err);
 
 /* Name of the kernel table a portable backend state runs ("avx2", ...). */
 const char *polyp_backend_portable_kernels(const void *state);

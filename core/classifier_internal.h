@@ -56,8 +56,8 @@ size_t clf_argmax_output(const polyp_classifier *clf, const float *out_row);
 /* ---------------------------------------------------------------- MLP (mlp.c) */
 typedef struct mlp_trainer mlp_trainer;
 polyp_status mlp_trainer_init(polyp_classifier *clf, double learning_rate, double alpha,
-                             size_t max_batch, uint64_t seed, const polyp_parallel *par,
-                             mlp_trainer **out, polyp_error *err);
+                              size_t max_batch, uint64_t seed, const polyp_parallel *par,
+                              mlp_trainer **out, polyp_error *err);
 /* Glorot-uniform init (scikit-learn's _init_coef, factor 6 for ReLU). */
 void mlp_init_weights(polyp_classifier *clf, polyp_rng *rng);
 /* One partial_fit pass over a chunk: shuffle, minibatches of min(max_batch, n), Adam. */
@@ -80,7 +80,7 @@ void polyp_adam_update(float *restrict param, const float *restrict grad, float 
 /* ---------------------------------------------------------------- SGD (sgd.c) */
 typedef struct sgd_trainer sgd_trainer;
 polyp_status sgd_trainer_init(polyp_classifier *clf, double alpha, uint64_t seed,
-                             const polyp_parallel *par, sgd_trainer **out, polyp_error *err);
+                              const polyp_parallel *par, sgd_trainer **out, polyp_error *err);
 polyp_status sgd_partial_fit(sgd_trainer *t, const float *X, const uint32_t *y, size_t n,
                              polyp_error *err);
 /* Copies the averaged weights into clf (what predict uses). */

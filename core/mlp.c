@@ -64,8 +64,8 @@ void mlp_trainer_free(mlp_trainer *t) {
 }
 
 polyp_status mlp_trainer_init(polyp_classifier *clf, double learning_rate, double alpha,
-                             size_t max_batch, uint64_t seed, const polyp_parallel *par,
-                             mlp_trainer **out, polyp_error *err) {
+                              size_t max_batch, uint64_t seed, const polyp_parallel *par,
+                              mlp_trainer **out, polyp_error *err) {
     mlp_trainer *t = polyp_calloc(1, sizeof *t);
     if (!t) return polyp_fail(err, POLYP_ERR_NOMEM, "mlp: no memory");
     t->clf = clf;

@@ -463,11 +463,11 @@ POLYP_API void polyp_train_session_free(polyp_train_session *s);
 /* Labels in class order (sorted), pointers kept by the classifier (valid until _free). */
 POLYP_API size_t polyp_classifier_n_labels(const polyp_classifier *clf);
 POLYP_API const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */
-          POLYP_API size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
+POLYP_API size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
 POLYP_API polyp_classifier_kind polyp_classifier_get_kind(const polyp_classifier *clf);
 POLYP_API const char *polyp_classifier_extractor_id(const polyp_classifier *clf); /* kept, never NULL */
-          /* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
-          POLYP_API const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
+/* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
+POLYP_API const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
 POLYP_API double polyp_classifier_val_accuracy(const polyp_classifier *clf);
 
 /* Calibrated probabilities of every label (class order) for n points: feat is n x dim

@@ -62,7 +62,7 @@ void sgd_trainer_free(sgd_trainer *t) {
 }
 
 polyp_status sgd_trainer_init(polyp_classifier *clf, double alpha, uint64_t seed,
-                             const polyp_parallel *par, sgd_trainer **out, polyp_error *err) {
+                              const polyp_parallel *par, sgd_trainer **out, polyp_error *err) {
     sgd_trainer *t = polyp_calloc(1, sizeof *t);
     if (!t) return polyp_fail(err, POLYP_ERR_NOMEM, "sgd: no memory");
     t->clf = clf;

@@ -290,7 +290,7 @@ static void xnn_free(void *state) {
 }
 
 static polyp_status xnn_init(const polyp_weights *w, const polyp_extractor_params *p, void **out,
-                               polyp_error *err) {
+                             polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: state pointer is NULL");
     *out = NULL;
     if (!w || !p) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: weights or params is NULL");
