@@ -196,6 +196,7 @@ polyp_status polyp_classifier_predict(const polyp_classifier *c, const float *fe
                                       polyp_error *err) {
     if (!c || (n && (!feat || !probs))) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "predict: NULL argument");
     polyp_status st = polyp_classifier_check_features(c, dim, NULL, err);
+    if (st == POLYP_OK) st = polyp_parallel_check(par, "predict", err);
     if (st != POLYP_OK) return st;
     if (n == 0) return POLYP_OK;
     size_t w = c->sizes[c->n_layers];

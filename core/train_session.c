@@ -158,13 +158,15 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
                           POLYP_CLF_MAX_DIM);
     if (p.ref_max_points > ((size_t)1 << 24))
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "train: ref_max_points %zu too large", p.ref_max_points);
+    polyp_status st = polyp_parallel_check(p.parallel, "train", err);
+    if (st != POLYP_OK) return st;
 
     polyp_train_session *s = polyp_calloc(1, sizeof *s);
     if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "train: no memory");
     s->data = data;
     s->p = p;
     s->p.extractor_id = NULL;   /* copied into the classifier below; not kept */
-    polyp_status st = polyp_split_dataset(data, p.ref_max_points, &s->split, err);
+    st = polyp_split_dataset(data, p.ref_max_points, &s->split, err);
     if (st != POLYP_OK) {
         free(s);
         return st;
