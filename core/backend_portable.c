@@ -1,13 +1,13 @@
 /* backend_portable.c - the reference backend: EfficientNet-B0 in C11, NHWC float32, over the
  * SIMD kernels of kernels.h (scalar, 4-wide vector extensions = SSE2 / NEON / wasm SIMD128,
- * AVX2 + FMA, AVX-512; the fastest the CPU has is chosen at create time).
+ * AVX2 + FMA, AVX-512; the fastest the CPU has is chosen at init time).
  *
  * Every other backend is tested against this one. 1x1 convolutions (expand, project, head;
  * ~90% of the multiply-adds) are a register-blocked matrix product over weights packed into
- * panels at create time, with bias + swish (or the residual add) fused into its epilogue;
+ * panels at init time, with bias + swish (or the residual add) fused into its epilogue;
  * the depthwise convolution fuses bias + swish and the per-row sums squeeze-excite needs;
  * the squeeze-excite gate is applied to the project conv's input rows just before they are
- * multiplied (while they are in cache). All buffers are allocated once at create time for
+ * multiplied (while they are in cache). All buffers are allocated once at init time for
  * the batch size; run() allocates nothing.
  *
  * Parallelism: each layer runs as tasks (patch x chunk of rows or pixels) through the
@@ -135,7 +135,7 @@ static void task(void *arg, size_t t) {
  * a single patch, few enough that each task is substantial. align: chunk sizes are
  * multiples of it (the gemm's micro-tile rows, so no chunk splits a tile's work unevenly). */
 static void run_phase(job *j, enum phase ph, int block, size_t units, size_t align) {
-    size_t threads = j->s->par && j->s->par->n_threads > 1 ? (size_t)j->s->par->n_threads : 1;
+    size_t threads = (size_t)polyp_parallel_threads(j->s->par);
     size_t chunks = 1;
     if (threads > 1 && ph != PH_SE && ph != PH_POOL) chunks = (2 * threads + j->n - 1) / j->n;
     size_t per = (units + chunks - 1) / chunks;
@@ -240,7 +240,7 @@ static polyp_status portable_run(void *state, const float *in, size_t n, float *
      * in cache from layer to layer (layer by layer over a batch of 8 they do not). The
      * remaining patches run layer by layer, each layer split among the threads. Either way
      * every value is computed by the same instructions. */
-    size_t threads = s->par && s->par->n_threads > 1 ? (size_t)s->par->n_threads : 1;
+    size_t threads = (size_t)polyp_parallel_threads(s->par);
     size_t whole = n / threads * threads;
     job j = {s, in, out, 0, whole, PH_STEM, -1, 0, 1, 1, 0};
     if (whole) polyp_parallel_for(s->par, patch_task, &j, whole);
@@ -252,11 +252,11 @@ static polyp_status portable_run(void *state, const float *in, size_t n, float *
     return POLYP_OK;
 }
 
-/* ------------------------------------------------------------------ create / destroy */
+/* ------------------------------------------------------------------ init / free */
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static void portable_destroy(void *state) {
+static void portable_free(void *state) {
     portable *s = state;
     if (!s) return;
     polyp_aligned_free(s->arena);
@@ -325,8 +325,8 @@ static void layout(portable *s, float *base, size_t *used) {
     }
 }
 
-polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const polyp_extractor_params *params,
-                                                const polyp_kernels *kernels, void **state, polyp_error *err) {
+polyp_status polyp_backend_portable_init_with(const polyp_weights *w, const polyp_extractor_params *params,
+                                              const polyp_kernels *kernels, void **state, polyp_error *err) {
     *state = NULL;
     if (!w || !params || !kernels) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: NULL argument");
     if (params->batch_size == 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "portable backend: batch size 0");
@@ -340,7 +340,7 @@ polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const po
     s->batch = params->batch_size;
     s->bufs = calloc(s->batch, sizeof *s->bufs);
     if (!s->bufs) {
-        portable_destroy(s);
+        portable_free(s);
         return polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory");
     }
     /* Spatial sizes from the padding rule: out = (in + before + after - k) / stride + 1. */
@@ -361,7 +361,7 @@ polyp_status polyp_backend_portable_create_with(const polyp_weights *w, const po
     size_t floats = 0, bytes;
     layout(s, NULL, &floats);
     if (!polyp_mul_ok(floats, sizeof(float), &bytes) || !(s->arena = polyp_aligned_alloc(bytes))) {
-        portable_destroy(s);
+        portable_free(s);
         return polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory (%zu MB for batch %zu)",
                           floats / (262144), params->batch_size);
     }
@@ -376,8 +376,8 @@ const char *polyp_backend_portable_kernels(const void *state) {
     return s ? s->k->name : NULL;
 }
 
-static polyp_status portable_create(const polyp_weights *w, const polyp_extractor_params *params, void **state,
-                                    polyp_error *err) {
+static polyp_status portable_init(const polyp_weights *w, const polyp_extractor_params *params, void **state,
+                                  polyp_error *err) {
     const polyp_kernels *k = polyp_kernels_best();
     if (params && params->kernels && strcmp(params->kernels, "auto") != 0) {
         k = polyp_kernels_find(params->kernels);
@@ -388,7 +388,7 @@ static polyp_status portable_create(const polyp_weights *w, const polyp_extracto
                               params->kernels);
         }
     }
-    return polyp_backend_portable_create_with(w, params, k, state, err);
+    return polyp_backend_portable_init_with(w, params, k, state, err);
 }
 
-const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_create, portable_run, portable_destroy};
+const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_init, portable_run, portable_free};

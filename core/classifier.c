@@ -1,9 +1,15 @@
-/* classifier.c - the classifier object: defaults, allocation, accessors, prediction, and
- * CoralNet's acceptance and retraining rules. Training lives in train_session.c. */
+/* classifier.c - the classifier object: defaults, allocation, accessors, the forward pass
+ * (one copy: inference, reference accuracy and MLP backprop all run it), prediction, and
+ * CoralNet's acceptance and retraining rules. Training lives in train_session.c, mlp.c and
+ * sgd.c. */
 #include "classifier_internal.h"
+#include "gemm.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define FORWARD_BLOCK 1024 /* rows per forward block in inference: bounds scratch memory */
 
 polyp_train_params polyp_train_default_params(void) {
     polyp_train_params p;
@@ -111,11 +117,86 @@ polyp_status polyp_classifier_check_features(const polyp_classifier *c, size_t d
     return POLYP_OK;
 }
 
+/* ---------------------------------------------------------------- forward pass */
+static void add_bias(float *Z, size_t n, size_t w, const float *b) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < w; j++) Z[i * w + j] += b[j];
+}
+
+static void relu(float *Z, size_t count) {
+    for (size_t i = 0; i < count; i++) Z[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
+}
+
+static void output_activation(clf_output kind, float *Z, size_t n, size_t w) {
+    if (kind == CLF_OUT_MARGIN) return;
+    if (kind == CLF_OUT_LOGISTIC) {
+        for (size_t i = 0; i < n * w; i++) Z[i] = 1.0f / (1.0f + expf(-Z[i]));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *z = Z + i * w;
+        float mx = z[0];
+        for (size_t j = 1; j < w; j++) mx = z[j] > mx ? z[j] : mx;
+        float s = 0.0f;
+        for (size_t j = 0; j < w; j++) {
+            z[j] = expf(z[j] - mx);
+            s += z[j];
+        }
+        for (size_t j = 0; j < w; j++) z[j] /= s;
+    }
+}
+
+void clf_forward_into(const polyp_classifier *clf, const float *X, size_t n, float **act,
+                      const polyp_parallel *par) {
+    const float *in = X;
+    for (size_t l = 0; l < clf->n_layers; l++) {
+        size_t k = clf->sizes[l], w = clf->sizes[l + 1];
+        float *out = act[l + 1];
+        polyp_sgemm(0, 0, n, w, k, 1.0f, in, k, clf->W[l], w, 0.0f, out, w, par);
+        add_bias(out, n, w, clf->b[l]);
+        if (l + 1 < clf->n_layers) relu(out, n * w);
+        else output_activation(clf->output, out, n, w);
+        in = out;
+    }
+}
+
+polyp_status clf_forward(const polyp_classifier *clf, const float *X, size_t n, float *out,
+                         const polyp_parallel *par, polyp_error *err) {
+    size_t widest = 0;
+    for (size_t l = 1; l < clf->n_layers; l++) widest = clf->sizes[l] > widest ? clf->sizes[l] : widest;
+    size_t block = n < FORWARD_BLOCK ? n : FORWARD_BLOCK;
+    float *scratch = NULL;
+    if (clf->n_layers > 1) {
+        scratch = polyp_malloc(2 * block * widest * sizeof(float) + 1);
+        if (!scratch) return polyp_fail(err, POLYP_ERR_NOMEM, "classifier: no memory for %zu rows", block);
+    }
+    size_t n_out = clf->sizes[clf->n_layers];
+    for (size_t r = 0; r < n; r += block) {
+        size_t m = n - r < block ? n - r : block;
+        float *act[POLYP_CLF_MAX_LAYERS + 1] = {0};
+        for (size_t l = 1; l < clf->n_layers; l++) act[l] = scratch + ((l - 1) % 2) * block * widest;
+        act[clf->n_layers] = out + r * n_out;
+        clf_forward_into(clf, X + r * clf->dim, m, act, par);
+    }
+    free(scratch);
+    return POLYP_OK;
+}
+
+size_t clf_argmax_output(const polyp_classifier *clf, const float *o) {
+    size_t w = clf->sizes[clf->n_layers];
+    if (w == 1) return o[0] > (clf->output == CLF_OUT_MARGIN ? 0.0f : 0.5f) ? 1 : 0;
+    size_t best = 0;
+    for (size_t j = 1; j < w; j++)
+        if (o[j] > o[best]) best = j;
+    return best;
+}
+
 polyp_status polyp_classifier_predict(const polyp_classifier *c, const float *feat, size_t n,
                                       size_t dim, float *probs, const polyp_parallel *par,
                                       polyp_error *err) {
     if (!c || (n && (!feat || !probs))) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "predict: NULL argument");
     polyp_status st = polyp_classifier_check_features(c, dim, NULL, err);
+    if (st == POLYP_OK) st = polyp_parallel_check(par, "predict", err);
     if (st != POLYP_OK) return st;
     if (n == 0) return POLYP_OK;
     size_t w = c->sizes[c->n_layers];

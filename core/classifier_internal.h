@@ -3,6 +3,7 @@
 #define POLYP_CLASSIFIER_INTERNAL_H
 
 #include "internal.h"
+#include "rng.h"
 
 #define POLYP_CLF_MAX_LAYERS 3          /* weight layers: up to two hidden + output */
 #define POLYP_CLF_MAX_CLASSES 100000    /* refuse more labels than this */
@@ -10,48 +11,6 @@
 #define POLYP_CLF_MAX_EPOCHS 100000
 #define POLYP_MODEL_FORMAT "polyp-classifier"
 #define POLYP_MODEL_VERSION 1
-
-/* Counter-free splitmix64 stream; mix64 is testnet-spec's finaliser, so numpy can replay
- * the same numbers (tests/fixtures/make_classifier_fixtures.py does). */
-static inline uint64_t polyp_mix64(uint64_t z) {
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ull;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z;
-}
-typedef struct polyp_rng {
-    uint64_t state;
-} polyp_rng;
-static inline polyp_rng polyp_rng_seed(uint64_t seed, uint64_t stream) {
-    polyp_rng r = {polyp_mix64(seed ^ polyp_mix64(stream + 0x9E3779B97F4A7C15ull))};
-    return r;
-}
-static inline uint64_t polyp_rng_next(polyp_rng *r) {
-    r->state += 0x9E3779B97F4A7C15ull;
-    return polyp_mix64(r->state);
-}
-/* Uniform double in [0, 1) with 53 random bits. */
-static inline double polyp_rng_uniform(polyp_rng *r) {
-    return (double)(polyp_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-/* Uniform integer in [0, n) without modulo bias (n > 0). */
-static inline uint64_t polyp_rng_below(polyp_rng *r, uint64_t n) {
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
-    do x = polyp_rng_next(r); while (x >= limit);
-    return x % n;
-}
-/* Fisher-Yates shuffle of idx[0..n). */
-static inline void polyp_rng_shuffle(polyp_rng *r, size_t *idx, size_t n) {
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)polyp_rng_below(r, i);
-        size_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
-    }
-}
 
 /* Output kinds (scikit-learn): softmax for >2 classes, logistic with one output unit for 2
  * (MLPClassifier's binary case); LR keeps raw one-vs-rest margins (decision_function). */
@@ -80,9 +39,14 @@ struct polyp_classifier {
 polyp_status clf_alloc(polyp_classifier_kind kind, size_t n_classes, const size_t *sizes,
                        size_t n_layers, polyp_classifier **out, polyp_error *err);
 
+/* The forward pass (classifier.c). act[0] = X; act[l+1] = f(act[l] W[l] + b[l]) with ReLU
+ * between layers and the output activation last; act[l] for l >= 1 are caller buffers of
+ * n x sizes[l] (MLP backprop keeps them). */
+void clf_forward_into(const polyp_classifier *clf, const float *X, size_t n, float **act,
+                      const polyp_parallel *par);
+
 /* Uncalibrated outputs of n points: out is n x sizes[n_layers] (softmax / logistic
- * probabilities, or margins). scratch: n x max hidden width x 2 floats, may be NULL (then
- * allocated). */
+ * probabilities, or margins), in blocks of rows through bounded scratch memory. */
 polyp_status clf_forward(const polyp_classifier *clf, const float *X, size_t n, float *out,
                          const polyp_parallel *par, polyp_error *err);
 
@@ -91,9 +55,9 @@ size_t clf_argmax_output(const polyp_classifier *clf, const float *out_row);
 
 /* ---------------------------------------------------------------- MLP (mlp.c) */
 typedef struct mlp_trainer mlp_trainer;
-polyp_status mlp_trainer_new(polyp_classifier *clf, double learning_rate, double alpha,
-                             size_t max_batch, uint64_t seed, const polyp_parallel *par,
-                             mlp_trainer **out, polyp_error *err);
+polyp_status mlp_trainer_init(polyp_classifier *clf, double learning_rate, double alpha,
+                              size_t max_batch, uint64_t seed, const polyp_parallel *par,
+                              mlp_trainer **out, polyp_error *err);
 /* Glorot-uniform init (scikit-learn's _init_coef, factor 6 for ReLU). */
 void mlp_init_weights(polyp_classifier *clf, polyp_rng *rng);
 /* One partial_fit pass over a chunk: shuffle, minibatches of min(max_batch, n), Adam. */
@@ -115,8 +79,8 @@ void polyp_adam_update(float *restrict param, const float *restrict grad, float 
 
 /* ---------------------------------------------------------------- SGD (sgd.c) */
 typedef struct sgd_trainer sgd_trainer;
-polyp_status sgd_trainer_new(polyp_classifier *clf, double alpha, uint64_t seed,
-                             const polyp_parallel *par, sgd_trainer **out, polyp_error *err);
+polyp_status sgd_trainer_init(polyp_classifier *clf, double alpha, uint64_t seed,
+                              const polyp_parallel *par, sgd_trainer **out, polyp_error *err);
 polyp_status sgd_partial_fit(sgd_trainer *t, const float *X, const uint32_t *y, size_t n,
                              polyp_error *err);
 /* Copies the averaged weights into clf (what predict uses). */

@@ -102,11 +102,71 @@ polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, pol
     return POLYP_OK;
 }
 
+int polyp_parallel_threads(const polyp_parallel *par) {
+    return par && par->run && par->n_threads > 1 ? par->n_threads : 1;
+}
+
+polyp_status polyp_parallel_check(const polyp_parallel *par, const char *who, polyp_error *err) {
+    if (!par) return POLYP_OK;
+    if (par->n_threads < 1)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "%s: parallel n_threads %d: must be at least 1", who,
+                          par->n_threads);
+    if (par->n_threads > 1 && !par->run)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "%s: parallel has n_threads %d but no run function", who,
+                          par->n_threads);
+    return POLYP_OK;
+}
+
 void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
                         size_t n) {
-    if (par && par->run && par->n_threads > 1 && n > 1) {
+    if (polyp_parallel_threads(par) > 1 && n > 1) {
         par->run(par->ctx, fn, arg, n);
         return;
     }
     for (size_t i = 0; i < n; i++) fn(arg, i);
+}
+
+bool polyp_strbuf_append(polyp_strbuf *b, const void *bytes, size_t n) {
+    size_t need;
+    if (!polyp_add_ok(b->len, n, &need) || !polyp_add_ok(need, 1, &need)) return false;
+    if (need > b->cap) {
+        size_t ncap = b->cap ? b->cap : 256;
+        while (ncap < need) {
+            if (!polyp_mul_ok(ncap, 2, &ncap)) return false;
+        }
+        char *nd = realloc(b->data, ncap);
+        if (!nd) return false;
+        b->data = nd;
+        b->cap = ncap;
+    }
+    if (n) memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+bool polyp_strbuf_append_str(polyp_strbuf *b, const char *s) { return polyp_strbuf_append(b, s, strlen(s)); }
+
+bool polyp_strbuf_printf(polyp_strbuf *b, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return false;
+    if ((size_t)n < sizeof small) return polyp_strbuf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big) return false;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    bool ok = polyp_strbuf_append(b, big, (size_t)n);
+    free(big);
+    return ok;
+}
+
+void polyp_strbuf_free(polyp_strbuf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
 }

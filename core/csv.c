@@ -1,7 +1,6 @@
 /* csv.c - RFC 4180 CSV reader and field writer (see csv.h for what is accepted). */
 #include "csv.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,51 +146,6 @@ polyp_status polyp_csv_next(polyp_csv_reader *r, bool *got, polyp_error *err) {
 }
 
 /* ------------------------------------------------------------------------------ writer */
-
-bool polyp_strbuf_append(polyp_strbuf *b, const void *bytes, size_t n) {
-    size_t need;
-    if (!polyp_add_ok(b->len, n, &need) || !polyp_add_ok(need, 1, &need)) return false;
-    if (need > b->cap) {
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap < need) {
-            if (!polyp_mul_ok(ncap, 2, &ncap)) return false;
-        }
-        char *nd = realloc(b->data, ncap);
-        if (!nd) return false;
-        b->data = nd;
-        b->cap = ncap;
-    }
-    if (n) memcpy(b->data + b->len, bytes, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-bool polyp_strbuf_append_str(polyp_strbuf *b, const char *s) { return polyp_strbuf_append(b, s, strlen(s)); }
-
-bool polyp_strbuf_printf(polyp_strbuf *b, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) return false;
-    if ((size_t)n < sizeof small) return polyp_strbuf_append(b, small, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big) return false;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    bool ok = polyp_strbuf_append(b, big, (size_t)n);
-    free(big);
-    return ok;
-}
-
-void polyp_strbuf_free(polyp_strbuf *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
 
 bool polyp_csv_write_field(polyp_strbuf *b, const char *field, size_t len) {
     bool quote = len > 0 && (field[0] == ' ' || field[len - 1] == ' ');

@@ -11,7 +11,7 @@
  * Refused, with the line number: an unterminated quoted field, text after a closing quote,
  * a NUL byte, a field longer than max_field_bytes, more than max_fields fields.
  *
- * Writer: polyp_strbuf is a growable byte buffer; polyp_csv_write_field appends one field,
+ * Writer: polyp_csv_write_field appends one field to a polyp_strbuf (internal.h),
  * quoted only when it must be (contains ',', '"', CR or LF, or leading/trailing space).
  */
 #ifndef POLYP_CSV_H
@@ -56,18 +56,6 @@ static inline size_t polyp_csv_nfields(const polyp_csv_reader *r) { return r->nf
 static inline size_t polyp_csv_line(const polyp_csv_reader *r) { return r->record_line; }
 
 void polyp_csv_free(polyp_csv_reader *r);
-
-/* Growable byte buffer, always NUL-terminated after a successful append. */
-typedef struct polyp_strbuf {
-    char *data;   /* owned: polyp_strbuf_free (or take it and polyp_free it) */
-    size_t len;
-    size_t cap;
-} polyp_strbuf;
-
-bool polyp_strbuf_append(polyp_strbuf *b, const void *bytes, size_t n);
-bool polyp_strbuf_append_str(polyp_strbuf *b, const char *s);
-bool polyp_strbuf_printf(polyp_strbuf *b, const char *fmt, ...) POLYP_PRINTF(2, 3);
-void polyp_strbuf_free(polyp_strbuf *b);
 
 /* Appends one field (quoted when needed, see above). Separators and record ends ("," and
  * "\r\n" per RFC 4180, or "\n") are the caller's. False when memory runs out. */

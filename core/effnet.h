@@ -53,18 +53,15 @@ struct polyp_weights {
  * in: n x 224 x 224 x 3 floats (HWC, [0,1]); out: n x 1280 floats; n <= batch. */
 typedef struct polyp_backend_ops {
     const char *name;
-    polyp_status (*create)(const polyp_weights *w, const polyp_extractor_params *p, void **state,
-                           polyp_error *err);
+    polyp_status (*init)(const polyp_weights *w, const polyp_extractor_params *p, void **state,
+                         polyp_error *err);
     polyp_status (*run)(void *state, const float *in, size_t n, float *out, polyp_error *err);
-    void (*destroy)(void *state);
+    void (*free)(void *state);
 } polyp_backend_ops;
 
 extern const polyp_backend_ops polyp_backend_portable_ops;
 #ifdef POLYP_HAVE_XNNPACK
 extern const polyp_backend_ops polyp_backend_xnnpack_ops;
-#endif
-#ifdef POLYP_HAVE_CUDA
-extern const polyp_backend_ops polyp_backend_cuda_ops;
 #endif
 
 #endif /* POLYP_EFFNET_H */

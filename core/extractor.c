@@ -22,7 +22,6 @@ polyp_extractor_params polyp_extractor_default_params(void) {
     memset(&p, 0, sizeof p);
     p.backend = POLYP_BACKEND_AUTO;
     p.batch_size = 8;
-    p.n_threads = 1;
     return p;
 }
 
@@ -36,12 +35,6 @@ static const polyp_backend_ops *compiled_ops(polyp_backend b) {
 #else
         return NULL;
 #endif
-    case POLYP_BACKEND_CUDA:
-#ifdef POLYP_HAVE_CUDA
-        return &polyp_backend_cuda_ops;
-#else
-        return NULL;
-#endif
     case POLYP_BACKEND_AUTO: break;
     }
     return NULL;
@@ -52,7 +45,6 @@ static const char *backend_label(polyp_backend b) {
     case POLYP_BACKEND_AUTO: return "auto";
     case POLYP_BACKEND_PORTABLE: return "portable";
     case POLYP_BACKEND_XNNPACK: return "xnnpack";
-    case POLYP_BACKEND_CUDA: return "cuda";
     }
     return "?";
 }
@@ -66,9 +58,9 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
     if (p.batch_size == 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: batch_size must be at least 1");
     if (p.batch_size > 4096)
         return polyp_fail(err, POLYP_ERR_LIMIT, "extractor: batch_size %zu exceeds 4096", p.batch_size);
-    if (p.n_threads < 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: n_threads %d is negative", p.n_threads);
-    if (p.n_threads == 0) p.n_threads = 1;
-    if ((unsigned)p.backend > POLYP_BACKEND_CUDA)
+    polyp_status st = polyp_parallel_check(p.parallel, "extractor", err);
+    if (st != POLYP_OK) return st;
+    if ((unsigned)p.backend > POLYP_BACKEND_XNNPACK)
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: unknown backend %d", (int)p.backend);
 
     polyp_extractor *ex = calloc(1, sizeof *ex);
@@ -80,27 +72,23 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
     }
     ex->weights = weights;
     ex->params = p;
-    polyp_status st;
     if (p.backend == POLYP_BACKEND_AUTO) {
-        /* The fastest compiled in. A GPU backend may be compiled in on a machine without a
-         * GPU: then fall through to the CPU ones. With AVX2 or AVX-512 kernels the portable
+        /* The fastest compiled in: the first of `order` this build has (its failure is
+         * final: both are CPU backends, a second would fail alike). With AVX2 or AVX-512 kernels the portable
          * backend outruns Debian's XNNPACK (tests/bench/run_bench.sh, 2 cores, batch 32:
          * 86 vs 57 patches/s on 1 thread) and its pool does not spin when the machine is
          * busy, so it goes first there; elsewhere (SSE2-only x86, ARM) XNNPACK does. */
         const char *best = polyp_kernels_best()->name;
         int wide = !strcmp(best, "avx2") || !strcmp(best, "avx512");
-        const polyp_backend order[] = {POLYP_BACKEND_CUDA, wide ? POLYP_BACKEND_PORTABLE : POLYP_BACKEND_XNNPACK,
+        const polyp_backend order[] = {wide ? POLYP_BACKEND_PORTABLE : POLYP_BACKEND_XNNPACK,
                                        wide ? POLYP_BACKEND_XNNPACK : POLYP_BACKEND_PORTABLE};
         st = POLYP_ERR_UNSUPPORTED;
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
             const polyp_backend_ops *ops = compiled_ops(order[i]);
             if (!ops) continue;
-            st = ops->create(weights, &p, &ex->state, err);
-            if (st == POLYP_OK) {
-                ex->ops = ops;
-                break;
-            }
-            if (order[i] != POLYP_BACKEND_CUDA) break;
+            st = ops->init(weights, &p, &ex->state, err);
+            if (st == POLYP_OK) ex->ops = ops;
+            break;
         }
     } else {
         const polyp_backend_ops *ops = compiled_ops(p.backend);
@@ -109,7 +97,7 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
             return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "extractor: the %s backend is not compiled into this build of polyp",
                               backend_label(p.backend));
         }
-        st = ops->create(weights, &p, &ex->state, err);
+        st = ops->init(weights, &p, &ex->state, err);
         if (st == POLYP_OK) ex->ops = ops;
     }
     if (st != POLYP_OK) {
@@ -122,7 +110,7 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
 
 void polyp_extractor_free(polyp_extractor *extractor) {
     if (!extractor) return;
-    if (extractor->ops && extractor->state) extractor->ops->destroy(extractor->state);
+    if (extractor->ops && extractor->state) extractor->ops->free(extractor->state);
     polyp_aligned_free(extractor->patches);
     free(extractor);
 }

@@ -53,27 +53,6 @@ polyp_decode_params polyp_decode_default_params(void) {
     return p;
 }
 
-polyp_status polyp_image_check_size(uint64_t width, uint64_t height,
-                                    const polyp_decode_params *params, const char *what,
-                                    polyp_error *err) {
-    if (width == 0 || height == 0)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "%s: zero-sized image (%llux%llu)", what,
-                          (unsigned long long)width, (unsigned long long)height);
-    if (width > params->max_side || height > params->max_side)
-        return polyp_fail(err, POLYP_ERR_LIMIT,
-                          "%s: image is %llux%llu, larger than the %u-pixel side limit", what,
-                          (unsigned long long)width, (unsigned long long)height,
-                          (unsigned)params->max_side);
-    /* width, height < 2^32 here, so the product fits in 64 bits. */
-    if (width * height > params->max_pixels)
-        return polyp_fail(err, POLYP_ERR_LIMIT,
-                          "%s: image is %llux%llu = %llu pixels, more than the limit of %llu",
-                          what, (unsigned long long)width, (unsigned long long)height,
-                          (unsigned long long)(width * height),
-                          (unsigned long long)params->max_pixels);
-    return POLYP_OK;
-}
-
 static int is_jpeg(const uint8_t *d, size_t n) { return n >= 2 && d[0] == 0xFF && d[1] == 0xD8; }
 
 /* stb_image's PNG reader refuses (as "unknown image type") any header whose pixels would

@@ -14,11 +14,30 @@
 #define POLYP_JPEG_LIBJPEG 0
 #endif
 
-/* Refuses dimensions outside the caps before anything is allocated: zero -> FORMAT,
- * too large -> LIMIT. `what` names the format in the message ("JPEG", "PNG"...). */
-polyp_status polyp_image_check_size(uint64_t width, uint64_t height,
-                                    const polyp_decode_params *params, const char *what,
-                                    polyp_error *err);
+/* The one size check of every decoder (stb's in image.c, libjpeg's in image_jpeg.c), here
+ * where both include it. Refuses dimensions outside the caps before anything is allocated:
+ * zero -> FORMAT, too large -> LIMIT. `what` names the format in the message ("JPEG",
+ * "PNG"...). */
+static inline polyp_status polyp_image_check_size(uint64_t width, uint64_t height,
+                                                  const polyp_decode_params *params,
+                                                  const char *what, polyp_error *err) {
+    if (width == 0 || height == 0)
+        return polyp_fail(err, POLYP_ERR_FORMAT, "%s: zero-sized image (%llux%llu)", what,
+                          (unsigned long long)width, (unsigned long long)height);
+    if (width > params->max_side || height > params->max_side)
+        return polyp_fail(err, POLYP_ERR_LIMIT,
+                          "%s: image is %llux%llu, larger than the %u-pixel side limit", what,
+                          (unsigned long long)width, (unsigned long long)height,
+                          (unsigned)params->max_side);
+    /* width, height < 2^32 here, so the product fits in 64 bits. */
+    if (width * height > params->max_pixels)
+        return polyp_fail(err, POLYP_ERR_LIMIT,
+                          "%s: image is %llux%llu = %llu pixels, more than the limit of %llu",
+                          what, (unsigned long long)width, (unsigned long long)height,
+                          (unsigned long long)(width * height),
+                          (unsigned long long)params->max_pixels);
+    return POLYP_OK;
+}
 
 #if POLYP_JPEG_LIBJPEG
 /* Decodes JPEG bytes with libjpeg-turbo the way Pillow does (ISLOW IDCT, fancy upsampling,

@@ -44,6 +44,27 @@ void polyp_aligned_free(void *ptr);
  * the *_file conveniences use it). */
 polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, polyp_error *err);
 
+/* Growable byte buffer, always NUL-terminated after a successful append: what every text
+ * writer (CSV, JSON, safetensors headers) builds its output in. False when memory runs out
+ * or a size would overflow. */
+typedef struct polyp_strbuf {
+    char *data;   /* owned: polyp_strbuf_free (or take it and polyp_free it) */
+    size_t len;
+    size_t cap;
+} polyp_strbuf;
+
+bool polyp_strbuf_append(polyp_strbuf *b, const void *bytes, size_t n);
+bool polyp_strbuf_append_str(polyp_strbuf *b, const char *s);
+bool polyp_strbuf_printf(polyp_strbuf *b, const char *fmt, ...) POLYP_PRINTF(2, 3);
+void polyp_strbuf_free(polyp_strbuf *b);
+
+/* polyp.h's thread rule in one place. The thread count of `par`: 1 for NULL, for a NULL
+ * run or a count below 2; else par->n_threads. */
+int polyp_parallel_threads(const polyp_parallel *par);
+/* Fails (POLYP_ERR_INVALID_ARG, message prefixed by `who`) when `par` breaks the rule:
+ * n_threads < 1, or n_threads > 1 without a run. NULL passes. */
+polyp_status polyp_parallel_check(const polyp_parallel *par, const char *who, polyp_error *err);
+
 /* Runs fn(arg, i) for i in [0, n) through par, or serially when par is NULL. */
 void polyp_parallel_for(const polyp_parallel *par, void (*fn)(void *arg, size_t i), void *arg,
                         size_t n);

@@ -477,34 +477,14 @@ const polyp_json_value *polyp_json_find_duplicate_key(const polyp_json_value *ob
 
 /* ------------------------------------------------------------------ writing helpers */
 
-bool polyp_json_buf_append(polyp_json_buf *b, const char *s, size_t len) {
-    size_t need;
-    if (!polyp_add_ok(b->len, len, &need) || !polyp_add_ok(need, 1, &need)) return false;
-    if (need > b->cap) {
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap < need)
-            if (!polyp_mul_ok(ncap, 2, &ncap)) return false;
-        char *nd = realloc(b->data, ncap);
-        if (!nd) return false;
-        b->data = nd;
-        b->cap = ncap;
-    }
-    memcpy(b->data + b->len, s, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-bool polyp_json_buf_puts(polyp_json_buf *b, const char *s) { return polyp_json_buf_append(b, s, strlen(s)); }
-
-bool polyp_json_buf_string(polyp_json_buf *b, const char *s, size_t len) {
+bool polyp_json_write_string(polyp_strbuf *b, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
-    if (!polyp_json_buf_append(b, "\"", 1)) return false;
+    if (!polyp_strbuf_append(b, "\"", 1)) return false;
     size_t run = 0; /* bytes copied verbatim in one go */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        if (!polyp_json_buf_append(b, s + run, i - run)) return false;
+        if (!polyp_strbuf_append(b, s + run, i - run)) return false;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t n = 2;
         if (c == '"' || c == '\\') esc[1] = (char)c;
@@ -519,24 +499,18 @@ bool polyp_json_buf_string(polyp_json_buf *b, const char *s, size_t len) {
             esc[5] = hex[c & 15];
             n = 6;
         }
-        if (!polyp_json_buf_append(b, esc, n)) return false;
+        if (!polyp_strbuf_append(b, esc, n)) return false;
         run = i + 1;
     }
-    return polyp_json_buf_append(b, s + run, len - run) && polyp_json_buf_append(b, "\"", 1);
+    return polyp_strbuf_append(b, s + run, len - run) && polyp_strbuf_append(b, "\"", 1);
 }
 
-bool polyp_json_buf_u64(polyp_json_buf *b, uint64_t v) {
+bool polyp_json_write_u64(polyp_strbuf *b, uint64_t v) {
     char tmp[24];
     size_t n = sizeof tmp;
     do {
         tmp[--n] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return polyp_json_buf_append(b, tmp + n, sizeof tmp - n);
-}
-
-void polyp_json_buf_free(polyp_json_buf *b) {
-    if (!b) return;
-    free(b->data);
-    memset(b, 0, sizeof *b);
+    return polyp_strbuf_append(b, tmp + n, sizeof tmp - n);
 }

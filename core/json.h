@@ -89,16 +89,9 @@ const polyp_json_value *polyp_json_find_duplicate_key(const polyp_json_value *ob
 /* Type name for messages ("object", "string", ...). */
 const char *polyp_json_type_name(polyp_json_type type);
 
-/* Appends `s` (len bytes) as a JSON string literal with quotes and escapes to buf, which
- * grows as needed. Returns false on allocation failure. Used by writers. */
-typedef struct polyp_json_buf {
-    char *data;
-    size_t len, cap;
-} polyp_json_buf;
-bool polyp_json_buf_append(polyp_json_buf *b, const char *s, size_t len);
-bool polyp_json_buf_puts(polyp_json_buf *b, const char *s);
-bool polyp_json_buf_string(polyp_json_buf *b, const char *s, size_t len);
-bool polyp_json_buf_u64(polyp_json_buf *b, uint64_t v);
-void polyp_json_buf_free(polyp_json_buf *b);
+/* Writers, into internal.h's polyp_strbuf (false on allocation failure): `s` (len bytes)
+ * as a JSON string literal with quotes and escapes; `v` as a decimal integer. */
+bool polyp_json_write_string(polyp_strbuf *b, const char *s, size_t len);
+bool polyp_json_write_u64(polyp_strbuf *b, uint64_t v);
 
 #endif /* POLYP_JSON_H */

@@ -1,7 +1,7 @@
 /* kernels.h - the portable backend's compute kernels (internal).
  *
  * One generic body (kernels_impl.h) is compiled once per instruction set into a table of
- * function pointers; the backend picks a table at create time (polyp_kernels_best) and
+ * function pointers; the backend picks a table at init time (polyp_kernels_best) and
  * keeps it, so there is no global state and a given build on a given CPU always runs the
  * same instructions. Tables:
  *   "scalar"  plain C11, always present (the fallback for compilers without vector types);

@@ -1,4 +1,5 @@
-/* mlp.c - the multilayer perceptron: forward pass, backprop and Adam, following
+/* mlp.c - training the multilayer perceptron: init, backprop and Adam (the forward pass it
+ * shares with inference is the classifier's, classifier.c), following
  * scikit-learn 1.2's MLPClassifier (neural_network/_multilayer_perceptron.py) exactly:
  *   hidden: ReLU; output: softmax (> 2 classes) or logistic with one unit (2 classes);
  *   loss = mean log loss + 0.5 * alpha * sum ||W||^2 / batch_size;
@@ -14,8 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FORWARD_BLOCK 1024 /* rows per forward block in inference: bounds scratch memory */
 
 struct mlp_trainer {
     polyp_classifier *clf;      /* kept: the weights being trained */
@@ -47,80 +46,6 @@ void mlp_init_weights(polyp_classifier *clf, polyp_rng *rng) {
     }
 }
 
-static void add_bias(float *Z, size_t n, size_t w, const float *b) {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < w; j++) Z[i * w + j] += b[j];
-}
-
-static void relu(float *Z, size_t count) {
-    for (size_t i = 0; i < count; i++) Z[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
-}
-
-static void output_activation(clf_output kind, float *Z, size_t n, size_t w) {
-    if (kind == CLF_OUT_MARGIN) return;
-    if (kind == CLF_OUT_LOGISTIC) {
-        for (size_t i = 0; i < n * w; i++) Z[i] = 1.0f / (1.0f + expf(-Z[i]));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        float *z = Z + i * w;
-        float mx = z[0];
-        for (size_t j = 1; j < w; j++) mx = z[j] > mx ? z[j] : mx;
-        float s = 0.0f;
-        for (size_t j = 0; j < w; j++) {
-            z[j] = expf(z[j] - mx);
-            s += z[j];
-        }
-        for (size_t j = 0; j < w; j++) z[j] /= s;
-    }
-}
-
-/* act[0] = X; act[l+1] = f(act[l] W[l] + b[l]). act[l] for l >= 1 are caller buffers. */
-static void forward_into(const polyp_classifier *clf, const float *X, size_t n, float **act,
-                         const polyp_parallel *par) {
-    const float *in = X;
-    for (size_t l = 0; l < clf->n_layers; l++) {
-        size_t k = clf->sizes[l], w = clf->sizes[l + 1];
-        float *out = act[l + 1];
-        polyp_sgemm(0, 0, n, w, k, 1.0f, in, k, clf->W[l], w, 0.0f, out, w, par);
-        add_bias(out, n, w, clf->b[l]);
-        if (l + 1 < clf->n_layers) relu(out, n * w);
-        else output_activation(clf->output, out, n, w);
-        in = out;
-    }
-}
-
-polyp_status clf_forward(const polyp_classifier *clf, const float *X, size_t n, float *out,
-                         const polyp_parallel *par, polyp_error *err) {
-    size_t widest = 0;
-    for (size_t l = 1; l < clf->n_layers; l++) widest = clf->sizes[l] > widest ? clf->sizes[l] : widest;
-    size_t block = n < FORWARD_BLOCK ? n : FORWARD_BLOCK;
-    float *scratch = NULL;
-    if (clf->n_layers > 1) {
-        scratch = polyp_malloc(2 * block * widest * sizeof(float) + 1);
-        if (!scratch) return polyp_fail(err, POLYP_ERR_NOMEM, "classifier: no memory for %zu rows", block);
-    }
-    size_t n_out = clf->sizes[clf->n_layers];
-    for (size_t r = 0; r < n; r += block) {
-        size_t m = n - r < block ? n - r : block;
-        float *act[POLYP_CLF_MAX_LAYERS + 1] = {0};
-        for (size_t l = 1; l < clf->n_layers; l++) act[l] = scratch + ((l - 1) % 2) * block * widest;
-        act[clf->n_layers] = out + r * n_out;
-        forward_into(clf, X + r * clf->dim, m, act, par);
-    }
-    free(scratch);
-    return POLYP_OK;
-}
-
-size_t clf_argmax_output(const polyp_classifier *clf, const float *o) {
-    size_t w = clf->sizes[clf->n_layers];
-    if (w == 1) return o[0] > (clf->output == CLF_OUT_MARGIN ? 0.0f : 0.5f) ? 1 : 0;
-    size_t best = 0;
-    for (size_t j = 1; j < w; j++)
-        if (o[j] > o[best]) best = j;
-    return best;
-}
-
 void mlp_trainer_free(mlp_trainer *t) {
     if (!t) return;
     free(t->xbatch);
@@ -138,9 +63,9 @@ void mlp_trainer_free(mlp_trainer *t) {
     free(t);
 }
 
-polyp_status mlp_trainer_new(polyp_classifier *clf, double learning_rate, double alpha,
-                             size_t max_batch, uint64_t seed, const polyp_parallel *par,
-                             mlp_trainer **out, polyp_error *err) {
+polyp_status mlp_trainer_init(polyp_classifier *clf, double learning_rate, double alpha,
+                              size_t max_batch, uint64_t seed, const polyp_parallel *par,
+                              mlp_trainer **out, polyp_error *err) {
     mlp_trainer *t = polyp_calloc(1, sizeof *t);
     if (!t) return polyp_fail(err, POLYP_ERR_NOMEM, "mlp: no memory");
     t->clf = clf;
@@ -180,7 +105,7 @@ double mlp_backprop(mlp_trainer *t, const float *X, const uint32_t *y, size_t n)
     float *act[POLYP_CLF_MAX_LAYERS + 1];
     for (size_t l = 1; l <= L; l++) act[l] = t->act[l];
     act[0] = (float *)X;
-    forward_into(c, X, n, act, t->par);
+    clf_forward_into(c, X, n, act, t->par);
 
     /* Loss (scikit-learn clips probabilities to [eps, 1 - eps] of the dtype). */
     size_t w = c->sizes[L];

@@ -27,23 +27,23 @@ static const char *output_name(clf_output o) {
 polyp_status polyp_classifier_save(const polyp_classifier *c, void **out, size_t *out_size,
                                    polyp_error *err) {
     if (!c || !out || !out_size) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "model save: NULL argument");
-    polyp_st_writer *w = polyp_st_writer_new();
-    polyp_json_buf labels = {0}, hidden = {0}, acc = {0};
+    polyp_st_writer *w = polyp_st_writer_init();
+    polyp_strbuf labels = {0}, hidden = {0}, acc = {0};
     polyp_status st = POLYP_OK;
     char num[64];
-    bool ok = w != NULL && polyp_json_buf_puts(&labels, "[");
+    bool ok = w != NULL && polyp_strbuf_append_str(&labels, "[");
     for (size_t i = 0; ok && i < c->n_classes; i++)
-        ok = (i == 0 || polyp_json_buf_puts(&labels, ",")) &&
-             polyp_json_buf_string(&labels, c->labels[i], strlen(c->labels[i]));
-    ok = ok && polyp_json_buf_puts(&labels, "]") && polyp_json_buf_puts(&hidden, "[");
+        ok = (i == 0 || polyp_strbuf_append_str(&labels, ",")) &&
+             polyp_json_write_string(&labels, c->labels[i], strlen(c->labels[i]));
+    ok = ok && polyp_strbuf_append_str(&labels, "]") && polyp_strbuf_append_str(&hidden, "[");
     for (size_t l = 1; ok && l < c->n_layers; l++)
-        ok = (l == 1 || polyp_json_buf_puts(&hidden, ",")) && polyp_json_buf_u64(&hidden, c->sizes[l]);
-    ok = ok && polyp_json_buf_puts(&hidden, "]") && polyp_json_buf_puts(&acc, "[");
+        ok = (l == 1 || polyp_strbuf_append_str(&hidden, ",")) && polyp_json_write_u64(&hidden, c->sizes[l]);
+    ok = ok && polyp_strbuf_append_str(&hidden, "]") && polyp_strbuf_append_str(&acc, "[");
     for (size_t e = 0; ok && e < c->n_epochs; e++) {
         snprintf(num, sizeof num, "%s%.17g", e ? "," : "", c->ref_acc[e]);
-        ok = polyp_json_buf_puts(&acc, num);
+        ok = polyp_strbuf_append_str(&acc, num);
     }
-    ok = ok && polyp_json_buf_puts(&acc, "]");
+    ok = ok && polyp_strbuf_append_str(&acc, "]");
     if (!ok) {
         st = polyp_fail(err, POLYP_ERR_NOMEM, "model save: no memory");
         goto done;
@@ -74,9 +74,9 @@ polyp_status polyp_classifier_save(const polyp_classifier *c, void **out, size_t
     if (st == POLYP_OK) st = polyp_st_writer_finish(w, out, out_size, err);
 done:
     polyp_st_writer_free(w);
-    polyp_json_buf_free(&labels);
-    polyp_json_buf_free(&hidden);
-    polyp_json_buf_free(&acc);
+    polyp_strbuf_free(&labels);
+    polyp_strbuf_free(&hidden);
+    polyp_strbuf_free(&acc);
     return st;
 }
 

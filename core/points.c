@@ -6,7 +6,8 @@
  *     points in each cell, cells in row-major order;
  *   uniform grid: one point per cell at the cell's integer centre, (first + last) / 2.
  * Seeded: the same parameters always give the same points. */
-#include "classifier_internal.h"
+#include "internal.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,47 @@
  *   caller releases it with the named _free function.
  * - Options come from polyp_<thing>_default_params(), adjusted by the caller.
  * - Memory first: everything loads from bytes; *_file variants are conveniences.
+ * - Handles are made by polyp_<thing>_init (or _load, _train, _begin, _decode for what
+ *   reads or computes its content) and released by polyp_<thing>_free; NULL is a no-op.
+ *
+ * Usage: one image's points to features, then train and score (checks of the returned
+ * polyp_status left out; every call above returns one):
+ *
+ *   polyp_error err;
+ *   polyp_threadpool *pool;                                  // optional: NULL = 1 thread
+ *   polyp_threadpool_init(4, &pool, &err);
+ *   const polyp_parallel *par = polyp_threadpool_parallel(pool);
+ *
+ *   polyp_weights *w;                                        // EfficientNet-B0 safetensors
+ *   polyp_weights_load_file("efficientnet_b0.safetensors", &w, &err);
+ *   polyp_extractor_params xp = polyp_extractor_default_params();
+ *   xp.parallel = par;                                       // the threads of every backend
+ *   polyp_extractor *ex;
+ *   polyp_extractor_init(w, &xp, &ex, &err);
+ *
+ *   polyp_image img;
+ *   polyp_image_load_file("reef.jpg", NULL, &img, &err);
+ *   polyp_point pts[2] = {{.row = 100, .col = 200}, {.row = 300, .col = 400}};
+ *   float feat[2 * POLYP_FEATURE_DIM];
+ *   polyp_extract_points(ex, &img, pts, 2, feat, &err);
+ *
+ *   uint16_t rows[2] = {100, 300}, cols[2] = {200, 400};     // pyspacer's .featurevector
+ *   polyp_features f = {.npoints = 2, .dim = POLYP_FEATURE_DIM, .valid_rowcol = 1,
+ *                       .rows = rows, .cols = cols, .feat = feat};
+ *   void *npz; size_t npz_size;
+ *   polyp_features_write_npz(&f, &npz, &npz_size, &err);    // write npz out, polyp_free(npz)
+ *
+ *   polyp_dataset data = {.dim = POLYP_FEATURE_DIM, .n_images = n, .images = images};
+ *   polyp_train_params tp = polyp_train_default_params();   // images: labels + features
+ *   tp.extractor_id = polyp_weights_sha256(w);
+ *   tp.parallel = par;
+ *   polyp_classifier *clf;
+ *   polyp_classifier_train(&data, &tp, &clf, NULL, &err);
+ *   float *probs = malloc(2 * polyp_classifier_n_labels(clf) * sizeof *probs);
+ *   polyp_classifier_predict(clf, feat, 2, POLYP_FEATURE_DIM, probs, par, &err);
+ *
+ *   free(probs); polyp_classifier_free(clf); polyp_free(npz); polyp_image_free(&img);
+ *   polyp_extractor_free(ex); polyp_weights_free(w); polyp_threadpool_free(pool);
  */
 #ifndef POLYP_H
 #define POLYP_H
@@ -70,13 +111,45 @@ typedef int (*polyp_progress_fn)(void *user, size_t done, size_t total);
 
 /* Caller-owned parallelism. `run` must call fn(arg, i) once for every i in [0, n) and
  * return when all calls have finished; calls may run concurrently on up to n_threads
- * threads. NULL means "run on the calling thread". The native build provides one
- * (native/lib/threadpool.h); the browser build provides one over pthreads when available. */
+ * threads. polyp_threadpool below provides one; any other pool can be wrapped.
+ *
+ * The thread rule: a polyp_parallel is the only thread setting of every call that takes
+ * one (extraction, training, prediction). NULL means one thread, the calling one. Otherwise
+ * n_threads (>= 1, the calling thread included) is the thread count of every backend: the
+ * portable backend and the classifier hand their work to `run`; XNNPACK, which brings its
+ * own pool, starts n_threads threads of its own and never calls `run`. `run` may be NULL
+ * only when n_threads is 1. */
 typedef struct polyp_parallel {
     void *ctx;
     int n_threads;
     void (*run)(void *ctx, void (*fn)(void *arg, size_t i), void *arg, size_t n);
 } polyp_parallel;
+
+/* A pthread pool behind polyp_parallel, in the native library and the threaded wasm module
+ * (the single-threaded wasm module has none). The calling thread takes part in every run,
+ * so a pool of n threads starts n - 1 workers; indices are claimed from a shared counter,
+ * so uneven items balance themselves. A run started while another is in progress (from
+ * another thread, or from inside fn) runs serially on its calling thread instead of
+ * deadlocking. After a job, threads poll briefly for the next one before they sleep (a
+ * network runs as many short jobs back to back and a wake-up costs tens of microseconds,
+ * more in wasm); an idle pool sleeps. */
+#define POLYP_THREADPOOL_MAX_THREADS 256
+
+typedef struct polyp_threadpool polyp_threadpool;
+
+/* n_threads in [1, POLYP_THREADPOOL_MAX_THREADS], counting the calling thread (1 = no
+ * workers: runs are serial). Owned: polyp_threadpool_free. */
+POLYP_API polyp_status polyp_threadpool_init(int n_threads, polyp_threadpool **out, polyp_error *err);
+/* The pool as a polyp_parallel, kept by the pool (valid until _free). */
+POLYP_API const polyp_parallel *polyp_threadpool_parallel(const polyp_threadpool *pool);
+/* Threads of the pool (the caller's included). */
+POLYP_API int polyp_threadpool_size(const polyp_threadpool *pool);
+/* Threads running now (the caller's included). Native threads start at once; in wasm a
+ * pthread starts only after the creating worker yields to its event loop, so JS waits for
+ * this to reach _size before the first job, or that job runs on one thread. */
+POLYP_API int polyp_threadpool_running(const polyp_threadpool *pool);
+/* Joins the workers. The pool must be idle. NULL is a no-op. */
+POLYP_API void polyp_threadpool_free(polyp_threadpool *pool);
 
 /* ------------------------------------------------------------------------------------ */
 /* Images                                                                                */
@@ -151,18 +224,17 @@ POLYP_API polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, 
 /* ------------------------------------------------------------------------------------ */
 
 typedef enum polyp_backend {
-    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: CUDA when a GPU answers, then portable
-                                 with AVX2/AVX-512 kernels, else XNNPACK, else portable */
+    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: portable with AVX2/AVX-512 kernels,
+                                 else XNNPACK, else portable */
     POLYP_BACKEND_PORTABLE,   /* plain C11 (+SIMD where compiled): the reference */
     POLYP_BACKEND_XNNPACK,    /* native builds with XNNPACK */
-    POLYP_BACKEND_CUDA,       /* native builds with -DPOLYP_CUDA=ON */
 } polyp_backend;
 
 typedef struct polyp_extractor_params {
     polyp_backend backend;
     size_t batch_size;               /* patches per network run (default 8) */
-    int n_threads;                   /* threads for backends that own a pool (xnnpack); 0 = 1 */
-    const polyp_parallel *parallel;  /* kept; NULL = calling thread (portable backend) */
+    const polyp_parallel *parallel;  /* kept; the threads of every backend (the thread rule
+                                        above); NULL = the calling thread only */
     const char *kernels;             /* portable backend's kernel table: NULL or "auto" = the best
                                         this CPU runs; "scalar", "v128" (SSE2/NEON/wasm SIMD128),
                                         "avx2", "avx512". Borrowed during init only. */
@@ -180,7 +252,7 @@ POLYP_API polyp_status polyp_extractor_init(const polyp_weights *weights, const 
                                             polyp_extractor **out, polyp_error *err);
 POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 
-/* Name of the backend actually in use ("portable", "xnnpack", "cuda"). */
+/* Name of the backend actually in use ("portable", "xnnpack"). */
 POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
 /* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x 1280). */
@@ -393,11 +465,11 @@ POLYP_API void polyp_train_session_free(polyp_train_session *s);
 /* Labels in class order (sorted), pointers kept by the classifier (valid until _free). */
 POLYP_API size_t polyp_classifier_n_labels(const polyp_classifier *clf);
 POLYP_API const char *polyp_classifier_label(const polyp_classifier *clf, size_t i); /* NULL if out of range */
-          POLYP_API size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
+POLYP_API size_t polyp_classifier_feature_dim(const polyp_classifier *clf);
 POLYP_API polyp_classifier_kind polyp_classifier_get_kind(const polyp_classifier *clf);
 POLYP_API const char *polyp_classifier_extractor_id(const polyp_classifier *clf); /* kept, never NULL */
-          /* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
-          POLYP_API const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
+/* Reference accuracy after each epoch; *n = epochs. Kept by the classifier. */
+POLYP_API const double *polyp_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
 POLYP_API double polyp_classifier_val_accuracy(const polyp_classifier *clf);
 
 /* Calibrated probabilities of every label (class order) for n points: feat is n x dim

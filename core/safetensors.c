@@ -325,7 +325,7 @@ struct polyp_st_writer {
     size_t meta_count, meta_cap;
 };
 
-polyp_st_writer *polyp_st_writer_new(void) { return calloc(1, sizeof(polyp_st_writer)); }
+polyp_st_writer *polyp_st_writer_init(void) { return calloc(1, sizeof(polyp_st_writer)); }
 
 void polyp_st_writer_free(polyp_st_writer *w) {
     if (!w) return;
@@ -412,39 +412,39 @@ polyp_status polyp_st_writer_finish(polyp_st_writer *w, void **out, size_t *out_
     if (!w || !out || !out_size) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "safetensors writer: NULL argument");
     *out = NULL;
     *out_size = 0;
-    polyp_json_buf b = {0};
-    bool ok = polyp_json_buf_puts(&b, "{");
+    polyp_strbuf b = {0};
+    bool ok = polyp_strbuf_append_str(&b, "{");
     bool first = true;
     if (w->meta_count) {
-        ok = ok && polyp_json_buf_puts(&b, "\"__metadata__\":{");
+        ok = ok && polyp_strbuf_append_str(&b, "\"__metadata__\":{");
         for (size_t i = 0; i < w->meta_count && ok; i++) {
-            ok = (i == 0 || polyp_json_buf_puts(&b, ",")) &&
-                 polyp_json_buf_string(&b, w->meta[2 * i], strlen(w->meta[2 * i])) && polyp_json_buf_puts(&b, ":") &&
-                 polyp_json_buf_string(&b, w->meta[2 * i + 1], strlen(w->meta[2 * i + 1]));
+            ok = (i == 0 || polyp_strbuf_append_str(&b, ",")) &&
+                 polyp_json_write_string(&b, w->meta[2 * i], strlen(w->meta[2 * i])) && polyp_strbuf_append_str(&b, ":") &&
+                 polyp_json_write_string(&b, w->meta[2 * i + 1], strlen(w->meta[2 * i + 1]));
         }
-        ok = ok && polyp_json_buf_puts(&b, "}");
+        ok = ok && polyp_strbuf_append_str(&b, "}");
         first = false;
     }
     size_t offset = 0;
     for (size_t i = 0; i < w->count && ok; i++) {
         const st_entry *e = &w->entries[i];
-        ok = (first || polyp_json_buf_puts(&b, ",")) && polyp_json_buf_string(&b, e->name, strlen(e->name)) &&
-             polyp_json_buf_puts(&b, ":{\"dtype\":\"") && polyp_json_buf_puts(&b, dtype_name(e->dtype)) &&
-             polyp_json_buf_puts(&b, "\",\"shape\":[");
+        ok = (first || polyp_strbuf_append_str(&b, ",")) && polyp_json_write_string(&b, e->name, strlen(e->name)) &&
+             polyp_strbuf_append_str(&b, ":{\"dtype\":\"") && polyp_strbuf_append_str(&b, dtype_name(e->dtype)) &&
+             polyp_strbuf_append_str(&b, "\",\"shape\":[");
         for (int d = 0; d < e->ndim && ok; d++)
-            ok = (d == 0 || polyp_json_buf_puts(&b, ",")) && polyp_json_buf_u64(&b, e->shape[d]);
-        ok = ok && polyp_json_buf_puts(&b, "],\"data_offsets\":[") && polyp_json_buf_u64(&b, offset) &&
-             polyp_json_buf_puts(&b, ",") && polyp_add_ok(offset, e->nbytes, &offset) &&
-             polyp_json_buf_u64(&b, offset) && polyp_json_buf_puts(&b, "]}");
+            ok = (d == 0 || polyp_strbuf_append_str(&b, ",")) && polyp_json_write_u64(&b, e->shape[d]);
+        ok = ok && polyp_strbuf_append_str(&b, "],\"data_offsets\":[") && polyp_json_write_u64(&b, offset) &&
+             polyp_strbuf_append_str(&b, ",") && polyp_add_ok(offset, e->nbytes, &offset) &&
+             polyp_json_write_u64(&b, offset) && polyp_strbuf_append_str(&b, "]}");
         first = false;
     }
-    ok = ok && polyp_json_buf_puts(&b, "}");
-    while (ok && b.len % 8 != 0) ok = polyp_json_buf_puts(&b, " ");
+    ok = ok && polyp_strbuf_append_str(&b, "}");
+    while (ok && b.len % 8 != 0) ok = polyp_strbuf_append_str(&b, " ");
     size_t total;
     uint8_t *buf = NULL;
     if (ok && polyp_add_ok(8, b.len, &total) && polyp_add_ok(total, offset, &total)) buf = polyp_malloc(total);
     if (!buf) {
-        polyp_json_buf_free(&b);
+        polyp_strbuf_free(&b);
         return polyp_fail(err, POLYP_ERR_NOMEM, "safetensors writer: out of memory");
     }
     uint64_t hlen = b.len;
@@ -455,7 +455,7 @@ polyp_status polyp_st_writer_finish(polyp_st_writer *w, void **out, size_t *out_
         if (w->entries[i].nbytes) memcpy(buf + pos, w->entries[i].data, w->entries[i].nbytes);
         pos += w->entries[i].nbytes;
     }
-    polyp_json_buf_free(&b);
+    polyp_strbuf_free(&b);
     *out = buf;
     *out_size = total;
     return POLYP_OK;

@@ -48,7 +48,7 @@ size_t polyp_st_dtype_size(polyp_st_dtype dtype);
 
 /* Writer: collect tensors (data borrowed until finish) and metadata, then serialise. */
 typedef struct polyp_st_writer polyp_st_writer;
-polyp_st_writer *polyp_st_writer_new(void);
+polyp_st_writer *polyp_st_writer_init(void);
 polyp_status polyp_st_writer_add(polyp_st_writer *w, const char *name, polyp_st_dtype dtype,
                                  int ndim, const uint64_t *shape, const void *data,
                                  polyp_error *err);

@@ -61,8 +61,8 @@ void sgd_trainer_free(sgd_trainer *t) {
     free(t);
 }
 
-polyp_status sgd_trainer_new(polyp_classifier *clf, double alpha, uint64_t seed,
-                             const polyp_parallel *par, sgd_trainer **out, polyp_error *err) {
+polyp_status sgd_trainer_init(polyp_classifier *clf, double alpha, uint64_t seed,
+                              const polyp_parallel *par, sgd_trainer **out, polyp_error *err) {
     sgd_trainer *t = polyp_calloc(1, sizeof *t);
     if (!t) return polyp_fail(err, POLYP_ERR_NOMEM, "sgd: no memory");
     t->clf = clf;

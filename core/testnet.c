@@ -5,6 +5,7 @@
  * activations stay O(1) instead of vanishing. */
 #include "testnet.h"
 
+#include "rng.h"
 #include "safetensors.h"
 
 #include <inttypes.h>
@@ -12,15 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t mix64(uint64_t z) {
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ull;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z;
-}
 
 static uint64_t fnv1a64(const char *name) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -32,7 +24,7 @@ static uint64_t fnv1a64(const char *name) {
 }
 
 static float uniform_from_base(uint64_t base, uint64_t index) {
-    uint64_t r = mix64(base + (index + 1) * 0x9E3779B97F4A7C15ull);
+    uint64_t r = polyp_mix64(base + (index + 1) * POLYP_RNG_GAMMA); /* a counter-based stream */
     return (float)((int32_t)(r >> 40) - 8388608) * (1.0f / 8388608.0f);
 }
 
@@ -110,7 +102,7 @@ polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, size_t bn_
     if (st != POLYP_OK) return polyp_fail_prefix(err, st, "testnet: bn stats: ");
     polyp_effnet_tensor *list = polyp_malloc(POLYP_EFFNET_TENSORS * sizeof *list);
     float *values = NULL;
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     if (!list || !w) {
         st = polyp_fail(err, POLYP_ERR_NOMEM, "testnet: out of memory");
         goto done;

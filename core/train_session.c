@@ -158,13 +158,15 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
                           POLYP_CLF_MAX_DIM);
     if (p.ref_max_points > ((size_t)1 << 24))
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "train: ref_max_points %zu too large", p.ref_max_points);
+    polyp_status st = polyp_parallel_check(p.parallel, "train", err);
+    if (st != POLYP_OK) return st;
 
     polyp_train_session *s = polyp_calloc(1, sizeof *s);
     if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "train: no memory");
     s->data = data;
     s->p = p;
     s->p.extractor_id = NULL;   /* copied into the classifier below; not kept */
-    polyp_status st = polyp_split_dataset(data, p.ref_max_points, &s->split, err);
+    st = polyp_split_dataset(data, p.ref_max_points, &s->split, err);
     if (st != POLYP_OK) {
         free(s);
         return st;
@@ -221,9 +223,9 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
     if (p.kind == POLYP_CLASSIFIER_MLP) {
         polyp_rng init = polyp_rng_seed(p.seed, 0x494E4954ull /* "INIT" */);
         mlp_init_weights(clf, &init);
-        st = mlp_trainer_new(clf, s->lr, ALPHA, MAX_BATCH, p.seed, p.parallel, &s->tr.mlp, err);
+        st = mlp_trainer_init(clf, s->lr, ALPHA, MAX_BATCH, p.seed, p.parallel, &s->tr.mlp, err);
     } else {
-        st = sgd_trainer_new(clf, ALPHA, p.seed, p.parallel, &s->tr.sgd, err);
+        st = sgd_trainer_init(clf, ALPHA, p.seed, p.parallel, &s->tr.sgd, err);
     }
     if (st != POLYP_OK) goto fail;
 

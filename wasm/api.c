@@ -1,12 +1,7 @@
 /* api.c - memory, errors and build facts for the JS side (see api.h). */
 #include "api.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-
-#ifdef __EMSCRIPTEN_PTHREADS__
-#include "threadpool.h"
-#endif
 
 void *polyp_wasm_malloc(size_t size) { return malloc(size ? size : 1); }
 
@@ -35,11 +30,8 @@ int polyp_wasm_threads_compiled(void) {
 polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err) {
 #ifdef __EMSCRIPTEN_PTHREADS__
     if (n_threads <= 1) return NULL;
-    polyp_wasm_pool *pool = polyp_wasm_pool_create(n_threads);
-    if (!pool && err) {
-        err->status = POLYP_ERR_BACKEND;
-        snprintf(err->message, sizeof err->message, "threads: cannot start %d threads", n_threads);
-    }
+    polyp_threadpool *pool = NULL;
+    polyp_threadpool_init(n_threads, &pool, err); /* the native library's pool (polyp.h) */
     return pool;
 #else
     (void)n_threads;
@@ -50,7 +42,7 @@ polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err) {
 
 void polyp_wasm_pool_delete(polyp_wasm_pool *pool) {
 #ifdef __EMSCRIPTEN_PTHREADS__
-    polyp_wasm_pool_free(pool);
+    polyp_threadpool_free(pool);
 #else
     (void)pool;
 #endif
@@ -63,7 +55,7 @@ int polyp_wasm_pool_threads(const polyp_wasm_pool *pool) {
 
 int polyp_wasm_pool_running(const polyp_wasm_pool *pool) {
 #ifdef __EMSCRIPTEN_PTHREADS__
-    return pool ? 1 + polyp_wasm_pool_started(pool) : 1;
+    return polyp_threadpool_running(pool);
 #else
     (void)pool;
     return 1;
@@ -72,7 +64,7 @@ int polyp_wasm_pool_running(const polyp_wasm_pool *pool) {
 
 const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool) {
 #ifdef __EMSCRIPTEN_PTHREADS__
-    return pool ? polyp_wasm_pool_parallel(pool) : NULL;
+    return polyp_threadpool_parallel(pool);
 #else
     (void)pool;
     return NULL;

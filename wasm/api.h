@@ -30,7 +30,7 @@ int polyp_wasm_threads_compiled(void);           /* 1 in the pthread artifact, e
 /* The module's threads: one pool, created once by JS and passed to every call that can use
  * it (extraction, training, scoring). NULL (no error) means the calling thread only: asked
  * for 1 thread, or the single-threaded artifact. Owned: polyp_wasm_pool_delete. */
-typedef struct polyp_wasm_pool polyp_wasm_pool;
+typedef polyp_threadpool polyp_wasm_pool;  /* polyp.h's pool (native/lib/threadpool.c) */
 polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err);
 void polyp_wasm_pool_delete(polyp_wasm_pool *pool);
 int polyp_wasm_pool_threads(const polyp_wasm_pool *pool);

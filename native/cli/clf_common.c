@@ -1,7 +1,6 @@
 /* clf_common.c - see clf_common.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "clf_common.h"
-#include "threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,13 +267,13 @@ bool clf_threads_start(const char *cmd, size_t n, clf_threads *t) {
     if (n <= 1) return true;
     polyp_error err = {0};
     polyp_threadpool *pool;
-    if (polyp_threadpool_create((int)n, &pool, &err) != POLYP_OK) return cli_fail_err(cmd, &err), false;
+    if (polyp_threadpool_init((int)n, &pool, &err) != POLYP_OK) return cli_fail_err(cmd, &err), false;
     t->pool = pool;
-    t->par = polyp_threadpool_parallel(pool);
+    t->par = *polyp_threadpool_parallel(pool);
     return true;
 }
 
 void clf_threads_stop(clf_threads *t) {
-    if (t->pool) polyp_threadpool_destroy(t->pool);
+    if (t->pool) polyp_threadpool_free(t->pool);
     memset(t, 0, sizeof *t);
 }

@@ -49,7 +49,7 @@ void clf_source_put(clf_source *src, size_t i, const float *feat);
 
 /* A thread pool for --threads (0 = the number of CPUs); par->n_threads == 1 means serial. */
 typedef struct clf_threads {
-    void *pool;
+    polyp_threadpool *pool;  /* owned; NULL for one thread */
     polyp_parallel par;
 } clf_threads;
 bool clf_threads_start(const char *cmd, size_t n, clf_threads *t);

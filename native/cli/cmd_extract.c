@@ -8,7 +8,6 @@
  * (never a half-written file under the final name). Ctrl-C stops after the current image. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
-#include "threadpool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -395,7 +394,6 @@ int polyp_cmd_extract(int argc, char **argv) {
     polyp_weights *weights = NULL;
     polyp_threadpool *pool = NULL;
     polyp_extractor *extractor = NULL;
-    polyp_parallel par;
     size_t todo = g.count - done_before;
     if (!rc && done_before)
         fprintf(stderr, "polyp %s: %zu of %zu images already have features in %s: skipping them%s\n", CMD,
@@ -403,17 +401,15 @@ int polyp_cmd_extract(int argc, char **argv) {
     if (!rc && todo > 0) {
         if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK)
             rc = cli_fail(CMD, "%s", err.message);
-        else if (polyp_threadpool_create((int)o.threads, &pool, &err) != POLYP_OK)
+        else if (polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK)
             rc = cli_fail_err(CMD, &err);
     }
     if (!rc && todo > 0) {
-        par = polyp_threadpool_parallel(pool);
         polyp_extractor_params ep = polyp_extractor_default_params();
         ep.backend = o.backend;
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
-        ep.n_threads = (int)o.threads;
-        ep.parallel = &par;
+        ep.parallel = polyp_threadpool_parallel(pool); /* the threads of every backend */
         if (polyp_extractor_init(weights, &ep, &extractor, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
 
@@ -448,7 +444,7 @@ int polyp_cmd_extract(int argc, char **argv) {
     }
 
     if (extractor) polyp_extractor_free(extractor);
-    polyp_threadpool_destroy(pool);
+    polyp_threadpool_free(pool);
     if (weights) polyp_weights_free(weights);
     free(skip);
     groups_free(&g);

@@ -278,7 +278,7 @@ static polyp_status build_graph(xnn_builder *b, const polyp_weights *w) {
 
 /* ---------------------------------------------------------------- backend ops */
 
-static void xnn_destroy(void *state) {
+static void xnn_free(void *state) {
     xnn_state *s = state;
     if (!s) return;
     if (s->runtime) xnn_delete_runtime(s->runtime);
@@ -289,8 +289,8 @@ static void xnn_destroy(void *state) {
     free(s);
 }
 
-static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_params *p, void **out,
-                               polyp_error *err) {
+static polyp_status xnn_init(const polyp_weights *w, const polyp_extractor_params *p, void **out,
+                             polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: state pointer is NULL");
     *out = NULL;
     if (!w || !p) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: weights or params is NULL");
@@ -299,17 +299,17 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
     if (p->batch_size > XNN_MAX_BATCH)
         return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: batch_size %zu exceeds %d", p->batch_size,
                           XNN_MAX_BATCH);
-    if (p->n_threads < 0)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "xnnpack: n_threads %d is negative",
-                          p->n_threads);
-    if (p->n_threads > XNN_MAX_THREADS)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: n_threads %d exceeds %d", p->n_threads,
-                          XNN_MAX_THREADS);
+    /* polyp.h's thread rule: the parallel's thread count, though XNNPACK runs on its own
+     * pthreadpool and never calls parallel->run. */
+    polyp_status st = polyp_parallel_check(p->parallel, "xnnpack", err);
+    if (st != POLYP_OK) return st;
+    const int n_threads = p->parallel ? p->parallel->n_threads : 1;
+    if (n_threads > XNN_MAX_THREADS)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "xnnpack: n_threads %d exceeds %d", n_threads, XNN_MAX_THREADS);
 
     xnn_state *s = polyp_calloc(1, sizeof *s);
     if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: out of memory for the backend state");
     s->batch = p->batch_size;
-    polyp_status st = POLYP_OK;
     xnn_subgraph_t graph = NULL;
     enum xnn_status xs;
 
@@ -331,9 +331,8 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
         goto fail;
     }
     s->initialized = 1;
-    if (p->n_threads > 1 && !(s->pool = pthreadpool_create((size_t)p->n_threads))) {
-        st = polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: cannot create a pool of %d threads",
-                        p->n_threads);
+    if (n_threads > 1 && !(s->pool = pthreadpool_create((size_t)n_threads))) {
+        st = polyp_fail(err, POLYP_ERR_NOMEM, "xnnpack: cannot create a pool of %d threads", n_threads);
         goto fail;
     }
 
@@ -363,7 +362,7 @@ static polyp_status xnn_create(const polyp_weights *w, const polyp_extractor_par
 
 fail:
     if (graph) xnn_delete_subgraph(graph);
-    xnn_destroy(s);
+    xnn_free(s);
     return st;
 }
 
@@ -388,7 +387,7 @@ static polyp_status xnn_run(void *state, const float *in, size_t n, float *out, 
 
 const polyp_backend_ops polyp_backend_xnnpack_ops = {
     .name = "xnnpack",
-    .create = xnn_create,
+    .init = xnn_init,
     .run = xnn_run,
-    .destroy = xnn_destroy,
+    .free = xnn_free,
 };

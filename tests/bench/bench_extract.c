@@ -23,7 +23,6 @@
 #include "polyp.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,97 +86,6 @@ static void write_all(const char *path, const void *data, size_t size)
         fprintf(stderr, "bench_extract: cannot write %s\n", path);
         exit(1);
     }
-}
-
-/* ---------------------------------------------------------------- a small fork-join pool
- * The portable backend parallelises through the caller's polyp_parallel. The bench brings
- * its own (persistent threads; items claimed one at a time under a mutex, which is cheap
- * next to a slice of a convolution) instead of the CLI's, so that it depends on polyp.h
- * alone and never pays thread start-up inside a timed run. */
-typedef struct pool {
-    pthread_mutex_t mu;
-    pthread_cond_t start, done;
-    pthread_t *threads;
-    int n_threads;        /* workers + the calling thread */
-    unsigned generation;  /* bumped for every run() */
-    int stop;
-    void (*fn)(void *arg, size_t i);
-    void *arg;
-    size_t n, next;       /* items, next unclaimed item */
-    int busy;             /* workers still inside this generation */
-} pool;
-
-static void pool_work(pool *p)
-{
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        size_t i = p->next < p->n ? p->next++ : p->n;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n) return;
-        p->fn(p->arg, i);
-    }
-}
-
-static void *pool_main(void *arg)
-{
-    pool *p = arg;
-    unsigned seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->start, &p->mu);
-        if (p->stop) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        pool_work(p);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-static void pool_run(void *ctx, void (*fn)(void *arg, size_t i), void *arg, size_t n)
-{
-    pool *p = ctx;
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->arg = arg;
-    p->n = n;
-    p->next = 0;
-    p->busy = p->n_threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->start);
-    pthread_mutex_unlock(&p->mu);
-    pool_work(p);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_init(pool *p, int n_threads)
-{
-    memset(p, 0, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->n_threads = n_threads;
-    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
-    if (!p->threads) die("out of memory", NULL);
-    for (int t = 0; t + 1 < n_threads; t++)
-        if (pthread_create(&p->threads[t], NULL, pool_main, p) != 0) die("pthread_create failed", NULL);
-}
-
-static void pool_destroy(pool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->start);
-    pthread_mutex_unlock(&p->mu);
-    for (int t = 0; t + 1 < p->n_threads; t++) pthread_join(p->threads[t], NULL);
-    free(p->threads);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->start);
-    pthread_cond_destroy(&p->done);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -273,8 +181,7 @@ static polyp_extractor *make_extractor(const opts *o, const polyp_weights *w, si
     else if (!strcmp(o->backend, "auto")) p.backend = POLYP_BACKEND_AUTO;
     else die("--backend must be xnnpack, portable or auto", NULL);
     p.batch_size = batch;
-    p.n_threads = o->threads;
-    p.parallel = par;
+    p.parallel = par; /* the threads of every backend (polyp.h's thread rule) */
     polyp_extractor *ex = NULL;
     polyp_error err;
     if (polyp_extractor_init(w, &p, &ex, &err) != POLYP_OK) die("polyp_extractor_init", &err);
@@ -316,10 +223,10 @@ static void bench(const opts *o)
     float *feat = malloc(o->npatch * POLYP_FEATURE_DIM * sizeof *feat);
     if (!feat) die("out of memory", NULL);
 
-    pool pl;
-    polyp_parallel par = {.ctx = &pl, .n_threads = o->threads, .run = pool_run};
-    pool_init(&pl, o->threads);
-    const polyp_parallel *parp = o->threads > 1 ? &par : NULL;
+    /* polyp.h's pool, started before any timed run so thread start-up is never timed. */
+    polyp_threadpool *pl = NULL;
+    if (polyp_threadpool_init(o->threads, &pl, &err) != POLYP_OK) die("polyp_threadpool_init", &err);
+    const polyp_parallel *parp = o->threads > 1 ? polyp_threadpool_parallel(pl) : NULL;
 
     /* Batch-1 latency: an extractor sized for single patches, as an interactive app uses it. */
     polyp_extractor *ex1 = make_extractor(o, w, 1, parp);
@@ -341,7 +248,7 @@ static void bench(const opts *o)
            "\"batch\": %zu, \"batch_s\": %.5f, \"pps\": %.3f, \"thr_runs\": %d}\n",
            backend_name, o->threads, lat * 1e3, lat_runs, o->npatch, thr,
            (double)o->npatch / thr, thr_runs);
-    pool_destroy(&pl);
+    polyp_threadpool_free(pl);
     free(feat);
     free(patches);
     polyp_weights_free(w);

@@ -24,7 +24,6 @@
  */
 #include "backend_portable.h"
 #include "testnet.h"
-#include "threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,24 +131,22 @@ int main(int argc, char **argv) {
     const char *names[MAX_SETS];
     for (int threads = 1; threads <= 2; threads++) {
         polyp_threadpool *pool;
-        if (polyp_threadpool_create(threads, &pool, &err) != POLYP_OK) die("thread pool", &err);
-        polyp_parallel par = polyp_threadpool_parallel(pool);
+        if (polyp_threadpool_init(threads, &pool, &err) != POLYP_OK) die("thread pool", &err);
         polyp_extractor_params p = polyp_extractor_default_params();
         p.batch_size = batch;
-        p.n_threads = threads;
-        p.parallel = threads > 1 ? &par : NULL;
+        p.parallel = threads > 1 ? polyp_threadpool_parallel(pool) : NULL;
         backend be[MAX_SETS];
         nb = 0;
         const polyp_kernels *k;
         for (size_t i = 0; (k = polyp_kernels_available(i)) && nb < MAX_SETS - 1; i++) {
             if (only ? strcmp(k->name, only) != 0 : !strcmp(k->name, "scalar")) continue; /* scalar: slow */
             be[nb] = (backend){k->name, &polyp_backend_portable_ops, k, NULL, {0}, {0}};
-            if (polyp_backend_portable_create_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
+            if (polyp_backend_portable_init_with(w, &p, k, &be[nb].state, &err) != POLYP_OK) die("portable", &err);
             nb++;
         }
 #ifdef POLYP_HAVE_XNNPACK
         be[nb] = (backend){"xnnpack", &polyp_backend_xnnpack_ops, NULL, NULL, {0}, {0}};
-        if (polyp_backend_xnnpack_ops.create(w, &p, &be[nb].state, &err) != POLYP_OK) die("xnnpack", &err);
+        if (polyp_backend_xnnpack_ops.init(w, &p, &be[nb].state, &err) != POLYP_OK) die("xnnpack", &err);
         nb++;
 #endif
         for (size_t b = 0; b < nb; b++) /* warm-up */
@@ -165,9 +162,9 @@ int main(int argc, char **argv) {
             rate[threads - 1][b] = median(be[b].runs, runs);
             cpu[threads - 1][b] = median(be[b].cpu, runs);
             names[b] = be[b].name;
-            be[b].ops->destroy(be[b].state);
+            be[b].ops->free(be[b].state);
         }
-        polyp_threadpool_destroy(pool);
+        polyp_threadpool_free(pool);
     }
 
     const double ref1 = rate[0][nb - 1], ref2 = rate[1][nb - 1];

@@ -160,8 +160,8 @@ int main(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     p.batch_size = batch; /* parallel NULL: the calling thread */
     void *plain, *timed;
-    if (polyp_backend_portable_create_with(w, &p, real, &plain, &err) != POLYP_OK ||
-        polyp_backend_portable_create_with(w, &p, &wrapped, &timed, &err) != POLYP_OK)
+    if (polyp_backend_portable_init_with(w, &p, real, &plain, &err) != POLYP_OK ||
+        polyp_backend_portable_init_with(w, &p, &wrapped, &timed, &err) != POLYP_OK)
         die("portable backend", &err);
 
     /* untimed kernels first (best of R), then R timed runs after a warm-up */
@@ -204,8 +204,8 @@ int main(int argc, char **argv) {
                 printf("  %-9s m %5zu n %4zu k %4zu:       %6.3f ms/patch %6.2f GMAC/s\n",
                        s->kind == K_STEM ? "stem" : "gemm", s->a, s->b, s->c, s->ms / per, s->mac / s->ms * 1e-6);
         }
-    polyp_backend_portable_ops.destroy(plain);
-    polyp_backend_portable_ops.destroy(timed);
+    polyp_backend_portable_ops.free(plain);
+    polyp_backend_portable_ops.free(timed);
     polyp_weights_free(w);
     free(in);
     free(out);

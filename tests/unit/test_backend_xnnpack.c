@@ -105,23 +105,43 @@ static void load_cases(void) {
     }
 }
 
+/* polyp.h's thread rule: XNNPACK takes its thread count from params.parallel and runs on
+ * its own pthreadpool, so `run` must never be called. */
+static void run_must_not_be_called(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n) {
+    ck_abort_msg("the xnnpack backend called parallel->run (%zu items)", n);
+}
+
+static polyp_parallel threads_of(int threads) { return (polyp_parallel){NULL, threads, run_must_not_be_called}; }
+
+/* Threads of this process now (Linux: one entry per thread in /proc/self/task). */
+static int process_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
 /* Runs the first n fixture patches through `ops` with the given batch size and threads, in
  * chunks of `batch` (the last one short when batch does not divide n). Caller frees. */
 static float *extract(const polyp_backend_ops *ops, size_t n, size_t batch, int threads) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = batch;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     void *state = NULL;
     polyp_error err = {0};
-    polyp_status st = ops->create(g_weights, &p, &state, &err);
-    ck_assert_msg(st == POLYP_OK, "%s create (batch %zu): %s", ops->name, batch, err.message);
+    polyp_status st = ops->init(g_weights, &p, &state, &err);
+    ck_assert_msg(st == POLYP_OK, "%s init (batch %zu): %s", ops->name, batch, err.message);
     float *out = malloc(n * POLYP_FEATURE_DIM * sizeof(float));
     for (size_t i = 0; i < n; i += batch) {
         size_t m = n - i < batch ? n - i : batch;
         st = ops->run(state, g_patches + i * PATCH_FLOATS, m, out + i * POLYP_FEATURE_DIM, &err);
         ck_assert_msg(st == POLYP_OK, "%s run: %s", ops->name, err.message);
     }
-    ops->destroy(state);
+    ops->free(state);
     return out;
 }
 
@@ -190,10 +210,9 @@ START_TEST(short_batch_of_one_in_a_runtime_of_eight) {
      * slots: stale patches from the previous run must not change it. */
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = 8;
-    p.n_threads = 1;
     void *state = NULL;
     polyp_error err = {0};
-    ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
+    ck_assert_int_eq(polyp_backend_xnnpack_ops.init(g_weights, &p, &state, &err), POLYP_OK);
     float *out = malloc(8 * POLYP_FEATURE_DIM * sizeof(float));
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, g_patches, 8, out, &err), POLYP_OK);
     float one[POLYP_FEATURE_DIM];
@@ -202,7 +221,7 @@ START_TEST(short_batch_of_one_in_a_runtime_of_eight) {
     assert_close(one, g_expected + 8 * POLYP_FEATURE_DIM, 1, 1e-4, "single patch after a full batch");
     /* n == 0 is a no-op, not an error. */
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, NULL, 0, NULL, &err), POLYP_OK);
-    polyp_backend_xnnpack_ops.destroy(state);
+    polyp_backend_xnnpack_ops.free(state);
     free(out);
 }
 END_TEST
@@ -214,6 +233,24 @@ START_TEST(threads_agree) {
     fprintf(stderr, "2 threads vs 1: max |diff| %.3g\n", d);
     free(t1);
     free(t2);
+}
+END_TEST
+
+START_TEST(parallel_alone_sets_the_threads) {
+    /* A caller that sets only params.parallel gets that many XNNPACK threads: its
+     * pthreadpool starts n - 1 workers next to the calling thread. */
+    int before = process_threads();
+    ck_assert_int_gt(before, 0);
+    polyp_extractor_params p = polyp_extractor_default_params();
+    p.backend = POLYP_BACKEND_XNNPACK;
+    polyp_parallel par = threads_of(3);
+    p.parallel = &par;
+    polyp_extractor *ex = NULL;
+    polyp_error err = {0};
+    ck_assert_msg(polyp_extractor_init(g_weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_int_eq(process_threads(), before + 2);
+    polyp_extractor_free(ex);
+    ck_assert_int_eq(process_threads(), before);
 }
 END_TEST
 
@@ -243,7 +280,8 @@ static void run_extractor(const char *source, int threads) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.backend = POLYP_BACKEND_XNNPACK;
     p.batch_size = 8;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     polyp_extractor *ex = NULL;
     polyp_error err = {0};
     ck_assert_msg(polyp_extractor_init(g_weights, &p, &ex, &err) == POLYP_OK, "%s", err.message);
@@ -259,15 +297,16 @@ END_TEST
 START_TEST(extractor_testdata) { run_extractor("testdata", 2); }
 END_TEST
 
-/* create() must fail with `status` and a message containing `needle`. */
+/* init() must fail with `status` and a message containing `needle`. */
 static void expect_create_error(const polyp_weights *w, size_t batch, int threads, polyp_status status,
                                 const char *needle) {
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = batch;
-    p.n_threads = threads;
+    polyp_parallel par = threads_of(threads);
+    p.parallel = &par;
     void *state = (void *)&p; /* must be reset to NULL on failure */
     polyp_error err = {0};
-    polyp_status st = polyp_backend_xnnpack_ops.create(w, &p, &state, &err);
+    polyp_status st = polyp_backend_xnnpack_ops.init(w, &p, &state, &err);
     ck_assert_msg(st == status, "expected status %d, got %d (%s)", status, st, err.message);
     ck_assert_ptr_null(state);
     ck_assert_msg(strstr(err.message, needle), "message \"%s\" lacks \"%s\"", err.message, needle);
@@ -277,6 +316,7 @@ START_TEST(errors_name_the_problem) {
     expect_create_error(g_weights, 0, 1, POLYP_ERR_INVALID_ARG, "batch_size 0");
     expect_create_error(g_weights, 1u << 20, 1, POLYP_ERR_LIMIT, "batch_size 1048576");
     expect_create_error(g_weights, 2, -1, POLYP_ERR_INVALID_ARG, "n_threads -1");
+    expect_create_error(g_weights, 2, 0, POLYP_ERR_INVALID_ARG, "n_threads 0");
     expect_create_error(g_weights, 2, 1 << 20, POLYP_ERR_LIMIT, "n_threads 1048576");
     expect_create_error(NULL, 2, 1, POLYP_ERR_INVALID_ARG, "weights");
 
@@ -292,18 +332,17 @@ START_TEST(errors_name_the_problem) {
     /* More patches than the runtime's batch. */
     polyp_extractor_params p = polyp_extractor_default_params();
     p.batch_size = 2;
-    p.n_threads = 1;
     void *state = NULL;
     polyp_error err = {0};
-    ck_assert_int_eq(polyp_backend_xnnpack_ops.create(g_weights, &p, &state, &err), POLYP_OK);
+    ck_assert_int_eq(polyp_backend_xnnpack_ops.init(g_weights, &p, &state, &err), POLYP_OK);
     float out[3 * POLYP_FEATURE_DIM];
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, g_patches, 3, out, &err),
                      POLYP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(err.message, "3 patches exceed") && strstr(err.message, "batch size 2"),
                   "%s", err.message);
     ck_assert_int_eq(polyp_backend_xnnpack_ops.run(state, NULL, 1, out, &err), POLYP_ERR_INVALID_ARG);
-    polyp_backend_xnnpack_ops.destroy(state);
-    polyp_backend_xnnpack_ops.destroy(NULL); /* allowed, like free(NULL) */
+    polyp_backend_xnnpack_ops.free(state);
+    polyp_backend_xnnpack_ops.free(NULL); /* allowed, like free(NULL) */
 }
 END_TEST
 
@@ -319,6 +358,7 @@ int main(void) {
     tcase_add_test(tc, batch_sizes_agree);
     tcase_add_test(tc, short_batch_of_one_in_a_runtime_of_eight);
     tcase_add_test(tc, threads_agree);
+    tcase_add_test(tc, parallel_alone_sets_the_threads);
     tcase_add_test(tc, errors_name_the_problem);
     tcase_add_test(tc, padding_variant_matters);
     tcase_add_test(tc, extractor_fixtures);

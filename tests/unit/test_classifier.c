@@ -262,6 +262,10 @@ START_TEST(separable_problem_is_solved) {
     ck_assert_ptr_null(polyp_classifier_label(clf, 3));
     float probs[3 * 40];
     ck_assert(polyp_classifier_predict(clf, s.feat[1], 3, 8, probs, NULL, &err) == POLYP_OK);
+    polyp_parallel no_run = {NULL, 2, NULL}; /* breaks polyp.h's thread rule */
+    ck_assert_int_eq(polyp_classifier_predict(clf, s.feat[1], 3, 8, probs, &no_run, &err), POLYP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err.message, "predict: parallel has n_threads 2 but no run"));
+    ck_assert(polyp_classifier_predict(clf, s.feat[1], 3, 8, probs, NULL, &err) == POLYP_OK);
     for (int i = 0; i < 3; i++) {
         double sum = probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2];
         ck_assert_double_eq_tol(sum, 1.0, 1e-5);
@@ -501,6 +505,15 @@ START_TEST(training_errors_are_clear) {
     p.epochs = 0;
     ck_assert_int_eq(polyp_classifier_train(&d, &p, &c, NULL, &err), POLYP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err.message, "epochs"));
+    /* polyp.h's thread rule: a parallel without threads, or threads without a run */
+    p = polyp_train_default_params();
+    polyp_parallel zero = {NULL, 0, NULL}, no_run = {NULL, 4, NULL};
+    p.parallel = &zero;
+    ck_assert_int_eq(polyp_classifier_train(&d, &p, &c, NULL, &err), POLYP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err.message, "train: parallel n_threads 0"));
+    p.parallel = &no_run;
+    ck_assert_int_eq(polyp_classifier_train(&d, &p, &c, NULL, &err), POLYP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err.message, "no run function"));
     ck_assert_ptr_null(c);
 }
 END_TEST

@@ -160,19 +160,19 @@ START_TEST(finds_duplicate_keys) {
 END_TEST
 
 START_TEST(writer_escapes_round_trip) {
-    polyp_json_buf b = {0};
+    polyp_strbuf b = {0};
     const char raw[] = "q\"b\\s\n\x01\x1f t\xc3\xa9";
-    ck_assert(polyp_json_buf_string(&b, raw, sizeof raw - 1));
+    ck_assert(polyp_json_write_string(&b, raw, sizeof raw - 1));
     ck_assert_str_eq(b.data, "\"q\\\"b\\\\s\\n\\u0001\\u001f t\xc3\xa9\"");
     polyp_json_doc doc;
     polyp_error err = {0};
     ck_assert_int_eq(polyp_json_parse(b.data, b.len, NULL, &doc, &err), POLYP_OK);
     ck_assert_str_eq(polyp_json_root(&doc)->str, raw);
     polyp_json_free(&doc);
-    polyp_json_buf_free(&b);
-    ck_assert(polyp_json_buf_u64(&b, 18446744073709551615ull));
+    polyp_strbuf_free(&b);
+    ck_assert(polyp_json_write_u64(&b, 18446744073709551615ull));
     ck_assert_str_eq(b.data, "18446744073709551615");
-    polyp_json_buf_free(&b);
+    polyp_strbuf_free(&b);
 }
 END_TEST
 

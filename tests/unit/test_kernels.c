@@ -239,7 +239,7 @@ static void run_net(const polyp_kernels *k, size_t batch, const polyp_parallel *
     p.parallel = par;
     void *st;
     polyp_error err = {0};
-    ck_assert_msg(polyp_backend_portable_create_with(g_w, &p, k, &st, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_msg(polyp_backend_portable_init_with(g_w, &p, k, &st, &err) == POLYP_OK, "%s", err.message);
     ck_assert_str_eq(polyp_backend_portable_kernels(st), k->name);
     const size_t patch = (size_t)POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3;
     for (size_t i = 0; i < n; i += batch) {
@@ -247,7 +247,7 @@ static void run_net(const polyp_kernels *k, size_t batch, const polyp_parallel *
         ck_assert_msg(polyp_backend_portable_ops.run(st, in + i * patch, m, out + i * POLYP_FEATURE_DIM, &err) == POLYP_OK,
                       "%s", err.message);
     }
-    polyp_backend_portable_ops.destroy(st);
+    polyp_backend_portable_ops.free(st);
 }
 
 START_TEST(network_deterministic_and_close_to_best) {
@@ -304,7 +304,7 @@ START_TEST(network_matches_pytorch) {
     p.batch_size = 1;
     void *st;
     polyp_error err = {0};
-    ck_assert_msg(polyp_backend_portable_create_with(g_w, &p, k, &st, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_msg(polyp_backend_portable_init_with(g_w, &p, k, &st, &err) == POLYP_OK, "%s", err.message);
     float *patch = malloc((size_t)POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3 * sizeof *patch), got[POLYP_FEATURE_DIM];
     double maxd = 0;
     size_t n = 0;
@@ -324,7 +324,7 @@ START_TEST(network_matches_pytorch) {
     printf("network [%s] vs PyTorch: %zu fixture cases, max |diff| %.3g\n", k->name, n, maxd);
     ck_assert_uint_gt(n, 0);
     ck_assert_msg(maxd <= EC_TOLERANCE, "[%s] differs from PyTorch by %g", k->name, maxd);
-    polyp_backend_portable_ops.destroy(st);
+    polyp_backend_portable_ops.free(st);
     free(patch);
     free(expected);
 }

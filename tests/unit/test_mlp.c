@@ -59,7 +59,7 @@ static void check_gradients(size_t n_classes, size_t n_hidden_layers) {
     for (size_t i = 0; i < n; i++) y[i] = (uint32_t)(i % n_classes);
     const double alpha = 0.05; /* large enough that a wrong L2 scaling shows */
     mlp_trainer *t;
-    ck_assert(mlp_trainer_new(c, 1e-3, alpha, 200, 1, NULL, &t, &err) == POLYP_OK);
+    ck_assert(mlp_trainer_init(c, 1e-3, alpha, 200, 1, NULL, &t, &err) == POLYP_OK);
     double loss = mlp_backprop(t, X, y, n);
     ck_assert_double_eq_tol(loss, ref_loss(c, X, y, n, alpha), 1e-5);
     for (size_t l = 0; l < n_layers; l++) {

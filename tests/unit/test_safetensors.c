@@ -168,7 +168,7 @@ START_TEST(refuses_corrupt_headers) {
 END_TEST
 
 START_TEST(writer_round_trip) {
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     polyp_error err = {0};
     float a[6] = {1, -2, 3.5f, 0, 1e-30f, -7};
     int64_t b[2] = {-5, 1234567890123};
@@ -211,7 +211,7 @@ START_TEST(writer_round_trip) {
 END_TEST
 
 START_TEST(writer_empty_file) {
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     polyp_error err = {0};
     void *buf;
     size_t size;

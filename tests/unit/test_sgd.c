@@ -13,7 +13,7 @@ START_TEST(two_steps_by_hand) {
     polyp_error err = {0};
     ck_assert(clf_alloc(POLYP_CLASSIFIER_LR, 2, sizes, 1, &c, &err) == POLYP_OK);
     sgd_trainer *t;
-    ck_assert(sgd_trainer_new(c, 1e-4, 0, NULL, &t, &err) == POLYP_OK);
+    ck_assert(sgd_trainer_init(c, 1e-4, 0, NULL, &t, &err) == POLYP_OK);
     /* step 1: x = (1, 2), class 1 (y = +1); w = 0, b = 0 -> p = 0, eta = 10,
      * dloss = -1/2, update = 5; w = 0 * 0.999 + 5 x = (5, 10); b = 5. */
     float x1[2] = {1, 2};
@@ -51,7 +51,7 @@ START_TEST(lazy_average_matches_dense) {
     polyp_error err = {0};
     ck_assert(clf_alloc(POLYP_CLASSIFIER_LR, 3, sizes, 1, &c, &err) == POLYP_OK);
     sgd_trainer *t;
-    ck_assert(sgd_trainer_new(c, 1e-4, 0, NULL, &t, &err) == POLYP_OK);
+    ck_assert(sgd_trainer_init(c, 1e-4, 0, NULL, &t, &err) == POLYP_OK);
     polyp_rng r = polyp_rng_seed(9, 0);
     float X[300 * 5];
     uint32_t y[300];

@@ -132,7 +132,7 @@ END_TEST
 
 START_TEST(refuses_stats_missing_a_tensor) {
     /* A stats file with the right metadata but only one tensor. */
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     polyp_error err = {0};
     float m[32] = {0};
     uint64_t shape[1] = {32};

@@ -44,7 +44,7 @@ static void *rebuild(const edit *edits, size_t nedits, const char *variant, size
     polyp_st_file f;
     polyp_error err = {0};
     ck_assert_int_eq(polyp_st_parse(base_net, base_size, &f, &err), POLYP_OK);
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     for (size_t i = 0; i < f.count; i++) {
         const polyp_st_tensor *t = &f.tensors[i];
         const edit *e = NULL;
