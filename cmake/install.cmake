@@ -97,6 +97,7 @@ foreach(kind LIBDIR INCLUDEDIR DATADIR)
   endif()
 endforeach()
 file(RELATIVE_PATH POLYP_PC_RELPREFIX "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+string(REGEX REPLACE "/$" "" POLYP_PC_RELPREFIX "${POLYP_PC_RELPREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/polyp.pc.in ${PROJECT_BINARY_DIR}/public/polyp.pc @ONLY)
 
 # ---- CMake package config.
