@@ -1,5 +1,5 @@
 /* fuzz_classifier.c - libFuzzer target for classifier model files (core/model_io.c: safetensors
- * with JSON metadata). Build and run: README.md, "Testing".
+ * with JSON metadata). Build and run: tests/fuzz/run.sh (README.md, Correctness).
  * Beyond "no crash": a failure says why; a model that loads answers its accessors, scores a
  * point (rows of probabilities that sum to 1 when finite), and saving it then loading and
  * saving again gives the same bytes. */

@@ -1,5 +1,5 @@
 /* fuzz_csv.c - libFuzzer target for the CoralNet annotation CSV parser (core/annotations.c over
- * core/csv.c). Build and run: README.md, "Testing".
+ * core/csv.c). Build and run: tests/fuzz/run.sh (README.md, Correctness).
  * Beyond "no crash": a failure says why and leaves the output empty; every parsed row has a
  * NUL-terminated name and label (or no label) that ASan sees read in full. */
 #include "polyp.h"

@@ -1,5 +1,5 @@
 /* fuzz_json.c - libFuzzer target for the JSON parser (core/json.c, used by safetensors headers
- * and model metadata). Build and run: README.md, "Testing".
+ * and model metadata). Build and run: tests/fuzz/run.sh (README.md, Correctness).
  * Checks beyond "no crash": every parse ends in a status with a message; a parsed tree is
  * consistent (child counts, types); every decoded string written back by the JSON writer and
  * parsed again gives the same bytes. */

@@ -1,5 +1,5 @@
 /* fuzz_npz.c - libFuzzer target for the feature-file reader (npz: zip, deflate, npy headers).
- * Build and run: README.md, "Testing".
+ * Build and run: tests/fuzz/run.sh (README.md, Correctness).
  * Beyond "no crash": a failure says why and leaves the output empty; a file that reads is
  * consistent (rows/cols present exactly when valid_rowcol), and writing it back and reading
  * that again gives the same features, bit for bit. */

@@ -1,6 +1,6 @@
 /* fuzz_weights.c - libFuzzer target for the network weights loader: the safetensors container
  * (core/safetensors.c, its JSON header) and the EfficientNet-B0 checks and batch-norm folding
- * (core/weights.c). Build and run: README.md, "Testing".
+ * (core/weights.c). Build and run: tests/fuzz/run.sh (README.md, Correctness).
  * Beyond "no crash": a failure says why; every tensor the container accepts lies inside the
  * input (ASan sees its first and last byte read); loaded weights name their variant and hash. */
 #include "polyp.h"
