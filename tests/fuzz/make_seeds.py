@@ -127,6 +127,10 @@ def classifier_seeds():
     put('classifier', 'bad_output.safetensors', model('mlp', ['a', 'b', 'c'], [2], 2, 7, output='logistic'))
     put('classifier', 'bad_missing_calibration.safetensors',
         model('lr', ['a', 'b', 'c'], [], 2, 8, drop=['calibration.b']))
+    # Regression (fuzzing): metadata asking for a 1048576 x 1000 layer that the file does not
+    # hold made the loader allocate 4 GB before it checked the tensor shapes.
+    put('classifier', 'bad_huge_dims.safetensors',
+        model('mlp', ['a', 'b', 'c'], [5], 4, 3, extra_meta={'feature_dim': '1048576', 'hidden': '[1000]'}))
     put('classifier', 'bad_version.safetensors',
         model('lr', ['a', 'b'], [], 2, 9, extra_meta={'format_version': '2'}))
 
