@@ -124,24 +124,9 @@ static size_t png_drop_empty_idat(const uint8_t *d, size_t n, uint8_t *dst) {
     return dropped;
 }
 
+/* Everything that is not JPEG (or every format, in a build without libjpeg), as stb reads it. */
 static polyp_status decode_stb_bytes(const uint8_t *data, size_t size, const polyp_decode_params *params,
-                                     polyp_image *out, polyp_error *err);
-
-/* Everything that is not JPEG (or every format, in a build without libjpeg). */
-static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
-                               polyp_image *out, polyp_error *err) {
-    size_t drop = is_png(data, size) ? png_drop_empty_idat(data, size, NULL) : 0;
-    if (drop == 0) return decode_stb_bytes(data, size, params, out, err);
-    uint8_t *copy = malloc(size - drop);
-    if (!copy) return polyp_fail(err, POLYP_ERR_NOMEM, "PNG: out of memory for a %zu-byte copy", size - drop);
-    png_drop_empty_idat(data, size, copy);
-    polyp_status st = decode_stb_bytes(copy, size - drop, params, out, err);
-    free(copy);
-    return st;
-}
-
-static polyp_status decode_stb_bytes(const uint8_t *data, size_t size, const polyp_decode_params *params,
-                               polyp_image *out, polyp_error *err) {
+                                     polyp_image *out, polyp_error *err) {
     if (size > INT_MAX)
         return polyp_fail(err, POLYP_ERR_LIMIT, "image: %zu bytes is more than this decoder reads",
                           size);
@@ -203,6 +188,19 @@ fail:;
         return polyp_fail(err, POLYP_ERR_NOMEM, "image: out of memory decoding %dx%d pixels", w, h);
     return polyp_fail(err, POLYP_ERR_FORMAT, "image: corrupt or truncated %dx%d image (%s)", w, h,
                       why ? why : "decoder failed");
+}
+
+/* decode_stb_bytes without the empty IDAT chunks that stb cannot read (png_drop_empty_idat). */
+static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                               polyp_image *out, polyp_error *err) {
+    size_t drop = is_png(data, size) ? png_drop_empty_idat(data, size, NULL) : 0;
+    if (drop == 0) return decode_stb_bytes(data, size, params, out, err);
+    uint8_t *copy = malloc(size - drop);
+    if (!copy) return polyp_fail(err, POLYP_ERR_NOMEM, "PNG: out of memory for a %zu-byte copy", size - drop);
+    png_drop_empty_idat(data, size, copy);
+    polyp_status st = decode_stb_bytes(copy, size - drop, params, out, err);
+    free(copy);
+    return st;
 }
 
 polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decode_params *params,
