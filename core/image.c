@@ -54,14 +54,17 @@ polyp_decode_params polyp_decode_default_params(void) {
 }
 
 static int is_jpeg(const uint8_t *d, size_t n) { return n >= 2 && d[0] == 0xFF && d[1] == 0xD8; }
+static int is_png(const uint8_t *d, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    return n >= 8 && memcmp(d, sig, 8) == 0;
+}
 
 /* stb_image's PNG reader refuses (as "unknown image type") any header whose pixels would
  * pass 2^30 bytes, before our caps could say "too large": read IHDR ourselves so a huge PNG
  * is reported as a limit, not as garbage. */
 static polyp_status check_png_header(const uint8_t *d, size_t n, const polyp_decode_params *params,
                                      polyp_error *err) {
-    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (n < 8 || memcmp(d, sig, 8) != 0) return POLYP_OK; /* not PNG: stb decides */
+    if (!is_png(d, n)) return POLYP_OK; /* not PNG: stb decides */
     if (n < 24 || memcmp(d + 12, "IHDR", 4) != 0)
         return polyp_fail(err, POLYP_ERR_FORMAT,
                           "PNG: file ends or is corrupt before the IHDR header (%zu bytes)", n);
@@ -70,9 +73,39 @@ static polyp_status check_png_header(const uint8_t *d, size_t n, const polyp_dec
     return polyp_image_check_size(w, h, params, "PNG", err);
 }
 
-/* Everything that is not JPEG (or every format, in a build without libjpeg). */
-static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
-                               polyp_image *out, polyp_error *err) {
+/* stb_image (Debian's 2022 copy) reads a zero-length IDAT chunk that comes before any image
+ * data with memcpy(NULL, src, 0) and NULL + 0: undefined behaviour, reported by UBSan (found
+ * by tests/fuzz/fuzz_image.c; regression seed tests/fuzz/seeds/image/png_idat0_7x6.png). Such
+ * chunks are legal and carry nothing (the image data is all IDATs concatenated), so they are
+ * left out of a copy that stb reads instead. Only those before the first non-empty IDAT
+ * matter: from there on stb's buffer exists. Walks the chunks of a PNG (signature checked,
+ * n >= 8); returns the bytes to leave out and, when dst is not NULL, writes the rest there. */
+static size_t png_drop_empty_idat(const uint8_t *d, size_t n, uint8_t *dst) {
+    size_t pos = 8, out = 8, dropped = 0;
+    while (n - pos >= 12) {
+        uint32_t len = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 | (uint32_t)d[pos + 2] << 8 | d[pos + 3];
+        if (len > n - pos - 12) break; /* truncated: stb says so */
+        int idat = memcmp(d + pos + 4, "IDAT", 4) == 0;
+        if (idat && len > 0) break;
+        size_t chunk = 12 + (size_t)len; /* length, type, data, CRC */
+        if (idat) {
+            dropped += chunk;
+        } else {
+            if (dst) memcpy(dst + out, d + pos, chunk);
+            out += chunk;
+        }
+        pos += chunk;
+    }
+    if (dst) {
+        memcpy(dst, d, 8);
+        memcpy(dst + out, d + pos, n - pos);
+    }
+    return dropped;
+}
+
+/* Everything that is not JPEG (or every format, in a build without libjpeg), as stb reads it. */
+static polyp_status decode_stb_bytes(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                                     polyp_image *out, polyp_error *err) {
     if (size > INT_MAX)
         return polyp_fail(err, POLYP_ERR_LIMIT, "image: %zu bytes is more than this decoder reads",
                           size);
@@ -134,6 +167,19 @@ fail:;
         return polyp_fail(err, POLYP_ERR_NOMEM, "image: out of memory decoding %dx%d pixels", w, h);
     return polyp_fail(err, POLYP_ERR_FORMAT, "image: corrupt or truncated %dx%d image (%s)", w, h,
                       why ? why : "decoder failed");
+}
+
+/* decode_stb_bytes without the empty IDAT chunks that stb cannot read (png_drop_empty_idat). */
+static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                               polyp_image *out, polyp_error *err) {
+    size_t drop = is_png(data, size) ? png_drop_empty_idat(data, size, NULL) : 0;
+    if (drop == 0) return decode_stb_bytes(data, size, params, out, err);
+    uint8_t *copy = malloc(size - drop);
+    if (!copy) return polyp_fail(err, POLYP_ERR_NOMEM, "PNG: out of memory for a %zu-byte copy", size - drop);
+    png_drop_empty_idat(data, size, copy);
+    polyp_status st = decode_stb_bytes(copy, size - drop, params, out, err);
+    free(copy);
+    return st;
 }
 
 polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decode_params *params,

@@ -139,6 +139,8 @@ static polyp_status load_labels(const polyp_st_file *f, polyp_classifier *c, pol
     return st;
 }
 
+/* Checks tensor `name` (dtype, shape [d0] or [d0, d1]) and copies it to dst, refusing
+ * non-finite values; with dst NULL only the dtype and shape are checked. */
 static polyp_status load_tensor(const polyp_st_file *f, const char *name, polyp_st_dtype dt, size_t d0,
                                 size_t d1, int ndim, void *dst, polyp_error *err) {
     const polyp_st_tensor *t = polyp_st_find(f, name);
@@ -147,6 +149,7 @@ static polyp_status load_tensor(const polyp_st_file *f, const char *name, polyp_
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
         return polyp_fail(err, POLYP_ERR_FORMAT, "model: tensor '%s' has the wrong shape (expected [%zu%s%zu])",
                           name, d0, ndim == 2 ? ", " : "", ndim == 2 ? d1 : (size_t)0);
+    if (!dst) return POLYP_OK;
     size_t count = ndim == 2 ? d0 * d1 : d0;
     if (dt == POLYP_ST_F32) {
         float *o = dst;
@@ -160,6 +163,23 @@ static polyp_status load_tensor(const polyp_st_file *f, const char *name, polyp_
             if (!isfinite(o[i])) return bad(err, "model: tensor '%s' holds a non-finite value", name);
     }
     return POLYP_OK;
+}
+
+/* Every layer and calibration tensor of a model with layer sizes sizes[0..nh+1]: checked only
+ * (c NULL) or copied into c. */
+static polyp_status load_tensors(const polyp_st_file *f, size_t nh, const size_t *sizes, size_t n_cal,
+                                 polyp_classifier *c, polyp_error *err) {
+    char name[64];
+    polyp_status st = POLYP_OK;
+    for (size_t l = 0; l <= nh && st == POLYP_OK; l++) {
+        snprintf(name, sizeof name, "layers.%zu.weight", l);
+        st = load_tensor(f, name, POLYP_ST_F32, sizes[l], sizes[l + 1], 2, c ? c->W[l] : NULL, err);
+        snprintf(name, sizeof name, "layers.%zu.bias", l);
+        if (st == POLYP_OK) st = load_tensor(f, name, POLYP_ST_F32, sizes[l + 1], 0, 1, c ? c->b[l] : NULL, err);
+    }
+    if (st == POLYP_OK) st = load_tensor(f, "calibration.a", POLYP_ST_F64, n_cal, 0, 1, c ? c->cal_a : NULL, err);
+    if (st == POLYP_OK) st = load_tensor(f, "calibration.b", POLYP_ST_F64, n_cal, 0, 1, c ? c->cal_b : NULL, err);
+    return st;
 }
 
 polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifier **out,
@@ -225,19 +245,16 @@ polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifi
     sizes[0] = (size_t)d;
     for (size_t l = 0; l < nh; l++) sizes[l + 1] = hidden[l];
     sizes[nh + 1] = n_out;
-    if ((st = clf_alloc(k, n_classes, sizes, nh + 1, &c, err)) != POLYP_OK) goto done;
     if (f.count != 2 * (nh + 1) + 2) {
         st = polyp_fail(err, POLYP_ERR_FORMAT, "model: %zu tensors, expected %zu", f.count, 2 * (nh + 1) + 2);
         goto done;
     }
-    for (size_t l = 0; l <= nh && st == POLYP_OK; l++) {
-        snprintf(name, sizeof name, "layers.%zu.weight", l);
-        st = load_tensor(&f, name, POLYP_ST_F32, sizes[l], sizes[l + 1], 2, c->W[l], err);
-        snprintf(name, sizeof name, "layers.%zu.bias", l);
-        if (st == POLYP_OK) st = load_tensor(&f, name, POLYP_ST_F32, sizes[l + 1], 0, 1, c->b[l], err);
-    }
-    if (st == POLYP_OK) st = load_tensor(&f, "calibration.a", POLYP_ST_F64, c->n_cal, 0, 1, c->cal_a, err);
-    if (st == POLYP_OK) st = load_tensor(&f, "calibration.b", POLYP_ST_F64, c->n_cal, 0, 1, c->cal_b, err);
+    /* Shapes before allocating: the file then holds every weight the model will, so a few
+     * hundred bytes of metadata cannot ask for gigabytes (found by tests/fuzz/fuzz_classifier.c:
+     * feature_dim 1048576 with hidden [1000] allocated 4 GB before the shape check). */
+    if ((st = load_tensors(&f, nh, sizes, n_classes == 2 ? 1 : n_classes, NULL, err)) != POLYP_OK) goto done;
+    if ((st = clf_alloc(k, n_classes, sizes, nh + 1, &c, err)) != POLYP_OK) goto done;
+    st = load_tensors(&f, nh, sizes, c->n_cal, c, err);
     if (st == POLYP_OK) st = load_labels(&f, c, err);
     if (st != POLYP_OK) goto done;
     if (strlen(ext) == 0 || strlen(ext) > 256) {

@@ -1,7 +1,6 @@
 /* fuzz_image.c - libFuzzer target for the image decoders (libjpeg path, stb_image path, our
- * header peeks) and the patch cropper. Built only with clang and -DPOLYP_FUZZ=ON:
- *   CC=clang cmake -S . -B build-fuzz -DPOLYP_FUZZ=ON && cmake --build build-fuzz --target fuzz_image
- *   build-fuzz/tests/fuzz/fuzz_image -max_len=65536 tests/fixtures/images/synthetic
+ * header peeks) and the patch cropper. ctest replays its seeds (tests/fuzz/CMakeLists.txt);
+ * libFuzzer runs: tests/fuzz/run.sh SECONDS image (clang).
  * Any crash, sanitizer report, leak or abort is a bug: the decoder must answer every input with
  * a status. */
 #include "polyp.h"
