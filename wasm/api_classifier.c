@@ -101,17 +101,20 @@ polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images,
                                                     uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
                                                     const char *extractor_id,
                                                     const polyp_wasm_pool *pool, polyp_error *err) {
-    polyp_wasm_train *t = kind == POLYP_CLASSIFIER_MLP || kind == POLYP_CLASSIFIER_LR ? calloc(1, sizeof *t) : NULL;
+    /* kind is a polyp_classifier_kind value from JS (api_layout.c's enums): check it before
+     * it becomes one. */
+    int known_kind = kind == POLYP_CLASSIFIER_MLP || kind == POLYP_CLASSIFIER_LR;
+    polyp_wasm_train *t = known_kind ? calloc(1, sizeof *t) : NULL;
     if (!t) {
         free(npoints);
         free(feat);
         free(label_index);
         free(label_blob);
-        if (kind == POLYP_CLASSIFIER_MLP || kind == POLYP_CLASSIFIER_LR)
-            set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
-        else if (err) {
+        if (!known_kind && err) {
             err->status = POLYP_ERR_INVALID_ARG;
             snprintf(err->message, sizeof err->message, "train: unknown classifier kind %d", kind);
+        } else {
+            set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
         }
         return NULL;
     }
@@ -139,7 +142,7 @@ polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images,
     polyp_dataset data = {dim, n_images, t->images, NULL, NULL, NULL};
     t->data = data;
     polyp_train_params p = polyp_train_default_params();
-    p.kind = (polyp_classifier_kind)kind;   /* JS passes the enum's values (api_layout.c) */
+    p.kind = (polyp_classifier_kind)kind;
     p.seed = ((uint64_t)seed_hi << 32) | seed_lo;
     if (epochs) p.epochs = epochs;
     p.extractor_id = extractor_id;

@@ -70,3 +70,12 @@ test('u64 arguments pass both halves (seeds 2^32 apart give other points)', () =
   assert.deepEqual(points(5n), lo);
   assert.notDeepEqual(points(5n + (1n << 32n)), lo);
 });
+
+test('a classifier kind outside the C enum is refused by name (JS) and by value (C)', async () => {
+  await assert.rejects(engine.trainClassifier({ dim: 2, npoints: [1], labels: ['a'], features: new Float32Array(2), kind: 'svm' }),
+    (e) => e.status === STATUS.invalid_arg && /unknown kind 'svm'/.test(e.message));
+  // Straight to C: the four buffers pass to the call, which frees them when it refuses.
+  const bufs = [4, 8, 4, 2].map((n) => engine.alloc(n));
+  assert.throws(() => engine.c.classifier_train_begin(2, 1, ...bufs, 1, 7, 0n, 1, 0, 0),
+    (e) => e.status === STATUS.invalid_arg && /unknown classifier kind 7/.test(e.message));
+});

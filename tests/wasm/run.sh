@@ -131,7 +131,7 @@ if [[ ${#api_tests[@]} -gt 0 ]]; then
   grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
   f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n1)
-  s=$(sed -n 's/^# skip \([0-9]*\)/\1/p' "$log" | tail -n1)
+  s=$(sed -n 's/^# skip\(ped\)\{0,1\} \([0-9]*\)/\2/p' "$log" | tail -n1)
   p=${p:-0}; f=${f:-0}
   if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; tail -n 20 "$log" | cut -c1-300; fi
   [[ ${s:-0} -gt 0 ]] && skipped+=("$s JS API test(s)")
