@@ -27,61 +27,69 @@ typedef struct field {
     size_t count;
 } field;
 
-/* One field of struct S: member f, element type T named t for JS. F for a scalar member,
- * FA for a fixed array (count = its length). The char array of size -1 makes a T that is not
- * the member's type a compile error, so the table cannot say "f64" for a size_t. */
+/* JS's name of a field's C element type: the five JS can read, any other pointer "ptr", and
+ * "?" for scalars it cannot (JS refuses a layout with one at start-up). */
+#define POLYP_JS_TYPE(T)                                                                  \
+    _Generic((T){0}, uint32_t: "u32", int: "i32", size_t: "size", double: "f64",           \
+             const char *: "str", float: "?", uint8_t: "?", uint16_t: "?", uint64_t: "?", \
+             int64_t: "?", default: "ptr")
+
+/* One field of struct S: member f of element type T. F for a scalar member, FA for a fixed
+ * array (count = its length). The char array of size -1 makes a T that is not the member's
+ * type a compile error, and the JS type is derived from T, so neither can be wrong. */
 #define POLYP_CHECK(ok) (0 * sizeof(char[(ok) ? 1 : -1]))
-#define F(S, f, t, T) \
-    {#S, sizeof(S), #f, t, offsetof(S, f), 1 + POLYP_CHECK(_Generic(((S *)0)->f, T: 1, default: 0))}
-#define FA(S, f, t, T)                                      \
-    {#S, sizeof(S), #f, t, offsetof(S, f),                     \
+#define F(S, f, T)                                          \
+    {#S, sizeof(S), #f, POLYP_JS_TYPE(T), offsetof(S, f),   \
+     1 + POLYP_CHECK(_Generic(((S *)0)->f, T: 1, default: 0))}
+#define FA(S, f, T)                                         \
+    {#S, sizeof(S), #f, POLYP_JS_TYPE(T), offsetof(S, f),   \
      sizeof(((S *)0)->f) / sizeof(T) + POLYP_CHECK(_Generic(((S *)0)->f, T *: 1, default: 0))}
 
 static const field fields[] = {
-    F(polyp_error, status, "i32", polyp_status),
+    F(polyp_error, status, polyp_status),
 
-    F(polyp_image, width, "u32", uint32_t),
-    F(polyp_image, height, "u32", uint32_t),
-    F(polyp_image, pixels, "ptr", uint8_t *),
-    F(polyp_image, truncated, "i32", int),
+    F(polyp_image, width, uint32_t),
+    F(polyp_image, height, uint32_t),
+    F(polyp_image, pixels, uint8_t *),
+    F(polyp_image, truncated, int),
 
-    F(polyp_features, npoints, "size", size_t),
-    F(polyp_features, dim, "size", size_t),
-    F(polyp_features, valid_rowcol, "i32", int),
-    F(polyp_features, rows, "ptr", uint16_t *),
-    F(polyp_features, cols, "ptr", uint16_t *),
-    F(polyp_features, feat, "ptr", float *),
+    F(polyp_features, npoints, size_t),
+    F(polyp_features, dim, size_t),
+    F(polyp_features, valid_rowcol, int),
+    F(polyp_features, rows, uint16_t *),
+    F(polyp_features, cols, uint16_t *),
+    F(polyp_features, feat, float *),
 
-    F(polyp_annotations, count, "size", size_t),
-    F(polyp_annotations, items, "ptr", polyp_annotation *),
-    F(polyp_annotation, name, "str", const char *),
-    F(polyp_annotation, row, "u32", uint32_t),
-    F(polyp_annotation, col, "u32", uint32_t),
-    F(polyp_annotation, label, "str", const char *),
+    F(polyp_annotations, count, size_t),
+    F(polyp_annotations, items, polyp_annotation *),
+    F(polyp_annotation, name, const char *),
+    F(polyp_annotation, row, uint32_t),
+    F(polyp_annotation, col, uint32_t),
+    F(polyp_annotation, label, const char *),
 
-    F(polyp_train_report, n_classes, "size", size_t),
-    FA(polyp_train_report, points, "size", size_t),
-    FA(polyp_train_report, images, "size", size_t),
-    FA(polyp_train_report, hidden, "size", size_t),
-    F(polyp_train_report, learning_rate, "f64", double),
-    F(polyp_train_report, epochs_done, "size", size_t),
-    F(polyp_train_report, ref_accuracy_last, "f64", double),
-    F(polyp_train_report, val_accuracy, "f64", double),
+    F(polyp_train_report, n_classes, size_t),
+    FA(polyp_train_report, points, size_t),
+    FA(polyp_train_report, images, size_t),
+    FA(polyp_train_report, hidden, size_t),
+    F(polyp_train_report, learning_rate, double),
+    F(polyp_train_report, epochs_done, size_t),
+    F(polyp_train_report, ref_accuracy_last, double),
+    F(polyp_train_report, val_accuracy, double),
 
-    F(polyp_label_metrics, precision, "f64", double),
-    F(polyp_label_metrics, recall, "f64", double),
-    F(polyp_label_metrics, f1, "f64", double),
-    F(polyp_label_metrics, support, "size", size_t),
+    F(polyp_label_metrics, precision, double),
+    F(polyp_label_metrics, recall, double),
+    F(polyp_label_metrics, f1, double),
+    F(polyp_label_metrics, support, size_t),
 
-    F(polyp_evaluation, n_points, "size", size_t),
-    F(polyp_evaluation, n_labels, "size", size_t),
-    F(polyp_evaluation, labels, "ptr", char **),
-    F(polyp_evaluation, accuracy, "f64", double),
-    F(polyp_evaluation, macro_f1, "f64", double),
-    F(polyp_evaluation, per_label, "ptr", polyp_label_metrics *),
-    F(polyp_evaluation, confusion, "ptr", size_t *),
-    FA(polyp_evaluation, alleviate_accuracy, "f64", double),
-    FA(polyp_evaluation, alleviate_fraction, "f64", double),
+    F(polyp_evaluation, n_points, size_t),
+    F(polyp_evaluation, n_labels, size_t),
+    F(polyp_evaluation, labels, char **),
+    F(polyp_evaluation, accuracy, double),
+    F(polyp_evaluation, macro_f1, double),
+    F(polyp_evaluation, per_label, polyp_label_metrics *),
+    F(polyp_evaluation, confusion, size_t *),
+    FA(polyp_evaluation, alleviate_accuracy, double),
+    FA(polyp_evaluation, alleviate_fraction, double),
 };
 
 /* The enums JS passes or reads, by their C names. */

@@ -204,7 +204,7 @@ export class Api {
       const at = p + offset;
       if (count > 1) {
         const T = type === 'f64' ? Float64Array : type === 'i32' ? Int32Array : Uint32Array;
-        out[field] = new T(this.buffer().slice(at, at + count * FIELD_SIZE[type]));
+        out[field] = this.copyOut(T, at, count);
         continue;
       }
       switch (type) {
@@ -223,7 +223,7 @@ export class Api {
     return Array.from({ length: n }, (_, i) => this.read(name, p + i * size));
   }
 
-  /** A copy of n elements of typed-array type T at p. */
+  /** A copy of n elements of typed-array type T at p (never a view of shared memory). */
   copyOut(T, p, n) { return new T(this.buffer(), p, n).slice(); }
 
   /** The value of enum constant `cName` of C enum `enumName` (throws on an unknown one). */
@@ -241,7 +241,8 @@ export class Api {
     if (!same) throw new PolypError(STATUS.backend, `polyp: wasm/common.js STATUS differs from the module's polyp_status ${JSON.stringify(this.enums.polyp_status)}`);
     for (const [name, { size, fields }] of Object.entries(this.structs)) {
       for (const [field, { offset, type, count }] of Object.entries(fields)) {
-        if (!FIELD_SIZE[type] || offset + count * FIELD_SIZE[type] > size) {
+        if (!FIELD_SIZE[type]) throw new PolypError(STATUS.backend, `polyp: ${name}.${field} has a C type JS cannot read ('${type}')`);
+        if (offset + count * FIELD_SIZE[type] > size) {
           throw new PolypError(STATUS.backend, `polyp: layout of ${name}.${field} (${type} x ${count} at ${offset}) does not fit ${size} bytes`);
         }
       }
