@@ -9,8 +9,6 @@ void polyp_wasm_free(void *ptr) { free(ptr); }
 
 polyp_error *polyp_wasm_error_new(void) { return calloc(1, sizeof(polyp_error)); }
 
-int polyp_wasm_error_status(const polyp_error *err) { return err ? (int)err->status : 0; }
-
 const char *polyp_wasm_error_message(const polyp_error *err) {
     /* A status without a message still says something readable. */
     if (!err) return "";
@@ -18,14 +16,6 @@ const char *polyp_wasm_error_message(const polyp_error *err) {
 }
 
 const char *polyp_wasm_version(void) { return POLYP_VERSION_STRING; }
-
-int polyp_wasm_threads_compiled(void) {
-#ifdef __EMSCRIPTEN_PTHREADS__
-    return 1;
-#else
-    return 0;
-#endif
-}
 
 polyp_wasm_pool *polyp_wasm_pool_new(int n_threads, polyp_error *err) {
 #ifdef __EMSCRIPTEN_PTHREADS__

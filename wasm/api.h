@@ -1,11 +1,15 @@
-/* api.h - the flat C API that wasm/polyp.js calls (exported by wasm/exports.txt).
+/* api.h - the flat C API that wasm/engine.js calls, where polyp.h itself does not suit JS.
  *
- * Why a wrapper and not polyp.h itself: JS can pass only numbers, so structs by value
- * (params), 64-bit integers and out-parameters of struct type are replaced by heap handles,
- * 32-bit pairs and accessor functions. Every function that can fail takes a polyp_error *
- * (from polyp_wasm_error_new) and returns NULL or a non-zero status on failure; JS reads the
- * reason with polyp_wasm_error_message. Ownership follows polyp.h: every pointer returned
- * here is released by the _free function named next to it.
+ * JS calls what wasm/bindings.js lists: polyp.h functions directly where their arguments are
+ * numbers and pointers, and these wrappers where it can pass only numbers: structs by value
+ * (params), 64-bit integers and out-parameters of struct type become heap handles and
+ * 32-bit pairs. Results are read from the core's own structs by field name (the layouts of
+ * api_layout.c), never through per-field accessors or positional arrays. Every function that
+ * can fail takes a polyp_error * (from polyp_wasm_error_new) and returns NULL or a non-zero
+ * status on failure; JS reads the reason with polyp_wasm_error_message. Ownership follows
+ * polyp.h: every pointer returned here is released by the _free function named next to it.
+ * The export list is made from wasm/bindings.js, so a function added here is exported by
+ * adding its row there.
  *
  * Points cross the boundary as uint32 pairs: rowcol[2*i] = row, rowcol[2*i+1] = column.
  * Features cross as float32, n x 1280, row-major in point order.
@@ -22,10 +26,10 @@
 void *polyp_wasm_malloc(size_t size);            /* free with polyp_wasm_free */
 void polyp_wasm_free(void *ptr);
 polyp_error *polyp_wasm_error_new(void);         /* zeroed; free with polyp_wasm_free */
-int polyp_wasm_error_status(const polyp_error *err);
 const char *polyp_wasm_error_message(const polyp_error *err);
 const char *polyp_wasm_version(void);
-int polyp_wasm_threads_compiled(void);           /* 1 in the pthread artifact, else 0 */
+/* The struct layouts and enums JS reads (api_layout.c), as JSON; borrowed, static. */
+const char *polyp_wasm_layout(void);
 
 /* The module's threads: one pool, created once by JS and passed to every call that can use
  * it (extraction, training, scoring). NULL (no error) means the calling thread only: asked
@@ -41,22 +45,13 @@ int polyp_wasm_pool_running(const polyp_wasm_pool *pool);
 /* Internal to wasm/: the pool as a polyp_parallel (NULL for a NULL pool). Not exported. */
 const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool);
 
-/* ---- images (api_image.c) */
+/* ---- images (api_image.c): a heap polyp_image (JS reads its fields) */
 polyp_image *polyp_wasm_image_decode(const void *data, size_t size, polyp_error *err);
-uint32_t polyp_wasm_image_width(const polyp_image *image);
-uint32_t polyp_wasm_image_height(const polyp_image *image);
-int polyp_wasm_image_truncated(const polyp_image *image);
-const uint8_t *polyp_wasm_image_pixels(const polyp_image *image);  /* height x width x 3 */
 void polyp_wasm_image_free(polyp_image *image);
-/* The 224x224x3 float patch of one point (polyp_patch_crop) into caller memory. */
-int polyp_wasm_image_crop(const polyp_image *image, uint32_t row, uint32_t col, float *out,
-                          polyp_error *err);
 
 /* ---- weights and extraction (api_extract.c) */
+/* Owned: polyp_weights_free (JS calls it and polyp_weights_sha256/_variant directly). */
 polyp_weights *polyp_wasm_weights_load(const void *data, size_t size, polyp_error *err);
-void polyp_wasm_weights_free(polyp_weights *weights);
-const char *polyp_wasm_weights_sha256(const polyp_weights *weights);
-const char *polyp_wasm_weights_variant(const polyp_weights *weights);
 /* The seeded test network as safetensors bytes (seed = seed_hi:seed_lo); *out_size set;
  * free the result with polyp_wasm_free. */
 void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *bn_stats,
@@ -80,22 +75,13 @@ int polyp_wasm_extract_points(polyp_wasm_extractor *extractor, const polyp_image
  * n x dim float32 (stored as float64 like pyspacer). Free the result with polyp_wasm_free. */
 void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, size_t dim,
                            size_t *out_size, polyp_error *err);
+/* A heap polyp_features (JS reads its fields). */
 polyp_features *polyp_wasm_npz_read(const void *data, size_t size, polyp_error *err);
-size_t polyp_wasm_npz_npoints(const polyp_features *features);
-size_t polyp_wasm_npz_dim(const polyp_features *features);
-int polyp_wasm_npz_valid_rowcol(const polyp_features *features);
-const uint16_t *polyp_wasm_npz_rows(const polyp_features *features);
-const uint16_t *polyp_wasm_npz_cols(const polyp_features *features);
-const float *polyp_wasm_npz_feat(const polyp_features *features);
 void polyp_wasm_npz_free(polyp_features *features);
 
 /* ---- CoralNet annotation CSV (api_csv.c) */
+/* A heap polyp_annotations (JS reads its fields and items). */
 polyp_annotations *polyp_wasm_csv_parse(const void *data, size_t size, polyp_error *err);
-size_t polyp_wasm_csv_count(const polyp_annotations *annotations);
-const char *polyp_wasm_csv_name(const polyp_annotations *annotations, size_t i);
-uint32_t polyp_wasm_csv_row(const polyp_annotations *annotations, size_t i);
-uint32_t polyp_wasm_csv_col(const polyp_annotations *annotations, size_t i);
-const char *polyp_wasm_csv_label(const polyp_annotations *annotations, size_t i); /* NULL: none */
 void polyp_wasm_csv_free(polyp_annotations *annotations);
 
 /* ---- classifier (api_classifier.c). Labels: label_blob = n_labels NUL-terminated codes back
@@ -115,39 +101,23 @@ polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images,
 /* One epoch (Module.polypOnEpoch called after it), or the final calibration + validation.
  * Returns 0 while steps remain, 1 when done, -1 on failure (err says why). */
 int polyp_wasm_classifier_train_step(polyp_wasm_train *train, polyp_error *err);
-/* The classifier once a step returned 1; report: 13 doubles (see api_classifier.c). Owned:
- * polyp_wasm_classifier_free; the session still needs _train_free. */
-polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *train, double *report /* 13 */,
+/* The classifier once a step returned 1; *report (caller memory, may be NULL) filled.
+ * Owned: polyp_classifier_free (JS calls it and the polyp_classifier_* getters directly);
+ * the session still needs _train_free. kind is a polyp_classifier_kind value. */
+polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *train, polyp_train_report *report,
                                                      polyp_error *err);
 void polyp_wasm_classifier_train_free(polyp_wasm_train *train);
-void polyp_wasm_classifier_free(polyp_classifier *clf);
-size_t polyp_wasm_classifier_n_labels(const polyp_classifier *clf);
-const char *polyp_wasm_classifier_label(const polyp_classifier *clf, size_t i);
-size_t polyp_wasm_classifier_feature_dim(const polyp_classifier *clf);
-int polyp_wasm_classifier_kind(const polyp_classifier *clf);
-const char *polyp_wasm_classifier_extractor_id(const polyp_classifier *clf);
-double polyp_wasm_classifier_val_accuracy(const polyp_classifier *clf);
-const double *polyp_wasm_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n);
 int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
                                   size_t dim, float *probs, const polyp_wasm_pool *pool,
                                   polyp_error *err);
 void *polyp_wasm_classifier_save(const polyp_classifier *clf, size_t *out_size, polyp_error *err);
 polyp_classifier *polyp_wasm_classifier_load(const void *data, size_t size, polyp_error *err);
-int polyp_wasm_classifier_accept(double new_acc, double prev_acc);
 polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, const float *probs,
                                                  size_t n, const int32_t *label_index,
                                                  const char *label_blob, size_t n_labels,
-                                                 polyp_error *err);
-double polyp_wasm_classifier_evaluation_accuracy(const polyp_evaluation *ev);
-double polyp_wasm_classifier_evaluation_macro_f1(const polyp_evaluation *ev);
-size_t polyp_wasm_classifier_evaluation_n_labels(const polyp_evaluation *ev);
-const char *polyp_wasm_classifier_evaluation_label(const polyp_evaluation *ev, size_t i);
-double polyp_wasm_classifier_evaluation_metric(const polyp_evaluation *ev, size_t i, int which);
-const size_t *polyp_wasm_classifier_evaluation_confusion(const polyp_evaluation *ev);
-const double *polyp_wasm_classifier_evaluation_alleviate_accuracy(const polyp_evaluation *ev);
-const double *polyp_wasm_classifier_evaluation_alleviate_fraction(const polyp_evaluation *ev);
+                                                 polyp_error *err);   /* JS reads its fields */
 void polyp_wasm_classifier_evaluation_free(polyp_evaluation *ev);
-/* Points inside the inclusive area; method 0 random, 1 stratified, 2 grid. Returns rowcol
+/* Points inside the inclusive area; method a polyp_points_method value. Returns rowcol
  * pairs (*n_out points), free with polyp_wasm_free. */
 uint32_t *polyp_wasm_classifier_points_generate(int method, size_t n, size_t cell_rows,
                                                 size_t cell_cols, size_t per_cell,

@@ -101,13 +101,21 @@ polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images,
                                                     uint32_t seed_lo, uint32_t seed_hi, size_t epochs,
                                                     const char *extractor_id,
                                                     const polyp_wasm_pool *pool, polyp_error *err) {
-    polyp_wasm_train *t = calloc(1, sizeof *t);
+    /* kind is a polyp_classifier_kind value from JS (api_layout.c's enums): check it before
+     * it becomes one. */
+    int known_kind = kind == POLYP_CLASSIFIER_MLP || kind == POLYP_CLASSIFIER_LR;
+    polyp_wasm_train *t = known_kind ? calloc(1, sizeof *t) : NULL;
     if (!t) {
         free(npoints);
         free(feat);
         free(label_index);
         free(label_blob);
-        set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
+        if (!known_kind && err) {
+            err->status = POLYP_ERR_INVALID_ARG;
+            snprintf(err->message, sizeof err->message, "train: unknown classifier kind %d", kind);
+        } else {
+            set_err(err, POLYP_ERR_NOMEM, "train: out of memory");
+        }
         return NULL;
     }
     t->npoints = npoints;
@@ -134,7 +142,7 @@ polyp_wasm_train *polyp_wasm_classifier_train_begin(size_t dim, size_t n_images,
     polyp_dataset data = {dim, n_images, t->images, NULL, NULL, NULL};
     t->data = data;
     polyp_train_params p = polyp_train_default_params();
-    p.kind = kind == 1 ? POLYP_CLASSIFIER_LR : POLYP_CLASSIFIER_MLP;
+    p.kind = (polyp_classifier_kind)kind;
     p.seed = ((uint64_t)seed_hi << 32) | seed_lo;
     if (epochs) p.epochs = epochs;
     p.extractor_id = extractor_id;
@@ -157,39 +165,15 @@ int polyp_wasm_classifier_train_step(polyp_wasm_train *t, polyp_error *err) {
     return done;
 }
 
-polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *t, double *report,
+polyp_classifier *polyp_wasm_classifier_train_finish(polyp_wasm_train *t, polyp_train_report *report,
                                                      polyp_error *err) {
     if (!t) {
         set_err(err, POLYP_ERR_INVALID_ARG, "train: no training session");
         return NULL;
     }
     polyp_classifier *clf = NULL;
-    polyp_train_report r;
-    memset(&r, 0, sizeof r);
-    if (polyp_train_session_finish(t->session, &clf, &r, err) != POLYP_OK) return NULL;
-    if (report) {
-        /* report: n_classes, points[3], images[3], hidden[2], learning_rate, epochs_done,
-         * ref_accuracy_last, val_accuracy */
-        double v[13] = {(double)r.n_classes, (double)r.points[0], (double)r.points[1],
-                        (double)r.points[2], (double)r.images[0], (double)r.images[1],
-                        (double)r.images[2], (double)r.hidden[0], (double)r.hidden[1],
-                        r.learning_rate, (double)r.epochs_done, r.ref_accuracy_last,
-                        r.val_accuracy};
-        memcpy(report, v, sizeof v);
-    }
+    if (polyp_train_session_finish(t->session, &clf, report, err) != POLYP_OK) return NULL;
     return clf;
-}
-
-void polyp_wasm_classifier_free(polyp_classifier *clf) { polyp_classifier_free(clf); }
-size_t polyp_wasm_classifier_n_labels(const polyp_classifier *clf) { return polyp_classifier_n_labels(clf); }
-const char *polyp_wasm_classifier_label(const polyp_classifier *clf, size_t i) { return polyp_classifier_label(clf, i); }
-size_t polyp_wasm_classifier_feature_dim(const polyp_classifier *clf) { return polyp_classifier_feature_dim(clf); }
-int polyp_wasm_classifier_kind(const polyp_classifier *clf) { return (int)polyp_classifier_get_kind(clf); }
-const char *polyp_wasm_classifier_extractor_id(const polyp_classifier *clf) { return polyp_classifier_extractor_id(clf); }
-double polyp_wasm_classifier_val_accuracy(const polyp_classifier *clf) { return polyp_classifier_val_accuracy(clf); }
-
-const double *polyp_wasm_classifier_ref_accuracy(const polyp_classifier *clf, size_t *n) {
-    return polyp_classifier_ref_accuracy(clf, n);
 }
 
 int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat, size_t n,
@@ -210,10 +194,6 @@ polyp_classifier *polyp_wasm_classifier_load(const void *data, size_t size, poly
     return clf;
 }
 
-int polyp_wasm_classifier_accept(double new_acc, double prev_acc) {
-    return polyp_classifier_accept(new_acc, prev_acc);
-}
-
 polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, const float *probs,
                                                  size_t n, const int32_t *label_index,
                                                  const char *label_blob, size_t n_labels,
@@ -232,21 +212,6 @@ polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, co
     return ev;
 }
 
-/* Evaluation accessors. which: 0 precision, 1 recall, 2 f1, 3 support. */
-double polyp_wasm_classifier_evaluation_accuracy(const polyp_evaluation *ev) { return ev->accuracy; }
-double polyp_wasm_classifier_evaluation_macro_f1(const polyp_evaluation *ev) { return ev->macro_f1; }
-size_t polyp_wasm_classifier_evaluation_n_labels(const polyp_evaluation *ev) { return ev->n_labels; }
-const char *polyp_wasm_classifier_evaluation_label(const polyp_evaluation *ev, size_t i) {
-    return i < ev->n_labels ? ev->labels[i] : NULL;
-}
-double polyp_wasm_classifier_evaluation_metric(const polyp_evaluation *ev, size_t i, int which) {
-    if (i >= ev->n_labels) return 0;
-    const polyp_label_metrics *m = &ev->per_label[i];
-    return which == 0 ? m->precision : which == 1 ? m->recall : which == 2 ? m->f1 : (double)m->support;
-}
-const size_t *polyp_wasm_classifier_evaluation_confusion(const polyp_evaluation *ev) { return ev->confusion; }
-const double *polyp_wasm_classifier_evaluation_alleviate_accuracy(const polyp_evaluation *ev) { return ev->alleviate_accuracy; }
-const double *polyp_wasm_classifier_evaluation_alleviate_fraction(const polyp_evaluation *ev) { return ev->alleviate_fraction; }
 void polyp_wasm_classifier_evaluation_free(polyp_evaluation *ev) {
     if (!ev) return;
     polyp_evaluation_free(ev);
@@ -260,7 +225,7 @@ uint32_t *polyp_wasm_classifier_points_generate(int method, size_t n, size_t cel
                                                 uint32_t seed_lo, uint32_t seed_hi,
                                                 size_t *n_out, polyp_error *err) {
     polyp_points_params p = polyp_points_default_params(max_col + 1, max_row + 1);
-    p.method = method == 2 ? POLYP_POINTS_GRID : method == 1 ? POLYP_POINTS_STRATIFIED : POLYP_POINTS_RANDOM;
+    p.method = (polyp_points_method)method;   /* JS passes the enum's values (api_layout.c) */
     p.n = n;
     p.cell_rows = cell_rows;
     p.cell_cols = cell_cols;

@@ -17,12 +17,6 @@ polyp_annotations *polyp_wasm_csv_parse(const void *data, size_t size, polyp_err
     return a;
 }
 
-size_t polyp_wasm_csv_count(const polyp_annotations *a) { return a->count; }
-const char *polyp_wasm_csv_name(const polyp_annotations *a, size_t i) { return a->items[i].name; }
-uint32_t polyp_wasm_csv_row(const polyp_annotations *a, size_t i) { return a->items[i].row; }
-uint32_t polyp_wasm_csv_col(const polyp_annotations *a, size_t i) { return a->items[i].col; }
-const char *polyp_wasm_csv_label(const polyp_annotations *a, size_t i) { return a->items[i].label; }
-
 void polyp_wasm_csv_free(polyp_annotations *a) {
     if (!a) return;
     polyp_annotations_free(a);

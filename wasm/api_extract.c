@@ -21,16 +21,6 @@ polyp_weights *polyp_wasm_weights_load(const void *data, size_t size, polyp_erro
     return w;
 }
 
-void polyp_wasm_weights_free(polyp_weights *weights) { polyp_weights_free(weights); }
-
-const char *polyp_wasm_weights_sha256(const polyp_weights *weights) {
-    return polyp_weights_sha256(weights);
-}
-
-const char *polyp_wasm_weights_variant(const polyp_weights *weights) {
-    return polyp_weights_variant(weights);
-}
-
 void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *bn_stats,
                                size_t bn_stats_size, size_t *out_size, polyp_error *err) {
     void *out = NULL;

@@ -1,4 +1,4 @@
-/* api_image.c - image decode and patch crop for the JS side (see api.h). */
+/* api_image.c - image decoding for the JS side (see api.h). */
 #include "api.h"
 
 #include <stdlib.h>
@@ -16,19 +16,8 @@ polyp_image *polyp_wasm_image_decode(const void *data, size_t size, polyp_error 
     return image;
 }
 
-uint32_t polyp_wasm_image_width(const polyp_image *image) { return image->width; }
-uint32_t polyp_wasm_image_height(const polyp_image *image) { return image->height; }
-int polyp_wasm_image_truncated(const polyp_image *image) { return image->truncated; }
-const uint8_t *polyp_wasm_image_pixels(const polyp_image *image) { return image->pixels; }
-
 void polyp_wasm_image_free(polyp_image *image) {
     if (!image) return;
     polyp_image_free(image);
     free(image);
-}
-
-int polyp_wasm_image_crop(const polyp_image *image, uint32_t row, uint32_t col, float *out,
-                          polyp_error *err) {
-    polyp_point p = {row, col};
-    return (int)polyp_patch_crop(image, p, out, err);
 }

@@ -45,13 +45,6 @@ polyp_features *polyp_wasm_npz_read(const void *data, size_t size, polyp_error *
     return f;
 }
 
-size_t polyp_wasm_npz_npoints(const polyp_features *f) { return f->npoints; }
-size_t polyp_wasm_npz_dim(const polyp_features *f) { return f->dim; }
-int polyp_wasm_npz_valid_rowcol(const polyp_features *f) { return f->valid_rowcol; }
-const uint16_t *polyp_wasm_npz_rows(const polyp_features *f) { return f->rows; }
-const uint16_t *polyp_wasm_npz_cols(const polyp_features *f) { return f->cols; }
-const float *polyp_wasm_npz_feat(const polyp_features *f) { return f->feat; }
-
 void polyp_wasm_npz_free(polyp_features *f) {
     if (!f) return;
     polyp_features_free(f);

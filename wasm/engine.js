@@ -1,25 +1,18 @@
-// engine.js - owns one polyp wasm module and speaks its flat C API (wasm/api.h) in JS
-// values. Runs inside the dedicated worker (wasm/worker.js); nothing here touches the DOM.
+// engine.js - owns one polyp wasm module and speaks its C API in JS values: the functions of
+// wasm/bindings.js's table (this.c), results read from the core's structs by field name.
+// Runs inside the dedicated worker (wasm/worker.js); nothing here touches the DOM.
 //
 // Memory rules: every byte array crosses into wasm by malloc + copy, results are copied out
 // (slice) before the wasm buffer is freed; heap views are re-read after every call because
 // memory may grow (and, in the threaded artifact, grow from another thread).
+import { Api } from './bindings.js';
+import { FEATURE_DIM, PolypError, STATUS } from './common.js';
 import { isNode } from './detect.js';
 
-export const FEATURE_DIM = 1280;
+export { FEATURE_DIM, PolypError };
 
-const STATUS_NAMES = ['ok', 'invalid_arg', 'nomem', 'io', 'format', 'unsupported', 'limit',
-  'cancelled', 'backend'];
-
-/** An error from the C core: status (number), statusName, and the core's one-line reason. */
-export class PolypError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.name = 'PolypError';
-    this.status = status;
-    this.statusName = STATUS_NAMES[status] || 'unknown';
-  }
-}
+const CLASSIFIER_KINDS = { mlp: 'POLYP_CLASSIFIER_MLP', lr: 'POLYP_CLASSIFIER_LR' };
+const POINT_METHODS = { random: 'POLYP_POINTS_RANDOM', stratified: 'POLYP_POINTS_STRATIFIED', grid: 'POLYP_POINTS_GRID' };
 
 async function loadFactory(flavor, baseUrl, threads) {
   const base = new URL(baseUrl);
@@ -59,38 +52,35 @@ export class Engine {
     // The pool's pthreads start only after this worker's event loop has had turns: until
     // then every job runs on this thread alone (measured: no 2-thread speed-up at all when
     // extraction follows creation synchronously). Wait for them (bounded), yielding.
-    if (typeof mod._polyp_wasm_pool_running === 'function') {
-      for (let waited = 0; mod._polyp_wasm_pool_running(engine.pool) < engine.threads && waited < 5000; waited += 2) {
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
+    for (let waited = 0; engine.c.pool_running(engine.pool) < engine.threads && waited < 5000; waited += 2) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
     return engine;
   }
 
   constructor(mod, flavor, threads) {
     this.m = mod;
+    this.c = new Api(mod);
     this.flavor = flavor;
     this.threads = threads;
-    this.err = mod._polyp_wasm_error_new();
     this.weights = 0;
     this.extractor = 0;
     // One pool for the module's life, shared by extraction, training and scoring (0 = the
     // calling thread: threads 1, or the single-threaded module).
-    this.pool = mod._polyp_wasm_pool_new(threads, this.err);
-    if (!this.pool && mod._polyp_wasm_error_status(this.err)) this.fail();
-    this.threads = mod._polyp_wasm_pool_threads(this.pool);
+    this.pool = this.c.pool_new(threads);
+    this.threads = this.c.pool_threads(this.pool);
   }
 
   // ---- memory helpers
-  buffer() { return this.m.wasmMemory ? this.m.wasmMemory.buffer : this.m.HEAPU8.buffer; }
+  buffer() { return this.c.buffer(); }
 
   alloc(size) {
-    const p = this.m._polyp_wasm_malloc(size);
-    if (!p) throw new PolypError(2, `out of wasm memory allocating ${size} bytes`);
+    const p = this.c.malloc(size);
+    if (!p) throw new PolypError(STATUS.nomem, `out of wasm memory allocating ${size} bytes`);
     return p;
   }
 
-  free(p) { if (p) this.m._polyp_wasm_free(p); }
+  free(p) { if (p) this.c.free(p); }
 
   copyIn(data) {
     const bytes = asBytes(data);
@@ -99,112 +89,85 @@ export class Engine {
     return p;
   }
 
-  cstring(p) {
-    if (!p) return null;
-    const heap = new Uint8Array(this.buffer());
-    let end = p;
-    while (heap[end]) end++;
-    // Copy first: TextDecoder refuses views of shared memory (threaded artifact).
-    return new TextDecoder().decode(heap.slice(p, end));
-  }
+  /** Bytes [p, p + n) copied out of wasm memory. */
+  bytesAt(p, n) { return new Uint8Array(this.buffer(), p, n).slice(); }
 
-  u32(p) { return new DataView(this.buffer()).getUint32(p, true); }
-
-  fail() {
-    const status = this.m._polyp_wasm_error_status(this.err);
-    throw new PolypError(status || 8, this.cstring(this.m._polyp_wasm_error_message(this.err)));
-  }
-
-  check(ok) { if (!ok) this.fail(); }
-
-  /** Parts of the C API arrive as the core grows (wasm/CMakeLists.txt): say which is missing. */
-  need(part, fn) {
-    if (typeof this.m[fn] !== 'function') {
-      throw new PolypError(5, `this polyp build has no ${part} support (${fn.slice(1)} not exported)`);
+  /** A result buffer of *sizeP bytes that C allocated: copied out, then freed. */
+  takeBytes(out, sizeP) {
+    try {
+      return this.bytesAt(out, this.c.u32(sizeP));
+    } finally {
+      this.free(out);
     }
   }
 
-  version() { return this.cstring(this.m._polyp_wasm_version()); }
+  version() { return this.c.version(); }
 
   // ---- images
   decode(imageBytes) {
-    this.need('image', '_polyp_wasm_image_decode');
     const p = this.copyIn(imageBytes);
     try {
-      const img = this.m._polyp_wasm_image_decode(p, asBytes(imageBytes).byteLength, this.err);
-      this.check(img);
-      return img;
+      return this.c.image_decode(p, asBytes(imageBytes).byteLength);
     } finally {
       this.free(p);
     }
   }
 
   imageInfo(img) {
-    return {
-      width: this.m._polyp_wasm_image_width(img) >>> 0,
-      height: this.m._polyp_wasm_image_height(img) >>> 0,
-      truncated: !!this.m._polyp_wasm_image_truncated(img),
-    };
+    const { width, height, truncated } = this.c.read('polyp_image', img);
+    return { width, height, truncated: !!truncated };
   }
 
   /** Copy of the decoded RGB pixels, height x width x 3. */
   imagePixels(img) {
-    const { width, height } = this.imageInfo(img);
-    return new Uint8Array(this.buffer(), this.m._polyp_wasm_image_pixels(img), width * height * 3).slice();
+    const { width, height, pixels } = this.c.read('polyp_image', img);
+    return this.bytesAt(pixels, width * height * 3);
   }
 
-  freeImage(img) { this.m._polyp_wasm_image_free(img); }
+  freeImage(img) { this.c.image_free(img); }
 
   // ---- weights and extraction
   /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
   loadWeights(bytes, { batchSize = 0 } = {}) {
-    this.need('extraction', '_polyp_wasm_weights_load');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     let w = 0;
     try {
-      w = this.m._polyp_wasm_weights_load(p, b.byteLength, this.err);
-      this.check(w);
+      w = this.c.weights_load(p, b.byteLength);
     } finally {
       this.free(p);
     }
-    const x = this.m._polyp_wasm_extractor_init(w, this.pool, batchSize, this.err);
-    if (!x) {
-      this.m._polyp_wasm_weights_free(w);
-      this.fail();
+    let x = 0;
+    try {
+      x = this.c.extractor_init(w, this.pool, batchSize);
+    } catch (e) {
+      this.c.weights_free(w);
+      throw e;
     }
     this.unloadWeights();
     this.weights = w;
     this.extractor = x;
     return {
-      sha256: this.cstring(this.m._polyp_wasm_weights_sha256(w)),
-      variant: this.cstring(this.m._polyp_wasm_weights_variant(w)),
-      backend: this.cstring(this.m._polyp_wasm_extractor_backend(x)),
-      threads: this.m._polyp_wasm_extractor_threads(x),
+      sha256: this.c.weights_sha256(w),
+      variant: this.c.weights_variant(w),
+      backend: this.c.extractor_backend(x),
+      threads: this.c.extractor_threads(x),
     };
   }
 
   unloadWeights() {
-    if (this.extractor) this.m._polyp_wasm_extractor_free(this.extractor);
-    if (this.weights) this.m._polyp_wasm_weights_free(this.weights);
+    if (this.extractor) this.c.extractor_free(this.extractor);
+    if (this.weights) this.c.weights_free(this.weights);
     this.extractor = this.weights = 0;
   }
 
   /** The seeded test network's safetensors bytes (models/testnet.py's network). */
   buildTestnet(seed, bnStats) {
-    this.need('test network', '_polyp_wasm_testnet_build');
-    const s = BigInt(seed);
     const b = asBytes(bnStats);
     const p = this.copyIn(b);
     const sizeP = this.alloc(8);
     try {
-      const out = this.m._polyp_wasm_testnet_build(Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn),
-        p, b.byteLength, sizeP, this.err);
-      this.check(out);
-      const n = this.u32(sizeP);
-      const bytes = new Uint8Array(this.buffer(), out, n).slice();
-      this.free(out);
-      return bytes;
+      return this.takeBytes(this.c.testnet_build(seed, p, b.byteLength, sizeP), sizeP);
     } finally {
       this.free(p);
       this.free(sizeP);
@@ -217,7 +180,7 @@ export class Engine {
    * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x 1280.
    */
   async extractPoints(img, rowcol, { chunk = 8, between } = {}) {
-    if (!this.extractor) throw new PolypError(1, 'extract: no weights loaded (call loadWeights first)');
+    if (!this.extractor) throw new PolypError(STATUS.invalid_arg, 'extract: no weights loaded (call loadWeights first)');
     const n = rowcol.length / 2;
     const out = new Float32Array(n * FEATURE_DIM);
     const cn = Math.max(1, Math.min(chunk, n || 1));
@@ -227,8 +190,7 @@ export class Engine {
       for (let start = 0; start < n; start += cn) {
         const k = Math.min(cn, n - start);
         new Uint32Array(this.buffer(), ptsP, k * 2).set(rowcol.subarray(start * 2, (start + k) * 2));
-        const st = this.m._polyp_wasm_extract_points(this.extractor, img, ptsP, k, featP, this.err);
-        if (st !== 0) this.fail();
+        this.c.extract_points(this.extractor, img, ptsP, k, featP);
         out.set(new Float32Array(this.buffer(), featP, k * FEATURE_DIM), start * FEATURE_DIM);
         if (between) await between(start + k, n);
       }
@@ -241,18 +203,13 @@ export class Engine {
 
   // ---- .featurevector (npz)
   writeNpz(rowcol, features, dim = FEATURE_DIM) {
-    this.need('npz', '_polyp_wasm_npz_write');
     const n = rowcol.length / 2;
-    if (features.length !== n * dim) throw new PolypError(1, `npz: ${features.length} feature values for ${n} points x ${dim}`);
+    if (features.length !== n * dim) throw new PolypError(STATUS.invalid_arg, `npz: ${features.length} feature values for ${n} points x ${dim}`);
     const ptsP = this.copyIn(new Uint8Array(rowcol.buffer, rowcol.byteOffset, rowcol.byteLength));
     const featP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     const sizeP = this.alloc(8);
     try {
-      const out = this.m._polyp_wasm_npz_write(ptsP, n, featP, dim, sizeP, this.err);
-      this.check(out);
-      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
-      this.free(out);
-      return bytes;
+      return this.takeBytes(this.c.npz_write(ptsP, n, featP, dim, sizeP), sizeP);
     } finally {
       this.free(ptsP);
       this.free(featP);
@@ -261,23 +218,20 @@ export class Engine {
   }
 
   readNpz(bytes) {
-    this.need('npz', '_polyp_wasm_npz_read');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     try {
-      const f = this.m._polyp_wasm_npz_read(p, b.byteLength, this.err);
-      this.check(f);
+      const f = this.c.npz_read(p, b.byteLength);
       try {
-        const n = this.m._polyp_wasm_npz_npoints(f) >>> 0;
-        const dim = this.m._polyp_wasm_npz_dim(f) >>> 0;
-        const valid = !!this.m._polyp_wasm_npz_valid_rowcol(f);
-        const buf = this.buffer();
-        const rows = valid ? new Uint16Array(buf, this.m._polyp_wasm_npz_rows(f), n).slice() : null;
-        const cols = valid ? new Uint16Array(buf, this.m._polyp_wasm_npz_cols(f), n).slice() : null;
-        const features = new Float32Array(buf, this.m._polyp_wasm_npz_feat(f), n * dim).slice();
-        return { npoints: n, dim, validRowcol: valid, rows, cols, features };
+        const { npoints: n, dim, valid_rowcol: valid, rows, cols, feat } = this.c.read('polyp_features', f);
+        return {
+          npoints: n, dim, validRowcol: !!valid,
+          rows: valid ? this.c.copyOut(Uint16Array, rows, n) : null,
+          cols: valid ? this.c.copyOut(Uint16Array, cols, n) : null,
+          features: this.c.copyOut(Float32Array, feat, n * dim),
+        };
       } finally {
-        this.m._polyp_wasm_npz_free(f);
+        this.c.npz_free(f);
       }
     } finally {
       this.free(p);
@@ -286,25 +240,21 @@ export class Engine {
 
   // ---- CoralNet annotation CSV
   parseCsv(bytes) {
-    this.need('CSV', '_polyp_wasm_csv_parse');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     try {
-      const a = this.m._polyp_wasm_csv_parse(p, b.byteLength, this.err);
-      this.check(a);
+      const a = this.c.csv_parse(p, b.byteLength);
       try {
-        const n = this.m._polyp_wasm_csv_count(a) >>> 0;
-        const names = new Array(n), labels = new Array(n);
-        const rows = new Uint32Array(n), cols = new Uint32Array(n);
-        for (let i = 0; i < n; i++) {
-          names[i] = this.cstring(this.m._polyp_wasm_csv_name(a, i));
-          rows[i] = this.m._polyp_wasm_csv_row(a, i);
-          cols[i] = this.m._polyp_wasm_csv_col(a, i);
-          labels[i] = this.cstring(this.m._polyp_wasm_csv_label(a, i));
-        }
-        return { names, rows, cols, labels };
+        const { count, items } = this.c.read('polyp_annotations', a);
+        const rowsOf = this.c.readArray('polyp_annotation', items, count);
+        return {
+          names: rowsOf.map((r) => r.name),
+          rows: Uint32Array.from(rowsOf, (r) => r.row),
+          cols: Uint32Array.from(rowsOf, (r) => r.col),
+          labels: rowsOf.map((r) => r.label),
+        };
       } finally {
-        this.m._polyp_wasm_csv_free(a);
+        this.c.csv_free(a);
       }
     } finally {
       this.free(p);
@@ -326,20 +276,22 @@ export class Engine {
   }
 
   classifierInfo(clf) {
-    const n = this.m._polyp_wasm_classifier_n_labels(clf) >>> 0;
-    const labels = [];
-    for (let i = 0; i < n; i++) labels.push(this.cstring(this.m._polyp_wasm_classifier_label(clf, i)));
+    const n = this.c.classifier_n_labels(clf);
+    const labels = Array.from({ length: n }, (_, i) => this.c.classifier_label(clf, i));
+    const kindValue = this.c.classifier_get_kind(clf);
+    const kind = Object.keys(CLASSIFIER_KINDS)
+      .find((k) => this.c.enumValue('polyp_classifier_kind', CLASSIFIER_KINDS[k]) === kindValue);
     const nP = this.alloc(8);
     try {
-      const p = this.m._polyp_wasm_classifier_ref_accuracy(clf, nP);
-      const refAccuracy = Array.from(new Float64Array(this.buffer(), p, this.u32(nP)));
+      const p = this.c.classifier_ref_accuracy(clf, nP);
+      const refAccuracy = Array.from(new Float64Array(this.buffer(), p, this.c.u32(nP)));
       return {
         labels,
-        kind: this.m._polyp_wasm_classifier_kind(clf) === 1 ? 'lr' : 'mlp',
-        featureDim: this.m._polyp_wasm_classifier_feature_dim(clf) >>> 0,
-        extractorId: this.cstring(this.m._polyp_wasm_classifier_extractor_id(clf)),
+        kind: kind ?? 'unknown',
+        featureDim: this.c.classifier_feature_dim(clf),
+        extractorId: this.c.classifier_extractor_id(clf),
         refAccuracy,
-        valAccuracy: this.m._polyp_wasm_classifier_val_accuracy(clf),
+        valAccuracy: this.c.classifier_val_accuracy(clf),
       };
     } finally {
       this.free(nP);
@@ -356,13 +308,13 @@ export class Engine {
    * Returns { clf (handle), report, ...classifierInfo }.
    */
   async trainClassifier({ dim, npoints, labels, features, kind = 'mlp', seed = 0, epochs = 0, extractorId = null, onEpoch, between }) {
-    this.need('classifier', '_polyp_wasm_classifier_train_begin');
+    if (!CLASSIFIER_KINDS[kind]) throw new PolypError(STATUS.invalid_arg, `train: unknown kind '${kind}' (mlp, lr)`);
+    const kindValue = this.c.enumValue('polyp_classifier_kind', CLASSIFIER_KINDS[kind]);
     const total = npoints.reduce((a, b) => a + b, 0);
     if (labels.length !== total || features.length !== total * dim) {
-      throw new PolypError(1, `train: ${labels.length} labels and ${features.length} feature values for ${total} points x ${dim}`);
+      throw new PolypError(STATUS.invalid_arg, `train: ${labels.length} labels and ${features.length} feature values for ${total} points x ${dim}`);
     }
     const t = this.labelTable(labels);
-    const s = BigInt(seed);
     // The dataset buffers pass to the session (freed by _train_free, also when begin fails).
     const owned = [];
     let session = 0, xP = 0, rP = 0;
@@ -372,50 +324,51 @@ export class Engine {
       owned.push(this.copyIn(new Uint8Array(t.index.buffer)));
       owned.push(this.copyIn(t.blob));
       xP = extractorId ? this.copyIn(new TextEncoder().encode(extractorId + '\0')) : 0;
-      rP = this.alloc(13 * 8);
+      rP = this.alloc(this.c.sizeOf('polyp_train_report'));
     } catch (e) {
       owned.forEach((p) => this.free(p));
       this.free(xP);
       throw e;
     }
     try {
-      session = this.m._polyp_wasm_classifier_train_begin(dim, npoints.length, ...owned, t.n,
-        kind === 'lr' ? 1 : 0, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), epochs, xP, this.pool, this.err);
-      this.free(xP);
-      xP = 0;
-      this.check(session);
+      try {
+        session = this.c.classifier_train_begin(dim, npoints.length, ...owned, t.n, kindValue, seed,
+          epochs, xP, this.pool);
+      } finally {
+        this.free(xP);
+        xP = 0;
+      }
       if (between) await between();
       for (let done = 0; done !== 1;) {
         this.m.polypOnEpoch = onEpoch ? (e, n, acc) => (onEpoch(e, n, acc) ? 1 : 0) : null;
-        done = this.m._polyp_wasm_classifier_train_step(session, this.err);
-        this.m.polypOnEpoch = null;
-        if (done < 0) this.fail();
+        try {
+          done = this.c.classifier_train_step(session);
+        } finally {
+          this.m.polypOnEpoch = null;
+        }
         if (between) await between();
       }
-      const clf = this.m._polyp_wasm_classifier_train_finish(session, rP, this.err);
-      this.check(clf);
-      const r = new Float64Array(this.buffer(), rP, 13);
+      const clf = this.c.classifier_train_finish(session, rP);
+      const r = this.c.read('polyp_train_report', rP);
       const report = {
-        nClasses: r[0], points: [r[1], r[2], r[3]], images: [r[4], r[5], r[6]],
-        hidden: [r[7], r[8]].filter((h) => h > 0), learningRate: r[9], epochsDone: r[10],
-        refAccuracyLast: r[11], valAccuracy: r[12],
+        nClasses: r.n_classes, points: [...r.points], images: [...r.images],
+        hidden: [...r.hidden].filter((h) => h > 0), learningRate: r.learning_rate,
+        epochsDone: r.epochs_done, refAccuracyLast: r.ref_accuracy_last, valAccuracy: r.val_accuracy,
       };
       return { clf, report, ...this.classifierInfo(clf) };
     } finally {
       this.m.polypOnEpoch = null;
-      if (session) this.m._polyp_wasm_classifier_train_free(session);
+      if (session) this.c.classifier_train_free(session);
       this.free(xP);
       this.free(rP);
     }
   }
 
   loadClassifier(bytes) {
-    this.need('classifier', '_polyp_wasm_classifier_load');
     const b = asBytes(bytes);
     const p = this.copyIn(b);
     try {
-      const clf = this.m._polyp_wasm_classifier_load(p, b.byteLength, this.err);
-      this.check(clf);
+      const clf = this.c.classifier_load(p, b.byteLength);
       return { clf, ...this.classifierInfo(clf) };
     } finally {
       this.free(p);
@@ -425,28 +378,23 @@ export class Engine {
   saveClassifier(clf) {
     const sizeP = this.alloc(8);
     try {
-      const out = this.m._polyp_wasm_classifier_save(clf, sizeP, this.err);
-      this.check(out);
-      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
-      this.free(out);
-      return bytes;
+      return this.takeBytes(this.c.classifier_save(clf, sizeP), sizeP);
     } finally {
       this.free(sizeP);
     }
   }
 
-  freeClassifier(clf) { this.m._polyp_wasm_classifier_free(clf); }
+  freeClassifier(clf) { this.c.classifier_free(clf); }
 
   /** Calibrated probabilities, n x nLabels (class order), of features n x dim. */
   predict(clf, features, dim) {
-    const nl = this.m._polyp_wasm_classifier_n_labels(clf) >>> 0;
+    const nl = this.c.classifier_n_labels(clf);
     const n = features.length / dim;
     const fP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     const pP = this.alloc(Math.max(1, n * nl * 4));
     try {
-      const st = this.m._polyp_wasm_classifier_predict(clf, fP, n, dim, pP, this.pool, this.err);
-      if (st !== 0) this.fail();
-      return new Float32Array(this.buffer(), pP, n * nl).slice();
+      this.c.classifier_predict(clf, fP, n, dim, pP, this.pool);
+      return this.c.copyOut(Float32Array, pP, n * nl);
     } finally {
       this.free(fP);
       this.free(pP);
@@ -460,32 +408,23 @@ export class Engine {
     const iP = this.copyIn(new Uint8Array(t.index.buffer));
     const bP = this.copyIn(t.blob);
     try {
-      const ev = this.m._polyp_wasm_classifier_evaluate(clf, pP, truth.length, iP, bP, t.n, this.err);
-      this.check(ev);
+      const ev = this.c.classifier_evaluate(clf, pP, truth.length, iP, bP, t.n);
       try {
-        const m = this.m;
-        const n = m._polyp_wasm_classifier_evaluation_n_labels(ev) >>> 0;
-        const labels = [], perLabel = [];
-        for (let i = 0; i < n; i++) {
-          labels.push(this.cstring(m._polyp_wasm_classifier_evaluation_label(ev, i)));
-          perLabel.push({
-            precision: m._polyp_wasm_classifier_evaluation_metric(ev, i, 0),
-            recall: m._polyp_wasm_classifier_evaluation_metric(ev, i, 1),
-            f1: m._polyp_wasm_classifier_evaluation_metric(ev, i, 2),
-            support: m._polyp_wasm_classifier_evaluation_metric(ev, i, 3),
-          });
-        }
-        const buf = this.buffer();
+        const e = this.c.read('polyp_evaluation', ev);
+        const n = e.n_labels;
+        const labelPtrs = this.c.copyOut(Uint32Array, e.labels, n);
         return {
-          accuracy: m._polyp_wasm_classifier_evaluation_accuracy(ev),
-          macroF1: m._polyp_wasm_classifier_evaluation_macro_f1(ev),
-          labels, perLabel,
-          confusion: new Uint32Array(buf, m._polyp_wasm_classifier_evaluation_confusion(ev), n * n).slice(),
-          alleviateAccuracy: new Float64Array(buf, m._polyp_wasm_classifier_evaluation_alleviate_accuracy(ev), 101).slice(),
-          alleviateFraction: new Float64Array(buf, m._polyp_wasm_classifier_evaluation_alleviate_fraction(ev), 101).slice(),
+          accuracy: e.accuracy,
+          macroF1: e.macro_f1,
+          labels: Array.from(labelPtrs, (p) => this.c.cstring(p)),
+          perLabel: this.c.readArray('polyp_label_metrics', e.per_label, n)
+            .map(({ precision, recall, f1, support }) => ({ precision, recall, f1, support })),
+          confusion: this.c.copyOut(Uint32Array, e.confusion, n * n),
+          alleviateAccuracy: e.alleviate_accuracy,
+          alleviateFraction: e.alleviate_fraction,
         };
       } finally {
-        this.m._polyp_wasm_classifier_evaluation_free(ev);
+        this.c.classifier_evaluation_free(ev);
       }
     } finally {
       this.free(pP);
@@ -499,9 +438,8 @@ export class Engine {
    * with clf: probs (n x clf labels) and hasProbs (Uint8Array n, 0 = no suggestions for the row).
    */
   exportCsv({ names, rowcol, labels }, { clf = 0, probs = null, hasProbs = null, top = 5, allScores = false } = {}) {
-    this.need('CSV export', '_polyp_wasm_classifier_export_csv');
     const n = names.length;
-    if (rowcol.length !== 2 * n || labels.length !== n) throw new PolypError(1, `export: ${n} names, ${rowcol.length / 2} points, ${labels.length} labels`);
+    if (rowcol.length !== 2 * n || labels.length !== n) throw new PolypError(STATUS.invalid_arg, `export: ${n} names, ${rowcol.length / 2} points, ${labels.length} labels`);
     const t = this.labelTable(labels);
     const nameBlob = new TextEncoder().encode(names.map((s) => s + '\0').join('') || '\0');
     const ptrs = [];
@@ -514,11 +452,7 @@ export class Engine {
       const pP = clf && probs ? keep(this.copyIn(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength))) : 0;
       const hP = clf && hasProbs ? keep(this.copyIn(hasProbs)) : 0;
       const sizeP = keep(this.alloc(8));
-      const out = this.m._polyp_wasm_classifier_export_csv(n, nP, rcP, iP, bP, t.n, clf, pP, hP, top, allScores ? 1 : 0, sizeP, this.err);
-      this.check(out);
-      const bytes = new Uint8Array(this.buffer(), out, this.u32(sizeP)).slice();
-      this.free(out);
-      return bytes;
+      return this.takeBytes(this.c.classifier_export_csv(n, nP, rcP, iP, bP, t.n, clf, pP, hP, top, allScores, sizeP), sizeP);
     } finally {
       ptrs.forEach((p) => this.free(p));
     }
@@ -527,18 +461,19 @@ export class Engine {
   /** CoralNet point generation: returns Uint32Array rowcol pairs. */
   generatePoints({ method = 'random', n = 30, cellRows = 1, cellCols = 1, perCell = 1,
     minRow = 0, maxRow, minCol = 0, maxCol, seed = 0 }) {
-    this.need('point generation', '_polyp_wasm_classifier_points_generate');
-    const m = { random: 0, stratified: 1, grid: 2 }[method];
-    if (m === undefined) throw new PolypError(1, `points: unknown method '${method}' (random, stratified, grid)`);
-    const s = BigInt(seed);
+    if (!POINT_METHODS[method]) {
+      throw new PolypError(STATUS.invalid_arg, `points: unknown method '${method}' (random, stratified, grid)`);
+    }
+    const m = this.c.enumValue('polyp_points_method', POINT_METHODS[method]);
     const nP = this.alloc(8);
     try {
-      const p = this.m._polyp_wasm_classifier_points_generate(m, n, cellRows, cellCols, perCell,
-        minRow, maxRow, minCol, maxCol, Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn), nP, this.err);
-      this.check(p);
-      const out = new Uint32Array(this.buffer(), p, this.u32(nP) * 2).slice();
-      this.free(p);
-      return out;
+      const p = this.c.classifier_points_generate(m, n, cellRows, cellCols, perCell,
+        minRow, maxRow, minCol, maxCol, seed, nP);
+      try {
+        return this.c.copyOut(Uint32Array, p, this.c.u32(nP) * 2);
+      } finally {
+        this.free(p);
+      }
     } finally {
       this.free(nP);
     }
@@ -546,9 +481,9 @@ export class Engine {
 
   dispose() {
     this.unloadWeights();
-    this.m._polyp_wasm_pool_delete(this.pool);
+    this.c.pool_delete(this.pool);
     this.pool = 0;
-    this.free(this.err);
-    this.err = 0;
+    this.free(this.c.err);
+    this.c.err = 0;
   }
 }

@@ -23,10 +23,13 @@ export type PolypStatusName =
 export declare class PolypError extends Error {
   /** 'PolypError', or 'AbortError' when the call was cancelled. */
   readonly name: 'PolypError' | 'AbortError';
-  /** The C core's polyp_status code (7 = cancelled). */
+  /** The C core's polyp_status code (compare with STATUS, e.g. STATUS.cancelled). */
   readonly status: number | undefined;
   readonly statusName: PolypStatusName | undefined;
 }
+
+/** The C core's polyp_status codes by name (PolypError.status is one of them). */
+export declare const STATUS: { readonly [K in Exclude<PolypStatusName, 'unknown'>]: number };
 
 export declare const FEATURE_DIM: 1280;
 

@@ -9,22 +9,10 @@
 // Every call returns a promise; buffers passed in are transferred to the worker when the
 // call says so (`transfer: true`), copied otherwise; results' buffers are transferred back.
 
-const isNode =
-  typeof process === 'object' && typeof process.versions === 'object' &&
-  typeof process.versions.node === 'string' && typeof window === 'undefined';
+import { FEATURE_DIM, PolypError, STATUS, cancelledError } from './common.js';
+import { isNode } from './detect.js';
 
-export const FEATURE_DIM = 1280;
-
-/** Error from the engine: `status`/`statusName` are the C core's polyp_status. */
-export class PolypError extends Error {
-  constructor(record) {
-    super(record.message);
-    // A cancelled call is an AbortError whether the worker or the core noticed the cancel.
-    this.name = record.name === 'AbortError' || record.status === 7 ? 'AbortError' : 'PolypError';
-    this.status = record.status;
-    this.statusName = record.statusName;
-  }
-}
+export { FEATURE_DIM, PolypError, STATUS };
 
 async function spawnWorker(url) {
   if (isNode) {
@@ -35,7 +23,7 @@ async function spawnWorker(url) {
       post: (msg, transfer) => w.postMessage(msg, transfer),
       listen: (fn) => {
         w.on('message', fn);
-        w.on('error', (e) => fn({ type: 'crash', error: { name: 'Error', message: String(e && e.message || e) } }));
+        w.on('error', (e) => fn({ type: 'crash', error: { message: String(e && e.message || e) } }));
       },
       terminate: () => w.terminate(),
     };
@@ -45,7 +33,7 @@ async function spawnWorker(url) {
     post: (msg, transfer) => w.postMessage(msg, transfer),
     listen: (fn) => {
       w.onmessage = (e) => fn(e.data);
-      w.onerror = (e) => fn({ type: 'crash', error: { name: 'Error', message: e.message || 'worker failed to start' } });
+      w.onerror = (e) => fn({ type: 'crash', error: { message: e.message || 'worker failed to start' } });
     },
     terminate: () => w.terminate(),
   };
@@ -96,7 +84,7 @@ class Client {
   receive(msg) {
     if (msg.type === 'ready') return this.onReady();
     if (msg.type === 'crash') {
-      const err = new PolypError(msg.error);
+      const err = PolypError.fromRecord(msg.error);
       this.onCrash(err);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -111,12 +99,12 @@ class Client {
     this.pending.delete(msg.id);
     if (p.signal) p.signal.removeEventListener('abort', p.abort);
     if (msg.type === 'result') p.resolve(msg.result);
-    else p.reject(new PolypError(msg.error));
+    else p.reject(PolypError.fromRecord(msg.error));
   }
 
   call(type, args = {}, transfer = [], { signal, onProgress } = {}) {
     if (signal && signal.aborted) {
-      return Promise.reject(new PolypError({ name: 'AbortError', message: 'cancelled', status: 7, statusName: 'cancelled' }));
+      return Promise.reject(cancelledError());
     }
     const id = this.next++;
     return new Promise((resolve, reject) => {
@@ -162,7 +150,7 @@ export class Polyp {
     const cached = !!res;
     if (!res) {
       res = await fetch(key, { credentials: 'same-origin' });
-      if (!res.ok) throw new PolypError({ name: 'PolypError', message: `weights: ${key}: HTTP ${res.status}`, status: 3, statusName: 'io' });
+      if (!res.ok) throw new PolypError(STATUS.io, `weights: ${key}: HTTP ${res.status}`);
       if (store) await store.put(key, res.clone());
     }
     const info = await this.loadWeights(await res.arrayBuffer(), { transfer: true, batchSize });
@@ -287,7 +275,7 @@ export class Polyp {
   /** Stops the worker; pending calls reject. */
   terminate() {
     this.client.port.terminate();
-    const err = new PolypError({ name: 'AbortError', message: 'polyp terminated', status: 7, statusName: 'cancelled' });
+    const err = cancelledError('polyp terminated');
     for (const p of this.client.pending.values()) p.reject(err);
     this.client.pending.clear();
   }

@@ -6,12 +6,13 @@
 //                   { type: 'cancel', id }       stop request `id` at its next checkpoint
 //   worker -> page  { id, type: 'progress', done, total }
 //                   { id, type: 'result', result }
-//                   { id, type: 'error', error: { name, message, status, statusName } }
+//                   { id, type: 'error', error: { name, message, status } } (PolypError.toRecord)
 // Requests run one at a time in arrival order (one module, one extractor); cancel messages
 // are handled at once, and long requests yield between chunks (extraction) or epochs
 // (training) so that they can arrive.
 import { detectRuntime, isNode } from './detect.js';
-import { Engine, PolypError } from './engine.js';
+import { FEATURE_DIM, PolypError, STATUS, cancelledError } from './common.js';
+import { Engine } from './engine.js';
 
 const port = await (async () => {
   if (isNode) {
@@ -33,18 +34,11 @@ let nextClassifier = 1;
 
 function classifierOf(handle) {
   const clf = classifiers.get(handle);
-  if (!clf) throw new PolypError(1, `classifier ${handle}: not loaded (freed?)`);
+  if (!clf) throw new PolypError(STATUS.invalid_arg, `classifier ${handle}: not loaded (freed?)`);
   return clf;
 }
 const cancelled = new Set();
 let queue = Promise.resolve();
-
-class CancelledError extends PolypError {
-  constructor() {
-    super(7, 'cancelled');
-    this.name = 'AbortError';
-  }
-}
 
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -73,13 +67,13 @@ async function bytesOf(x) {
 }
 
 function needEngine() {
-  if (!engine) throw new PolypError(1, 'polyp worker: not initialised');
+  if (!engine) throw new PolypError(STATUS.invalid_arg, 'polyp worker: not initialised');
   return engine;
 }
 
 const handlers = {
   async init({ threads, baseUrl }) {
-    if (engine) throw new PolypError(1, 'polyp worker: already initialised');
+    if (engine) throw new PolypError(STATUS.invalid_arg, 'polyp worker: already initialised');
     const rt = await detectRuntime(threads);
     engine = await Engine.create({ flavor: rt.flavor, threads: rt.threads, baseUrl });
     return { result: { ...rt, threads: engine.threads, version: engine.version() } };
@@ -120,11 +114,11 @@ const handlers = {
         between: async (done, total) => {
           port.post({ id, type: 'progress', done, total });
           await yieldToEvents();
-          if (cancelled.has(id)) throw new CancelledError();
+          if (cancelled.has(id)) throw cancelledError();
         },
       });
       return {
-        result: { ...info, npoints: rowcol.length / 2, dim: 1280, features },
+        result: { ...info, npoints: rowcol.length / 2, dim: FEATURE_DIM, features },
         transfer: [features.buffer],
       };
     } finally {
@@ -164,7 +158,7 @@ const handlers = {
       },
       between: async () => {
         await nextMacrotask();
-        if (cancelled.has(id)) throw new CancelledError();
+        if (cancelled.has(id)) throw cancelledError();
       },
     });
     const handle = nextClassifier++;
@@ -234,15 +228,6 @@ const handlers = {
   },
 };
 
-function errorRecord(e) {
-  return {
-    name: e && e.name ? e.name : 'Error',
-    message: e && e.message ? e.message : String(e),
-    status: e && typeof e.status === 'number' ? e.status : undefined,
-    statusName: e && e.statusName ? e.statusName : undefined,
-  };
-}
-
 port.listen((msg) => {
   if (!msg || typeof msg !== 'object') return;
   if (msg.type === 'cancel') {
@@ -252,13 +237,13 @@ port.listen((msg) => {
   const { id, type } = msg;
   queue = queue.then(async () => {
     try {
-      if (cancelled.has(id)) throw new CancelledError();
+      if (cancelled.has(id)) throw cancelledError();
       const h = Object.prototype.hasOwnProperty.call(handlers, type) ? handlers[type] : null;
-      if (!h) throw new PolypError(1, `polyp worker: unknown request type '${type}'`);
+      if (!h) throw new PolypError(STATUS.invalid_arg, `polyp worker: unknown request type '${type}'`);
       const { result, transfer = [] } = await h(msg);
       port.post({ id, type: 'result', result }, transfer);
     } catch (e) {
-      port.post({ id, type: 'error', error: errorRecord(e) });
+      port.post({ id, type: 'error', error: PolypError.toRecord(e) });
     } finally {
       cancelled.delete(id);
     }

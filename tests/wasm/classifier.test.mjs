@@ -52,6 +52,11 @@ for (const threads of [1, 2]) {
     assert.deepEqual(clf.report.points, [37 * 19, 5 * 19, 6 * 19]);
     assert.deepEqual(clf.report.hidden, [100]);
     assert.equal(clf.report.learningRate, 1e-3);
+    // Every field of the report is read by name from the C struct (not a positional array).
+    assert.equal(clf.report.nClasses, LABELS.length);
+    assert.equal(clf.report.epochsDone, 10);
+    assert.equal(clf.report.refAccuracyLast, progress[progress.length - 1][2]);
+    assert.equal(clf.report.valAccuracy, clf.valAccuracy);
     assert.ok(clf.valAccuracy > 0.9, `validation accuracy ${clf.valAccuracy}`);
   });
 }
@@ -67,6 +72,8 @@ test('predict: calibrated rows sum to 1; evaluate agrees with an argmax computed
   const n = allLabels.length;
   assert.equal(probs.length, n * LABELS.length);
   let correct = 0, labelled = 0;
+  const support = [0, 0, 0, 0], hits = [0, 0, 0, 0], predicted = [0, 0, 0, 0];
+  const confusion = new Array(16).fill(0);
   for (let i = 0; i < n; i++) {
     const row = probs.subarray(i * 4, i * 4 + 4);
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, `row ${i} sums to 1`);
@@ -75,12 +82,23 @@ test('predict: calibrated rows sum to 1; evaluate agrees with an argmax computed
     let best = 0;
     for (let c = 1; c < 4; c++) if (row[c] > row[best]) best = c;
     if (LABELS[best] === allLabels[i]) correct++;
+    const truth = LABELS.indexOf(allLabels[i]);
+    support[truth]++;
+    predicted[best]++;
+    confusion[truth * 4 + best]++;
+    if (best === truth) hits[truth]++;
   }
   const ev = await trained[1].evaluate(allFeatures, allLabels);
   assert.equal(ev.accuracy, correct / labelled);
   assert.deepEqual(ev.labels, LABELS);
   assert.equal(ev.perLabel.reduce((a, m) => a + m.support, 0), labelled);
-  assert.equal(ev.confusion.reduce((a, b) => a + b, 0), labelled);
+  // Each label's fields by name, against counts of the argmax above.
+  ev.perLabel.forEach((m, c) => {
+    assert.equal(m.support, support[c], `${LABELS[c]} support`);
+    assert.ok(Math.abs(m.recall - hits[c] / support[c]) < 1e-12, `${LABELS[c]} recall`);
+    assert.ok(Math.abs(m.precision - (predicted[c] ? hits[c] / predicted[c] : 0)) < 1e-12, `${LABELS[c]} precision`);
+  });
+  assert.deepEqual([...ev.confusion], confusion);
   assert.equal(ev.alleviateFraction[0], 1);
   assert.ok(Math.abs(ev.alleviateAccuracy[0] - ev.accuracy) < 1e-12);
 });

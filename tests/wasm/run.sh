@@ -2,7 +2,9 @@
 # Builds the WebAssembly module and the core's unit tests with Emscripten, runs the unit
 # tests (tests/unit/test_*.c through tests/wasm/check.h) under node, the JS API tests
 # (tests/wasm/*.test.mjs) and the example page in headless Chromium (tests/browser/*.test.mjs)
-# with node --test, checks polyp.d.ts with tsc, and ends with ONE line:
+# with node --test, checks polyp.d.ts with tsc, checks that the configure refuses what it
+# cannot build, installs the `npm pack` tarball in a scratch project and uses it
+# (tests/wasm/pack.sh), and ends with ONE line:
 #   N passed, N failed
 # A test program that dies (a wasm trap) counts as one more failure; one that exits 77
 # (needs ../shared/testdata) is listed as skipped, never as passed. Exit status 0 only when
@@ -42,6 +44,32 @@ fi
 passed=0
 failed=0
 skipped=()
+
+# The configure refuses what it cannot build instead of building something else: no wasm
+# libjpeg-turbo is an error (its pixels are CoralNet's), unless stb_image's JPEG is asked for
+# by name; an unknown decoder name is an error. (Configure only: about a second each.)
+echo "== strict wasm configure"
+strict() {   # strict NAME WANT(ok|fail) MESSAGE_REGEX CMAKE_ARGS...
+  local name=$1 want=$2 re=$3; shift 3
+  local dir; dir=$(mktemp -d)
+  emcmake cmake -S . -B "$dir/b" -DSTB_INCLUDE_DIR=/usr/include/stb -DPOLYP_BUILD_TESTS=OFF \
+    "-DPOLYP_LIBJPEG_WASM_DIR=$dir/none" "$@" >"$dir/log" 2>&1
+  local rc=$?
+  if { [[ $want == ok && $rc -eq 0 ]] || [[ $want == fail && $rc -ne 0 ]]; } && grep -qE "$re" "$dir/log"; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name (configure exit status $rc)"
+    grep -A8 "CMake Error" "$dir/log" | head -12
+    failed=$((failed + 1))
+  fi
+  rm -rf "$dir"
+}
+strict "no wasm libjpeg-turbo stops the configure, naming the way out" fail \
+  "no libjpeg-turbo for wasm"
+strict "an unknown POLYP_WASM_JPEG stops the configure" fail "POLYP_WASM_JPEG=jpeg9: use libjpeg or stb" \
+  -DPOLYP_WASM_JPEG=jpeg9
+strict "POLYP_WASM_JPEG=stb configures without libjpeg-turbo" ok "Generating done" -DPOLYP_WASM_JPEG=stb
 testdir="$build/tests-wasm"
 export POLYP_SOURCE_DIR="$root"
 export POLYP_TESTDATA="${POLYP_TESTDATA:-$root/../shared/testdata}"
@@ -103,7 +131,7 @@ if [[ ${#api_tests[@]} -gt 0 ]]; then
   grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
   f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n1)
-  s=$(sed -n 's/^# skip \([0-9]*\)/\1/p' "$log" | tail -n1)
+  s=$(sed -n 's/^# skip\(ped\)\{0,1\} \([0-9]*\)/\2/p' "$log" | tail -n1)
   p=${p:-0}; f=${f:-0}
   if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; tail -n 20 "$log" | cut -c1-300; fi
   [[ ${s:-0} -gt 0 ]] && skipped+=("$s JS API test(s)")
@@ -114,6 +142,17 @@ if [[ ${#api_tests[@]} -gt 0 ]]; then
   failed=$((failed + f))
   rm -f "$log"
 fi
+
+echo "== npm pack, installed in a scratch project (tests/wasm/pack.sh)"
+log=$(mktemp)
+bash tests/wasm/pack.sh >"$log" 2>&1
+cat "$log" | cut -c1-300 | head -40
+p=$(tail -n1 "$log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f=$(tail -n1 "$log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+[[ -z "$p" || -z "$f" ]] && { p=0; f=1; }
+passed=$((passed + p))
+failed=$((failed + f))
+rm -f "$log"
 
 [[ ${#skipped[@]} -gt 0 ]] && echo "skipped: ${skipped[*]}"
 echo "$passed passed, $failed failed"

@@ -1,6 +1,6 @@
 // types.check.ts - compile-only check that wasm/polyp.d.ts describes the API the way the
 // example page and the tests use it (tsc --noEmit, run by tests/wasm/run.sh). Never executed.
-import { createPolyp, FEATURE_DIM, PolypError, type Polyp, type ExtractResult } from '../../wasm/polyp.js';
+import { createPolyp, FEATURE_DIM, PolypError, STATUS, type Polyp, type ExtractResult } from '../../wasm/polyp.js';
 
 async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> {
   const polyp: Polyp = await createPolyp({ threads: 'auto', log: (m: string) => console.log(m) });
@@ -21,7 +21,7 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   try {
     await polyp.decodeImage(new Uint8Array(4));
   } catch (e) {
-    if (e instanceof PolypError && e.statusName === 'format') console.log(e.status);
+    if (e instanceof PolypError && e.statusName === 'format' && e.status === STATUS.format) console.log(e.status);
   }
   const clf = await polyp.trainClassifier({ images: [{ labels: ['CCA', null], features: new Float32Array(2 * FEATURE_DIM) }] },
     { seed: 3n, onProgress: (e: number, n: number, acc: number) => console.log(e, n, acc) });

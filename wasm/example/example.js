@@ -1,7 +1,7 @@
 // example.js - the smallest useful page over polyp's JS API: weights + photos + a points CSV
 // in, one .featurevector per photo out, all inside this tab (the worker does the work).
-// A citizen-science site can copy this file and ../polyp.js, ../worker.js, ../engine.js,
-// ../detect.js and ../dist/.
+// A citizen-science site can copy this file and ../*.js (polyp, worker, engine, bindings,
+// common, detect) and ../dist/.
 import { createPolyp } from '../polyp.js';
 
 const $ = (id) => document.getElementById(id);
