@@ -8,8 +8,8 @@
 #include "testutil.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The seeded test network as the starting point for edited files. */
