@@ -6,6 +6,7 @@
 #include "effnet_tensors.h"
 #include "safetensors.h"
 #include "sha256.h"
+#include "torch_ckpt.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -287,6 +288,17 @@ polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **o
     /* ---- TFLite dispatch point (the tflite work plugs its loader in here) ---- */
     if (size >= 8 && !memcmp(b + 4, "TFL3", 4))
         return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "weights: TFLite support not built");
+    if (polyp_torch_detect(data, size)) {
+        /* A PyTorch checkpoint becomes the safetensors file models/convert.py would write
+         * (its source_sha256 is this file's, see identity_sha256), then loads as one. */
+        void *st_bytes;
+        size_t st_size;
+        polyp_status st = polyp_torch_to_safetensors(data, size, &st_bytes, &st_size, err);
+        if (st != POLYP_OK) return polyp_fail_prefix(err, st, "weights: ");
+        st = load_safetensors(st_bytes, st_size, out, err);
+        polyp_free(st_bytes);
+        return st;
+    }
     return load_safetensors(data, size, out, err);
 }
 
