@@ -235,15 +235,21 @@ typedef struct polyp_features {
     uint16_t *rows;    /* npoints */
     uint16_t *cols;    /* npoints */
     float *feat;       /* npoints x dim, row-major, in point order */
+    char *extractor;   /* the extractor record, "<extractor id>[ key=value...]" (polyp extract
+                          writes "<polyp_weights_extractor_id> variant=<variant>"), printable
+                          ASCII; NULL when unknown (pyspacer's files have none) */
 } polyp_features;
 
-/* npz bytes as numpy.savez writes them (readable with numpy.load). *out owned: polyp_free. */
+/* npz bytes as numpy.savez writes them (readable with numpy.load). A non-NULL extractor
+ * record is stored as a fifth member, extractor.npy (a 0-d numpy unicode string, which
+ * numpy.load reads without pickle and pyspacer ignores). *out owned: polyp_free. */
 POLYP_API polyp_status polyp_features_write_npz(const polyp_features *features, void **out, size_t *out_size,
                                                 polyp_error *err);
-/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed). */
+/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed), with the
+ * extractor record when the file has one. */
 POLYP_API polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out,
                                                polyp_error *err);
-POLYP_API void polyp_features_free(polyp_features *features);
+POLYP_API void polyp_features_free(polyp_features *features);  /* rows, cols, feat, extractor */
 
 /* ------------------------------------------------------------------------------------ */
 /* Annotation CSV (CoralNet's import format)                                             */

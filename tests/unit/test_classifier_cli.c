@@ -59,7 +59,7 @@ static void make_source(const char *dir, size_t dim, bool write_csv) {
     const char *names[3] = {"Acro", "Sand", "Turf"};
     for (int i = 0; i < 40; i++) {
         size_t n = 24;
-        polyp_features f = {n, dim, 1, malloc(n * 2), malloc(n * 2), malloc(n * dim * sizeof(float))};
+        polyp_features f = {n, dim, 1, malloc(n * 2), malloc(n * 2), malloc(n * dim * sizeof(float)), NULL};
         for (size_t p = 0; p < n; p++) {
             int c = (int)((i + p) % 3);
             f.rows[p] = (uint16_t)(10 + p * 3);
