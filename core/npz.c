@@ -5,6 +5,8 @@
  *   rows.npy  uint16 [N]     point rows; legacy files (valid_rowcol 0): float64 [0]
  *   cols.npy  uint16 [N]     point columns; same
  *   feat.npy  float64 [N, D] features, row-major, in point order
+ *   extractor.npy  <U n []   optional (polyp's own): the extractor record, a 0-d unicode
+ *                            string ("<kind>:<sha256>:<dim> variant=<variant>")
  *
  * Writing: STORED entries laid out as numpy.savez lays them out, npy v1.0 headers byte for
  * byte as numpy writes them (dict, growth-axis spaces, padded with spaces and '\n' to a
@@ -14,8 +16,8 @@
  * with a reason. Values are written and read byte by byte in little-endian order, so the
  * code does not depend on the host's byte order. */
 #include "crc32.h"
-#include "inflate.h"
 #include "internal.h"
+#include "zip.h"
 
 #include <float.h>
 #include <math.h>
@@ -28,6 +30,7 @@
 #define NPY_MAX_HEADER 65536                  /* npy header text */
 #define NPZ_MAX_POINTS ((size_t)1 << 24)
 #define NPZ_MAX_DIM ((size_t)1 << 20)
+#define NPZ_MAX_RECORD 1024                   /* characters of the extractor record */
 
 static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const unsigned char *p) {
@@ -61,12 +64,14 @@ typedef struct npy_member {
  * version 1.0). */
 static void npy_make_header(npy_member *m, const char *descr, const size_t *shape, int ndim) {
     char dict[160], shape_s[64];
-    if (ndim == 1) snprintf(shape_s, sizeof shape_s, "(%zu,)", shape[0]);
+    if (ndim == 0) snprintf(shape_s, sizeof shape_s, "()");
+    else if (ndim == 1) snprintf(shape_s, sizeof shape_s, "(%zu,)", shape[0]);
     else snprintf(shape_s, sizeof shape_s, "(%zu, %zu)", shape[0], shape[1]);
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape_s);
-    /* Spare room numpy leaves so the first axis can grow in place: 21 digits minus its own. */
+    /* Spare room numpy leaves so the first axis can grow in place: 21 digits minus its own
+     * (none for a 0-d array). */
     char first[32];
-    int growth = 21 - snprintf(first, sizeof first, "%zu", shape[0]);
+    int growth = ndim ? 21 - snprintf(first, sizeof first, "%zu", shape[0]) : 0;
     size_t dict_len = (size_t)n + (size_t)(growth > 0 ? growth : 0);
     size_t hlen = dict_len + 1;                  /* + the final '\n' */
     size_t pad = 64 - ((10 + hlen) % 64);        /* numpy pads a full 64 when already aligned */
@@ -92,7 +97,16 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     if (f->valid_rowcol && n > 0 && (!f->rows || !f->cols))
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: valid_rowcol is set but rows or cols is NULL");
 
-    npy_member m[4];
+    /* The record: printable ASCII, stored as numpy's UTF-32LE '<U' string. */
+    size_t rec_len = f->extractor ? strlen(f->extractor) : 0;
+    for (size_t k = 0; k < rec_len; k++)
+        if (f->extractor[k] < 0x20 || f->extractor[k] > 0x7e)
+            return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: extractor record has a non-printable character");
+    if (rec_len > NPZ_MAX_RECORD)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: extractor record of %zu characters (at most %d)", rec_len,
+                          NPZ_MAX_RECORD);
+    int members = f->extractor && rec_len ? 5 : 4;
+    npy_member m[5];
     size_t s3[1] = {3}, sn[1] = {f->valid_rowcol ? n : 0}, snd[2] = {n, d};
     m[0].name = "meta.npy";
     npy_make_header(&m[0], "<i8", s3, 1);
@@ -108,10 +122,17 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     m[3].name = "feat.npy";
     npy_make_header(&m[3], "<f8", snd, 2);
     m[3].data_len = nd * 8;
+    if (members == 5) {
+        char descr[32];
+        snprintf(descr, sizeof descr, "<U%zu", rec_len);
+        m[4].name = "extractor.npy";
+        npy_make_header(&m[4], descr, NULL, 0);
+        m[4].data_len = rec_len * 4;
+    }
 
-    /* Layout: [local header, name, npy header, data] x 4, central directory, end record. */
+    /* Layout: [local header, name, npy header, data] x members, central directory, end record. */
     size_t total = 22, central = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name), entry = 30 + nl + m[i].header_len + m[i].data_len;
         if (m[i].header_len + m[i].data_len >= 0xFFFFFFFFu || !polyp_add_ok(total, entry + 46 + nl, &total))
             return polyp_fail(err, POLYP_ERR_LIMIT, "npz: features too large for a zip without zip64");
@@ -122,9 +143,9 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     unsigned char *buf = polyp_malloc(total);
     if (!buf) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: out of memory for %zu bytes", total);
 
-    size_t pos = 0, offsets[4];
-    uint32_t crcs[4];
-    for (int i = 0; i < 4; i++) {
+    size_t pos = 0, offsets[5];
+    uint32_t crcs[5];
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name);
         size_t usize = m[i].header_len + m[i].data_len;
         unsigned char *lh = buf + pos;
@@ -136,10 +157,12 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
             wr64(p, (uint64_t)(f->valid_rowcol ? 1 : 0));
             wr64(p + 8, (uint64_t)n);
             wr64(p + 16, (uint64_t)d);
+        } else if (i == 4) {
+            for (size_t k = 0; k < rec_len; k++) wr32(p + 4 * k, (unsigned char)f->extractor[k]);
         } else if (i == 1 || i == 2) {
             const uint16_t *v = i == 1 ? f->rows : f->cols;
             for (size_t k = 0; k < sn[0]; k++) wr16(p + 2 * k, v[k]);
-        } else {
+        } else if (i == 3) {
             for (size_t k = 0; k < nd; k++) {
                 double x = (double)f->feat[k];
                 uint64_t bits;
@@ -164,7 +187,7 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
         pos += 30 + nl + usize;
     }
     size_t cd_start = pos;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name);
         size_t usize = m[i].header_len + m[i].data_len;
         unsigned char *c = buf + pos;
@@ -192,8 +215,8 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     wr32(e, 0x06054b50u);
     wr16(e + 4, 0);
     wr16(e + 6, 0);
-    wr16(e + 8, 4);
-    wr16(e + 10, 4);
+    wr16(e + 8, (uint32_t)members);
+    wr16(e + 10, (uint32_t)members);
     wr32(e + 12, (uint32_t)central);
     wr32(e + 16, (uint32_t)cd_start);
     wr16(e + 20, 0);
@@ -205,14 +228,8 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
 
 /* ------------------------------------------------------------------------------ reading */
 
-typedef struct zip_entry {
-    const char *name; /* borrowed from the archive, not NUL-terminated */
-    size_t name_len;
-    uint32_t method, crc;
-    size_t csize, usize, local_off;
-} zip_entry;
-
-/* A parsed .npy array whose data points into `bytes` (owned). */
+/* A parsed .npy array whose data points into the archive or into `bytes` (owned, NULL for
+ * a stored entry). */
 typedef struct npy_array {
     unsigned char *bytes;
     const unsigned char *data;
@@ -223,109 +240,22 @@ typedef struct npy_array {
     size_t count;
 } npy_array;
 
-static polyp_status find_entries(const unsigned char *z, size_t size, zip_entry *want[4], zip_entry slots[4],
-                                 polyp_error *err) {
-    static const char *const names[4] = {"meta", "rows", "cols", "feat"};
-    for (int i = 0; i < 4; i++) want[i] = NULL;
-    if (size < 22 || rd32(z) != 0x04034b50u)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: not a zip file (numpy's .npz / pyspacer's .featurevector)");
-    size_t eocd = SIZE_MAX;
-    size_t lowest = size - 22 > 65535 ? size - 22 - 65535 : 0;
-    for (size_t p = size - 22 + 1; p-- > lowest;)
-        if (rd32(z + p) == 0x06054b50u) {
-            eocd = p;
-            break;
-        }
-    if (eocd == SIZE_MAX)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no zip end-of-central-directory record (file truncated?)");
-    const unsigned char *e = z + eocd;
-    size_t entries = rd16(e + 10), cd_size = rd32(e + 12), cd_off = rd32(e + 16);
-    if (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu ||
-        (eocd >= 20 && rd32(z + eocd - 20) == 0x07064b50u))
-        return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: zip64 archives are not supported");
-    if (rd16(e + 4) != 0 || rd16(e + 6) != 0 || rd16(e + 8) != entries)
-        return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: multi-disk zip archives are not supported");
-    if (cd_off > eocd || cd_size > eocd - cd_off)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory lies outside the file");
-    if (entries > NPZ_MAX_ENTRIES)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: %zu entries (at most %d)", entries, NPZ_MAX_ENTRIES);
-    size_t p = cd_off, end = cd_off + cd_size;
-    for (size_t k = 0; k < entries; k++) {
-        if (end - p < 46 || rd32(z + p) != 0x02014b50u)
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory entry %zu is damaged", k + 1);
-        const unsigned char *c = z + p;
-        zip_entry en;
-        size_t flags = rd16(c + 8);
-        en.method = rd16(c + 10);
-        en.crc = rd32(c + 16);
-        en.csize = rd32(c + 20);
-        en.usize = rd32(c + 24);
-        en.name_len = rd16(c + 28);
-        size_t extra = rd16(c + 30), comment = rd16(c + 32);
-        en.local_off = rd32(c + 42);
-        if (end - p - 46 < en.name_len + extra + comment)
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory entry %zu is damaged", k + 1);
-        en.name = (const char *)c + 46;
-        p += 46 + en.name_len + extra + comment;
-        /* numpy names arrays "<key>.npy"; numpy.load also finds them without the suffix. */
-        size_t base = en.name_len;
-        if (base > 4 && memcmp(en.name + base - 4, ".npy", 4) == 0) base -= 4;
+/* The arrays by name ("meta.npy" or "meta", as numpy.load finds them); other members are
+ * not ours to judge. */
+static polyp_status find_entries(const polyp_zip *z, const polyp_zip_entry *want[5], polyp_error *err) {
+    static const char *const names[5] = {"meta", "rows", "cols", "feat", "extractor"};
+    for (int i = 0; i < 5; i++) want[i] = NULL;
+    for (size_t k = 0; k < z->count; k++) {
+        const polyp_zip_entry *en = &z->entries[k];
+        size_t base = en->name_len;
+        if (base > 4 && memcmp(en->name + base - 4, ".npy", 4) == 0) base -= 4;
         int which = -1;
-        for (int i = 0; i < 4; i++)
-            if (base == 4 && memcmp(en.name, names[i], 4) == 0) which = i;
-        if (which < 0) continue; /* other arrays are not ours to judge */
-        if (want[which])
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: array '%s' appears twice", names[which]);
-        if (en.csize == 0xFFFFFFFFu || en.usize == 0xFFFFFFFFu || en.local_off == 0xFFFFFFFFu)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s.npy: zip64 entries are not supported",
-                              names[which]);
-        if (flags & 1)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s.npy is encrypted", names[which]);
-        if (en.method != 0 && en.method != 8)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED,
-                              "npz: %s.npy uses compression method %u (only stored and deflate are supported)",
-                              names[which], en.method);
-        slots[which] = en;
-        want[which] = &slots[which];
+        for (int i = 0; i < 5; i++)
+            if (base == strlen(names[i]) && memcmp(en->name, names[i], base) == 0) which = i;
+        if (which < 0) continue;
+        if (want[which]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: array '%s' appears twice", names[which]);
+        want[which] = en;
     }
-    return POLYP_OK;
-}
-
-static polyp_status extract(const unsigned char *z, size_t size, const zip_entry *en, const char *what,
-                            unsigned char **out, polyp_error *err) {
-    *out = NULL;
-    size_t lo = en->local_off;
-    if (lo > size || size - lo < 30 || rd32(z + lo) != 0x04034b50u)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: local header is missing or damaged", what);
-    size_t data_off = lo + 30 + rd16(z + lo + 26) + rd16(z + lo + 28);
-    if (data_off > size || size - data_off < en->csize)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: data runs past the end of the file (truncated?)", what);
-    if (en->usize > NPZ_MAX_ENTRY_BYTES)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: %s: %zu bytes uncompressed is too large", what, en->usize);
-    unsigned char *buf = polyp_malloc(en->usize);
-    if (!buf) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: %s: out of memory", what);
-    if (en->method == 0) {
-        if (en->csize != en->usize) {
-            free(buf);
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: stored entry with different sizes (%zu and %zu)",
-                              what, en->csize, en->usize);
-        }
-        memcpy(buf, z + data_off, en->usize);
-    } else {
-        size_t got;
-        polyp_status st = polyp_inflate(z + data_off, en->csize, buf, en->usize, &got, NULL, err);
-        if (st == POLYP_OK && got != en->usize)
-            st = polyp_fail(err, POLYP_ERR_FORMAT, "deflate: %zu bytes instead of the declared %zu", got, en->usize);
-        if (st != POLYP_OK) {
-            free(buf);
-            return polyp_fail_prefix(err, POLYP_ERR_FORMAT, "npz: %s: ", what);
-        }
-    }
-    if (polyp_crc32_update(0, buf, en->usize) != en->crc) {
-        free(buf);
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: CRC mismatch (file corrupt)", what);
-    }
-    *out = buf;
     return POLYP_OK;
 }
 
@@ -360,7 +290,7 @@ static bool read_str(lit *l, char *buf, size_t cap) {
     return true;
 }
 
-static polyp_status parse_npy(unsigned char *bytes, size_t len, const char *what, npy_array *a, polyp_error *err) {
+static polyp_status parse_npy(const unsigned char *bytes, unsigned char *owned, size_t len, bool text, const char *what, npy_array *a, polyp_error *err) {
     memset(a, 0, sizeof *a);
     if (len < 10 || memcmp(bytes, "\x93NUMPY", 6) != 0)
         return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s is not a .npy array (bad magic)", what);
@@ -428,13 +358,15 @@ static polyp_status parse_npy(unsigned char *bytes, size_t len, const char *what
     char order = descr[0], kind = descr[1];
     char *endp;
     long item = strtol(descr + 2, &endp, 10);
-    if (!strchr("<>|=", order) || !strchr("biuf", kind) || *endp || item < 1 ||
-        (kind == 'f' && item != 4 && item != 8) || (kind != 'f' && item != 1 && item != 2 && item != 4 && item != 8))
+    bool str = text && kind == 'U' && item >= 1 && item <= NPZ_MAX_RECORD;
+    if (!strchr("<>|=", order) || (!str && !strchr("biuf", kind)) || *endp || item < 1 ||
+        (kind == 'f' && item != 4 && item != 8) ||
+        (!str && kind != 'f' && item != 1 && item != 2 && item != 4 && item != 8))
         return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s: dtype '%s' is not supported", what, descr);
-    if (order == '>' && item > 1)
+    if (order == '>' && (item > 1 || str))
         return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s: big-endian dtype '%s' is not supported", what, descr);
     a->kind = kind;
-    a->itemsize = (size_t)item;
+    a->itemsize = (size_t)item * (str ? 4 : 1); /* 'U': UTF-32 code units */
     size_t count = 1, nbytes;
     for (int i = 0; i < a->ndim; i++)
         if (!polyp_mul_ok(count, a->shape[i], &count))
@@ -443,7 +375,7 @@ static polyp_status parse_npy(unsigned char *bytes, size_t len, const char *what
         return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: data size %zu does not match its shape and dtype '%s'",
                           what, len - hstart - hlen, descr);
     a->count = count;
-    a->bytes = bytes;
+    a->bytes = owned;
     a->data = bytes + hstart + hlen;
     return POLYP_OK;
 }
@@ -507,29 +439,60 @@ static polyp_status read_uint16s(const npy_array *a, size_t n, const char *what,
     return POLYP_OK;
 }
 
+/* extractor.npy: one '<U' string of printable ASCII (numpy pads with NULs: dropped). */
+static polyp_status read_record(const npy_array *a, char **out, polyp_error *err) {
+    if (a->kind != 'U' || a->count != 1 || a->ndim > 1)
+        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: extractor.npy must hold one unicode string");
+    size_t n = a->itemsize / 4;
+    while (n > 0 && rd32(a->data + 4 * (n - 1)) == 0) n--;
+    char *s = polyp_malloc(n + 1);
+    if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: out of memory");
+    for (size_t k = 0; k < n; k++) {
+        uint32_t c = rd32(a->data + 4 * k);
+        if (c < 0x20 || c > 0x7e) {
+            free(s);
+            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: extractor.npy has a character outside printable ASCII");
+        }
+        s[k] = (char)c;
+    }
+    s[n] = '\0';
+    *out = s;
+    return POLYP_OK;
+}
+
 polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out, polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL output");
     memset(out, 0, sizeof *out);
     if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL data");
-    const unsigned char *z = data;
-    zip_entry slots[4], *want[4];
-    polyp_status st = find_entries(z, size, want, slots, err);
+    polyp_zip z;
+    const polyp_zip_entry *want[5];
+    polyp_status st = polyp_zip_open(data, size, NPZ_MAX_ENTRIES, "npz", &z, err);
+    if (st == POLYP_ERR_FORMAT && strstr(err ? err->message : "", "not a zip"))
+        return polyp_fail(err, st, "npz: not a zip file (numpy's .npz / pyspacer's .featurevector)");
     if (st != POLYP_OK) return st;
-    if (!want[0]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no meta.npy array (not a pyspacer feature file)");
-    if (!want[3]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no feat.npy array (not a pyspacer feature file)");
+    st = find_entries(&z, want, err);
+    if (st == POLYP_OK && !want[0])
+        st = polyp_fail(err, POLYP_ERR_FORMAT, "npz: no meta.npy array (not a pyspacer feature file)");
+    if (st == POLYP_OK && !want[3])
+        st = polyp_fail(err, POLYP_ERR_FORMAT, "npz: no feat.npy array (not a pyspacer feature file)");
+    if (st != POLYP_OK) {
+        polyp_zip_close(&z);
+        return st;
+    }
 
-    static const char *const what[4] = {"meta.npy", "rows.npy", "cols.npy", "feat.npy"};
-    npy_array arr[4];
+    static const char *const what[5] = {"meta.npy", "rows.npy", "cols.npy", "feat.npy", "extractor.npy"};
+    npy_array arr[5];
     memset(arr, 0, sizeof arr);
     polyp_features f;
     memset(&f, 0, sizeof f);
     int64_t meta[3];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (!want[i]) continue;
-        unsigned char *bytes;
-        if ((st = extract(z, size, want[i], what[i], &bytes, err)) != POLYP_OK) goto done;
-        if ((st = parse_npy(bytes, want[i]->usize, what[i], &arr[i], err)) != POLYP_OK) {
-            free(bytes);
+        const unsigned char *bytes;
+        unsigned char *owned;
+        if ((st = polyp_zip_read(&z, want[i], NPZ_MAX_ENTRY_BYTES, &bytes, &owned, err)) != POLYP_OK) goto done;
+        if ((st = parse_npy(bytes, owned, want[i]->usize, i == 4, what[i], &arr[i], err)) != POLYP_OK) {
+            free(owned);
             goto done;
         }
     }
@@ -575,11 +538,13 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
         if ((st = read_uint16s(&arr[1], f.npoints, what[1], &f.rows, err)) != POLYP_OK) goto done;
         if ((st = read_uint16s(&arr[2], f.npoints, what[2], &f.cols, err)) != POLYP_OK) goto done;
     }
+    if (want[4] && (st = read_record(&arr[4], &f.extractor, err)) != POLYP_OK) goto done;
     *out = f;
     memset(&f, 0, sizeof f);
     st = POLYP_OK;
 done:
-    for (int i = 0; i < 4; i++) free(arr[i].bytes);
+    for (int i = 0; i < 5; i++) free(arr[i].bytes);
+    polyp_zip_close(&z);
     polyp_features_free(&f);
     return st;
 }
@@ -589,5 +554,6 @@ void polyp_features_free(polyp_features *features) {
     free(features->rows);
     free(features->cols);
     free(features->feat);
+    free(features->extractor);
     memset(features, 0, sizeof *features);
 }

@@ -197,21 +197,52 @@ POLYP_API polyp_status polyp_patch_crop(const polyp_image *image, polyp_point po
 
 typedef struct polyp_weights polyp_weights;
 
-/* Parses and validates a safetensors file of EfficientNet-B0 (every tensor's name, dtype and
- * shape checked; the first bad one is named), folds batch norm into the convolutions. `data`
- * is borrowed: the weights keep their own copy. Owned: polyp_weights_free. */
+/* Parses and validates network weights; the format is detected from the bytes:
+ * - safetensors: EfficientNet-B0 in the canonical (lukemelas) tensor names, as
+ *   models/convert.py and `polyp testnet` write it (variant from its metadata);
+ * - PyTorch checkpoints, both torch.save formats (zip, starting "PK\3\4", and the legacy
+ *   pickle stream): CoralNet's {'net': state_dict} with `module.` names, a lukemelas
+ *   state_dict (bare or under 'state_dict' / 'model' / 'model_state_dict'), torchvision's
+ *   efficientnet_b0 state_dict. Read by a restricted unpickler that knows only the opcodes and
+ *   globals a state_dict needs and never runs code; anything else is refused, naming it;
+ * - TFLite flatbuffers ("TFL3" at byte 4): MobileNet v1 / v2 (when built with TFLite
+ *   support; else POLYP_ERR_UNSUPPORTED).
+ * Every tensor's name, dtype and shape is checked (the first bad one is named); batch norm is
+ * folded into the convolutions. `data` is borrowed: the weights keep their own copy.
+ * Owned: polyp_weights_free. */
 POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out,
                                           polyp_error *err);
 POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
 POLYP_API void polyp_weights_free(polyp_weights *weights);
 
+/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS. Static string, never NULL. */
+#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2"
+POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
+
+/* Width of the features this network gives (EfficientNet-B0: POLYP_FEATURE_DIM = 1280;
+ * MobileNet v1: 1024, v2: 1280). 0 for NULL. */
+POLYP_API size_t polyp_weights_feature_dim(const polyp_weights *weights);
+
 /* "lukemelas" (CoralNet's, TF-SAME padding, BN eps 1e-3) or "torchvision" (symmetric
- * padding, BN eps 1e-5), from the file's metadata. Static string, never NULL. */
+ * padding, BN eps 1e-5) for EfficientNet-B0, from the file's metadata or tensor names;
+ * "tflite" for TFLite files. Static string, never NULL. */
 POLYP_API const char *polyp_weights_variant(const polyp_weights *weights);
 
-/* SHA-256 of the weights file, lowercase hex (64 chars + NUL): identifies the extractor
- * a classifier was trained for. */
+/* SHA-256 (lowercase hex, 64 chars + NUL) of the file the network was published as, so the
+ * same network counts as one extractor whichever way it was loaded:
+ * - a PyTorch checkpoint read directly: the checkpoint's own bytes;
+ * - a safetensors file made by models/convert.py: the `source_sha256` it records, i.e. the
+ *   same checkpoint's bytes (CoralNet's efficientnet_b0_ver1.pt keeps its pinned sha256
+ *   either way, and both paths give the same features bit for bit);
+ * - any other file (the test network, TFLite): the file's own bytes. */
 POLYP_API const char *polyp_weights_sha256(const polyp_weights *weights);
+
+/* The extractor identity recorded with features and models:
+ * "<kind>:<sha256>:<feature dim>", e.g. "efficientnet_b0:3f2a...e9:1280" (at most
+ * POLYP_EXTRACTOR_ID_MAX - 1 chars). Features and classifiers with different ids are not
+ * interchangeable. Kept by the weights, never NULL ("" for NULL). */
+#define POLYP_EXTRACTOR_ID_MAX 128
+POLYP_API const char *polyp_weights_extractor_id(const polyp_weights *weights);
 
 /* The seeded, untrained test network as safetensors bytes: tensors drawn from a counter-based
  * PRNG that models/testnet.py shares, batch-norm running statistics from `bn_stats` (the
@@ -276,15 +307,21 @@ typedef struct polyp_features {
     uint16_t *rows;    /* npoints */
     uint16_t *cols;    /* npoints */
     float *feat;       /* npoints x dim, row-major, in point order */
+    char *extractor;   /* the extractor record, "<extractor id>[ key=value...]" (polyp extract
+                          writes "<polyp_weights_extractor_id> variant=<variant>"), printable
+                          ASCII; NULL when unknown (pyspacer's files have none) */
 } polyp_features;
 
-/* npz bytes as numpy.savez writes them (readable with numpy.load). *out owned: polyp_free. */
+/* npz bytes as numpy.savez writes them (readable with numpy.load). A non-NULL extractor
+ * record is stored as a fifth member, extractor.npy (a 0-d numpy unicode string, which
+ * numpy.load reads without pickle and pyspacer ignores). *out owned: polyp_free. */
 POLYP_API polyp_status polyp_features_write_npz(const polyp_features *features, void **out, size_t *out_size,
                                                 polyp_error *err);
-/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed). */
+/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed), with the
+ * extractor record when the file has one. */
 POLYP_API polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out,
                                                polyp_error *err);
-POLYP_API void polyp_features_free(polyp_features *features);
+POLYP_API void polyp_features_free(polyp_features *features);  /* rows, cols, feat, extractor */
 
 /* ------------------------------------------------------------------------------------ */
 /* Annotation CSV (CoralNet's import format)                                             */
@@ -335,8 +372,9 @@ typedef struct polyp_train_params {
     size_t epochs;                   /* default 10 */
     size_t chunk_points;             /* points per partial_fit chunk (default 5000) */
     size_t ref_max_points;           /* reference set cap (default 5000) */
-    const char *extractor_id;        /* borrowed, copied into the model: the weights' sha256
-                                        or "unknown" (NULL = "unknown") */
+    const char *extractor_id;        /* borrowed, copied into the model: the features'
+                                        extractor id (polyp_weights_extractor_id) or "unknown"
+                                        (NULL = "unknown") */
     const polyp_parallel *parallel;  /* borrowed for the call; NULL = calling thread */
     polyp_epoch_fn on_epoch;         /* optional */
     void *on_epoch_user;
@@ -488,8 +526,11 @@ POLYP_API polyp_status polyp_classifier_load(const void *data, size_t size, poly
                                              polyp_error *err);
 POLYP_API polyp_status polyp_classifier_load_file(const char *path, polyp_classifier **out,
                                                   polyp_error *err);
-/* Fails clearly when features of width `dim` from extractor `extractor_id` (NULL or
- * "unknown" = not known, accepted) cannot be scored by this model. */
+/* Fails clearly when features of width `dim` from extractor `extractor_id` cannot be scored
+ * by this model: a different width, or both extractors known and different. extractor_id is
+ * an id ("<kind>:<sha256>:<dim>") or a feature file's record (its id ends at the first
+ * space); NULL or "unknown" = not known, accepted (pyspacer's files). A bare sha256 (models
+ * trained before ids had a kind) matches the id that holds it. */
 POLYP_API polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t dim,
                                                        const char *extractor_id, polyp_error *err);
 
