@@ -464,7 +464,7 @@ static polyp_status write_canonical(const polyp_pk_value *sd, const char *contai
     char (*src)[64] = polyp_malloc(POLYP_EFFNET_TENSORS * sizeof *src);
     const unsigned char **bytes = calloc(POLYP_EFFNET_TENSORS, sizeof *bytes);
     unsigned char **owned = calloc(POLYP_EFFNET_TENSORS, sizeof *owned);
-    polyp_st_writer *w = polyp_st_writer_new();
+    polyp_st_writer *w = polyp_st_writer_init();
     polyp_status st = exp && src && bytes && owned && w ? POLYP_OK
                                                        : polyp_fail(err, POLYP_ERR_NOMEM, "checkpoint: out of memory");
     size_t nexp = st == POLYP_OK ? polyp_effnet_tensors(exp) : 0;

@@ -204,7 +204,7 @@ END_TEST
 static polyp_status load_with_source(const char *source, polyp_weights **w, polyp_error *err) {
     polyp_st_file f;
     ck_assert_int_eq(polyp_st_parse(base_net, base_size, &f, err), POLYP_OK);
-    polyp_st_writer *wr = polyp_st_writer_new();
+    polyp_st_writer *wr = polyp_st_writer_init();
     for (size_t i = 0; i < f.count; i++) {
         const polyp_st_tensor *t = &f.tensors[i];
         ck_assert_int_eq(polyp_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data, err), POLYP_OK);
