@@ -13,15 +13,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Writes s as a JSON literal and parses it back: the same bytes must come out. */
 static void check_roundtrip(const char *s, size_t len) {
-    polyp_json_buf b = {0};
-    if (!polyp_json_buf_string(&b, s, len)) abort();
+    polyp_strbuf b = {0};
+    if (!polyp_json_write_string(&b, s, len)) abort();
     polyp_json_doc doc;
     polyp_error err;
     if (polyp_json_parse(b.data, b.len, NULL, &doc, &err) != POLYP_OK) abort();
     const polyp_json_value *v = polyp_json_root(&doc);
     if (v->type != POLYP_JSON_STRING || v->str_len != len || memcmp(v->str, s, len) != 0) abort();
     polyp_json_free(&doc);
-    polyp_json_buf_free(&b);
+    polyp_strbuf_free(&b);
 }
 
 static void walk(const polyp_json_value *v, int depth, int in_object) {
