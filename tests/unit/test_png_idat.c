@@ -1,11 +1,14 @@
-/* test_png_idat.c - PNGs with zero-length IDAT chunks (issue 8): stb_image reads an empty IDAT
- * before any image data with memcpy(NULL, ..., 0), so core/image.c leaves such chunks out
- * before stb sees the file. The files are the fuzz seeds of tests/fuzz/make_seeds.py; their
- * pixels are known by construction: gray (40 x + 3 y) mod 256 in every channel. The sanitizer
- * build runs this too, so a UBSan report fails it. */
+/* test_png_idat.c - the PNG chunk check in front of stb_image (core/image.c png_check_chunks,
+ * issue 8): stb reads an empty IDAT before any image data with memcpy(NULL, ..., 0), so such
+ * chunks are left out before stb sees the file, and a chunk longer than the file is refused
+ * before stb allocates its declared length. The files are the fuzz seeds that
+ * tests/fuzz/make_seeds.py writes; their pixels are known by construction: gray
+ * (40 x + 3 y) mod 256 in every channel. The sanitizer build runs this too, so a UBSan report
+ * fails it. */
 #include "testutil.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void check_gradient(const char *name) {
     size_t size;
@@ -46,6 +49,19 @@ START_TEST(only_empty_idat_fails_cleanly) {
 }
 END_TEST
 
+/* A chunk that claims more bytes than the file holds is refused before stb allocates them. */
+START_TEST(overlong_chunk_fails_cleanly) {
+    size_t size;
+    void *data = tu_read(tu_source_path("tests/fuzz/seeds/image/png_overlong_idat_7x6.png"), &size);
+    polyp_image im;
+    polyp_error err;
+    ck_assert_int_eq(polyp_image_decode(data, size, NULL, &im, &err), POLYP_ERR_FORMAT);
+    ck_assert_ptr_null(im.pixels);
+    ck_assert_msg(strstr(err.message, "truncated") != NULL, "message: %s", err.message);
+    free(data);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("png_idat");
     TCase *tc = tcase_create("empty IDAT chunks");
@@ -53,6 +69,7 @@ int main(void) {
     tcase_add_test(tc, empty_idat_between);
     tcase_add_test(tc, no_empty_idat);
     tcase_add_test(tc, only_empty_idat_fails_cleanly);
+    tcase_add_test(tc, overlong_chunk_fails_cleanly);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
