@@ -164,7 +164,7 @@ def png(width, height, empty_idat_first=False, empty_idat_between=False, no_data
     """An 8-bit RGB PNG, stored (uncompressed) deflate, gray levels (40 x + 3 y) mod 256 in
     every channel (tests/unit/test_png_idat.c checks them), optionally with zero-length IDAT
     chunks (legal PNG: the image data is all IDATs concatenated), with no image data, or with
-    an IDAT whose length field claims 2 GB."""
+    an IDAT whose length field claims 1.5 GB (stb would grow its buffer to 2 GB)."""
     def chunk(kind, data):
         return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
     raw = b''.join(b'\0' + bytes((x * 40 + y * 3) & 255 for x in range(width) for _ in range(3))
@@ -181,7 +181,7 @@ def png(width, height, empty_idat_first=False, empty_idat_between=False, no_data
         out += chunk(b'IDAT', b'')
     last = chunk(b'IDAT', z[half:])
     if overlong:
-        last = struct.pack('>I', 0x7FFFFFF0) + last[4:]
+        last = struct.pack('>I', 0x60000000) + last[4:]
     return out + last + chunk(b'IEND', b'')
 
 
