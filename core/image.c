@@ -73,34 +73,43 @@ static polyp_status check_png_header(const uint8_t *d, size_t n, const polyp_dec
     return polyp_image_check_size(w, h, params, "PNG", err);
 }
 
-/* stb_image (Debian's 2022 copy) reads a zero-length IDAT chunk that comes before any image
- * data with memcpy(NULL, src, 0) and NULL + 0: undefined behaviour, reported by UBSan (found
- * by tests/fuzz/fuzz_image.c; regression seed tests/fuzz/seeds/image/png_idat0_7x6.png). Such
- * chunks are legal and carry nothing (the image data is all IDATs concatenated), so they are
- * left out of a copy that stb reads instead. Only those before the first non-empty IDAT
- * matter: from there on stb's buffer exists. Walks the chunks of a PNG (signature checked,
- * n >= 8); returns the bytes to leave out and, when dst is not NULL, writes the rest there. */
-static size_t png_drop_empty_idat(const uint8_t *d, size_t n, uint8_t *dst) {
-    size_t pos = 8, out = 8, dropped = 0;
+/* Walks the chunks of a PNG (signature checked) before stb_image sees it, for two weaknesses of
+ * Debian's 2022 stb_image found by fuzzing (tests/fuzz/fuzz_image.c; seeds in
+ * tests/fuzz/seeds/image/ keep both):
+ * - A chunk longer than the rest of the file: stb allocates an IDAT's declared length (up to
+ *   2 GB) before it finds the data missing. Refused here as truncated; stb would fail it too.
+ * - Zero-length IDAT chunks before any image data: stb reads them with memcpy(NULL, src, 0)
+ *   and NULL + 0, undefined behaviour that UBSan reports. They are legal and carry nothing (the
+ *   image data is all IDATs concatenated), so they are left out of a copy stb reads instead.
+ * *drop = the bytes to leave out (0: stb can read the file as it is); with dst (n - *drop
+ * bytes), the file without them is written there. */
+static polyp_status png_check_chunks(const uint8_t *d, size_t n, uint8_t *dst, size_t *drop, polyp_error *err) {
+    size_t pos = 8, out = 8;
+    int data_seen = 0;
+    *drop = 0;
     while (n - pos >= 12) {
         uint32_t len = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 | (uint32_t)d[pos + 2] << 8 | d[pos + 3];
-        if (len > n - pos - 12) break; /* truncated: stb says so */
-        int idat = memcmp(d + pos + 4, "IDAT", 4) == 0;
-        if (idat && len > 0) break;
+        if (len > n - pos - 12)
+            return polyp_fail(err, POLYP_ERR_FORMAT,
+                              "PNG: the chunk at byte %zu declares %lu bytes, more than the %zu left: truncated file",
+                              pos, (unsigned long)len, n - pos - 12);
+        const uint8_t *type = d + pos + 4;
         size_t chunk = 12 + (size_t)len; /* length, type, data, CRC */
-        if (idat) {
-            dropped += chunk;
+        if (memcmp(type, "IDAT", 4) == 0 && len == 0 && !data_seen) {
+            *drop += chunk;
         } else {
+            if (memcmp(type, "IDAT", 4) == 0) data_seen = 1;
             if (dst) memcpy(dst + out, d + pos, chunk);
             out += chunk;
         }
         pos += chunk;
+        if (memcmp(type, "IEND", 4) == 0) break;
     }
     if (dst) {
         memcpy(dst, d, 8);
         memcpy(dst + out, d + pos, n - pos);
     }
-    return dropped;
+    return POLYP_OK;
 }
 
 /* Everything that is not JPEG (or every format, in a build without libjpeg), as stb reads it. */
@@ -111,8 +120,7 @@ static polyp_status decode_stb_bytes(const uint8_t *data, size_t size, const pol
                           size);
     const int len = (int)size;
     int w = 0, h = 0, comp = 0;
-    polyp_status st = check_png_header(data, size, params, err);
-    if (st != POLYP_OK) return st;
+    polyp_status st;
     /* Dimensions first, from the header only: nothing large is allocated yet. */
     if (!stbi_info_from_memory(data, len, &w, &h, &comp))
         return polyp_fail(err, POLYP_ERR_FORMAT,
@@ -169,15 +177,18 @@ fail:;
                       why ? why : "decoder failed");
 }
 
-/* decode_stb_bytes without the empty IDAT chunks that stb cannot read (png_drop_empty_idat). */
+/* decode_stb_bytes after png_check_chunks (PNG header caps first, so a huge image is a limit). */
 static polyp_status decode_stb(const uint8_t *data, size_t size, const polyp_decode_params *params,
                                polyp_image *out, polyp_error *err) {
-    size_t drop = is_png(data, size) ? png_drop_empty_idat(data, size, NULL) : 0;
+    size_t drop = 0;
+    polyp_status st = check_png_header(data, size, params, err);
+    if (st == POLYP_OK && is_png(data, size)) st = png_check_chunks(data, size, NULL, &drop, err);
+    if (st != POLYP_OK) return st;
     if (drop == 0) return decode_stb_bytes(data, size, params, out, err);
     uint8_t *copy = malloc(size - drop);
     if (!copy) return polyp_fail(err, POLYP_ERR_NOMEM, "PNG: out of memory for a %zu-byte copy", size - drop);
-    png_drop_empty_idat(data, size, copy);
-    polyp_status st = decode_stb_bytes(copy, size - drop, params, out, err);
+    png_check_chunks(data, size, copy, &drop, NULL);
+    st = decode_stb_bytes(copy, size - drop, params, out, err);
     free(copy);
     return st;
 }

@@ -131,6 +131,9 @@ def classifier_seeds():
     # hold made the loader allocate 4 GB before it checked the tensor shapes.
     put('classifier', 'bad_huge_dims.safetensors',
         model('mlp', ['a', 'b', 'c'], [5], 4, 3, extra_meta={'feature_dim': '1048576', 'hidden': '[1000]'}))
+    # Found by fuzzing: a 17-digit value the JSON parser reads 1 ulp off (fuzz_classifier.c).
+    put('classifier', 'ref_accuracy_17_digits.safetensors',
+        model('lr', ['a', 'b', 'c'], [], 4, 10, extra_meta={'ref_accuracy': '[0.71999999999999997]'}))
     put('classifier', 'bad_version.safetensors',
         model('lr', ['a', 'b'], [], 2, 9, extra_meta={'format_version': '2'}))
 
@@ -157,10 +160,11 @@ def npz_seeds():
 
 
 # ------------------------------------------------------------------------------------ images
-def png(width, height, empty_idat_first=False, empty_idat_between=False, no_data=False):
+def png(width, height, empty_idat_first=False, empty_idat_between=False, no_data=False, overlong=False):
     """An 8-bit RGB PNG, stored (uncompressed) deflate, gray levels (40 x + 3 y) mod 256 in
     every channel (tests/unit/test_png_idat.c checks them), optionally with zero-length IDAT
-    chunks (legal PNG: the image data is all IDATs concatenated) or with no image data."""
+    chunks (legal PNG: the image data is all IDATs concatenated), with no image data, or with
+    an IDAT whose length field claims 1.5 GB (stb would grow its buffer to 2 GB)."""
     def chunk(kind, data):
         return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
     raw = b''.join(b'\0' + bytes((x * 40 + y * 3) & 255 for x in range(width) for _ in range(3))
@@ -175,8 +179,10 @@ def png(width, height, empty_idat_first=False, empty_idat_between=False, no_data
     out += chunk(b'IDAT', z[:half])
     if empty_idat_between:
         out += chunk(b'IDAT', b'')
-    out += chunk(b'IDAT', z[half:]) + chunk(b'IEND', b'')
-    return out
+    last = chunk(b'IDAT', z[half:])
+    if overlong:
+        last = struct.pack('>I', 0x60000000) + last[4:]
+    return out + last + chunk(b'IEND', b'')
 
 
 def image_seeds():
@@ -185,6 +191,8 @@ def image_seeds():
     put('image', 'png_idat0_7x6.png', png(7, 6, empty_idat_first=True))
     put('image', 'png_idat0_between_7x6.png', png(7, 6, empty_idat_between=True))
     put('image', 'png_plain_7x6.png', png(7, 6))
+    # Found by fuzzing: stb allocated an IDAT's declared 2 GB before finding the data missing.
+    put('image', 'png_overlong_idat_7x6.png', png(7, 6, overlong=True))
     put('image', 'png_only_empty_idat_7x6.png', png(7, 6, empty_idat_first=True, no_data=True))
 
 

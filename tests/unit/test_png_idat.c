@@ -1,11 +1,14 @@
-/* test_png_idat.c - PNGs with zero-length IDAT chunks (issue 8): stb_image reads an empty IDAT
- * before any image data with memcpy(NULL, ..., 0), so core/image.c leaves such chunks out
- * before stb sees the file. The files are the fuzz seeds of tests/fuzz/make_seeds.py; their
- * pixels are known by construction: gray (40 x + 3 y) mod 256 in every channel. The sanitizer
- * build runs this too, so a UBSan report fails it. */
+/* test_png_idat.c - the PNG chunk check in front of stb_image (core/image.c png_check_chunks,
+ * issue 8): stb reads an empty IDAT before any image data with memcpy(NULL, ..., 0), so such
+ * chunks are left out before stb sees the file, and a chunk longer than the file is refused
+ * before stb allocates its declared length. The files are the fuzz seeds that
+ * tests/fuzz/make_seeds.py writes; their pixels are known by construction: gray
+ * (40 x + 3 y) mod 256 in every channel. The sanitizer build runs this too, so a UBSan report
+ * fails it. */
 #include "testutil.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void check_gradient(const char *name) {
     size_t size;
@@ -34,15 +37,26 @@ END_TEST
 START_TEST(no_empty_idat) { check_gradient("tests/fuzz/seeds/image/png_plain_7x6.png"); }
 END_TEST
 
-START_TEST(only_empty_idat_fails_cleanly) {
+/* The file must fail as POLYP_ERR_FORMAT, with no pixels and a message containing `needle`. */
+static void check_format_error(const char *name, const char *needle) {
     size_t size;
-    void *data = tu_read(tu_source_path("tests/fuzz/seeds/image/png_only_empty_idat_7x6.png"), &size);
+    void *data = tu_read(tu_source_path(name), &size);
     polyp_image im;
     polyp_error err;
     ck_assert_int_eq(polyp_image_decode(data, size, NULL, &im, &err), POLYP_ERR_FORMAT);
     ck_assert_ptr_null(im.pixels);
-    ck_assert_msg(err.message[0] != '\0', "no message");
+    ck_assert_msg(strstr(err.message, needle) != NULL, "%s: message: %s", name, err.message);
     free(data);
+}
+
+START_TEST(only_empty_idat_fails_cleanly) {
+    check_format_error("tests/fuzz/seeds/image/png_only_empty_idat_7x6.png", "no IDAT");
+}
+END_TEST
+
+/* A chunk that claims more bytes than the file holds is refused before stb allocates them. */
+START_TEST(overlong_chunk_fails_cleanly) {
+    check_format_error("tests/fuzz/seeds/image/png_overlong_idat_7x6.png", "truncated");
 }
 END_TEST
 
@@ -53,6 +67,7 @@ int main(void) {
     tcase_add_test(tc, empty_idat_between);
     tcase_add_test(tc, no_empty_idat);
     tcase_add_test(tc, only_empty_idat_fails_cleanly);
+    tcase_add_test(tc, overlong_chunk_fails_cleanly);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
