@@ -3,7 +3,7 @@
 # Installs the (already built) BUILD_DIR into a temporary prefix, then:
 #  1. the header, both libraries, polyp.pc, the CMake package files, the BN statistics and the
 #     CLI are in place;
-#  2. libpolyp.so exports exactly the functions polyp.h declares with POLYP_API, nothing else;
+#  2. every function polyp.h declares carries POLYP_API, and libpolyp.so exports exactly those;
 #  3. tests/install/consumer.c, built with `pkg-config --cflags --libs polyp` against the
 #     shared library and with `pkg-config --static` against the archive, and built by a scratch
 #     CMake project with find_package(polyp CONFIG) (polyp::polyp and polyp::polyp_static),
@@ -36,7 +36,17 @@ soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ -e "$libdir/$soname" ] || fail "the soname link $soname is missing"
 
 # ---- 2. exported symbols = POLYP_API functions of the installed header
-grep -o 'POLYP_API[^(]*(' "$prefix/include/polyp.h" | grep -o 'polyp_[A-Za-z0-9_]*($' | tr -d '(' | sort -u >"$tmp/declared"
+header=$prefix/include/polyp.h
+grep -o 'POLYP_API[^(]*(' "$header" | grep -o 'polyp_[A-Za-z0-9_]*($' | tr -d '(' | sort -u >"$tmp/declared"
+# Every function the header declares (outside comments and typedefs) must carry POLYP_API, or
+# it would be hidden in the shared library.
+sed -e 's|/\*.*\*/||g' -e 's|//.*||' -e 's/^[[:space:]]*//' "$header" | grep -v -e '^\*' -e '^/\*' -e '^typedef' |
+  grep -o 'polyp_[A-Za-z0-9_]*(' | tr -d '(' | sort -u >"$tmp/functions"
+if ! diff "$tmp/functions" "$tmp/declared" >"$tmp/apidiff"; then
+  echo "< declared without POLYP_API:" >&2
+  cat "$tmp/apidiff" >&2
+  fail "polyp.h declares functions without POLYP_API"
+fi
 nm -D --defined-only "$so" | awk '{print $NF}' | sort -u >"$tmp/exported"
 [ "$(wc -l <"$tmp/declared")" -gt 40 ] || fail "found only $(wc -l <"$tmp/declared") POLYP_API functions in polyp.h"
 if ! diff "$tmp/declared" "$tmp/exported" >"$tmp/symdiff"; then
