@@ -179,6 +179,9 @@ export class Engine {
     return {
       sha256: this.cstring(this.m._polyp_wasm_weights_sha256(w)),
       variant: this.cstring(this.m._polyp_wasm_weights_variant(w)),
+      kind: this.cstring(this.m._polyp_wasm_weights_kind(w)),
+      featureDim: this.m._polyp_wasm_weights_feature_dim(w) >>> 0,
+      extractorId: this.cstring(this.m._polyp_wasm_weights_extractor_id(w)),
       backend: this.cstring(this.m._polyp_wasm_extractor_backend(x)),
       threads: this.m._polyp_wasm_extractor_threads(x),
     };
