@@ -365,13 +365,6 @@ static const polyp_pk_tensor *sd_find(const polyp_pk_value *sd, size_t strip, co
     return NULL;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const uint64_t *shape) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %llu" : "%llu", (unsigned long long)shape[d]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
 static float half_to_float(uint32_t h) {
     uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
     if (exp == 0x1F) bits = sign | 0x7F800000u | man << 13;
@@ -494,8 +487,8 @@ static polyp_status write_canonical(const polyp_pk_value *sd, const char *contai
         bool same = t->ndim == exp[i].ndim;
         for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == exp[i].shape[d];
         if (!same) {
-            shape_str(got, sizeof got, t->ndim, t->shape);
-            shape_str(want, sizeof want, exp[i].ndim, exp[i].shape);
+            polyp_st_shape_str(got, sizeof got, t->ndim, t->shape);
+            polyp_st_shape_str(want, sizeof want, exp[i].ndim, exp[i].shape);
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: wrong shape for %s: %s, expected %s", src[i], got, want);
             break;
         }
