@@ -222,7 +222,8 @@ export declare class Polyp {
   /** Whether training may use a SharedArrayBuffer cancel flag (CreateOptions.sharedCancel). */
   readonly sharedCancel: boolean;
 
-  /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
+  /** Loads network weights, replacing earlier ones: safetensors, or a PyTorch checkpoint (.pt/.pth,
+   * both torch.save formats, read without running pickled code); every tensor checked. */
   loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;
   /** Fetches weights once and keeps them in Cache Storage (default cache 'polyp-weights-v1';
    * null: no cache); `cached` says whether this load came from the cache. */
