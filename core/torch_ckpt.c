@@ -17,7 +17,7 @@
 
 #define CKPT_MAX_ENTRIES ((size_t)1 << 16)
 #define CKPT_MAX_PICKLE ((size_t)256 << 20)   /* data.pkl of a plain state_dict: kilobytes */
-#define CKPT_MAX_STORAGE ((size_t)1 << 32)    /* one storage: B0's largest is 1.6 MB */
+#define CKPT_MAX_STORAGE ((size_t)1 << 30)    /* one storage: B0's largest is 1.6 MB; fits wasm32 */
 
 /* torch/serialization.py: MAGIC_NUMBER = 0x1950a86a20f9469cfc6c, PROTOCOL_VERSION = 1001,
  * pickled as LONG1 (10 bytes, little-endian) and BININT2. */
@@ -73,7 +73,7 @@ static polyp_status bind_storages(ckpt *c, storage_lookup lookup, void *user, po
     for (size_t i = 0; i < c->obj.n_storages; i++) {
         polyp_pk_value *s = c->obj.storages[i];
         size_t es = polyp_pk_storage_elem_size(s->global), want;
-        if (!polyp_mul_ok((size_t)s->i, es, &want) || want > CKPT_MAX_STORAGE)
+        if ((uint64_t)s->i > SIZE_MAX || !polyp_mul_ok((size_t)s->i, es, &want) || want > CKPT_MAX_STORAGE)
             return polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: storage %s of %lld elements is too large", s->s,
                               (long long)s->i);
         const polyp_pk_value *same = NULL;
@@ -250,7 +250,7 @@ static polyp_status read_legacy(const void *data, size_t size, ckpt *c, polyp_er
         if (numel != (uint64_t)first->i) {
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: storage %s holds %llu elements, its tensors say %lld",
                             key->s, (unsigned long long)numel, (long long)first->i);
-        } else if (!polyp_mul_ok((size_t)numel, es, &nb) || nb > CKPT_MAX_STORAGE) {
+        } else if (numel > SIZE_MAX || !polyp_mul_ok((size_t)numel, es, &nb) || nb > CKPT_MAX_STORAGE) {
             st = polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: storage %s is too large", key->s);
         } else if (L.size - L.pos < nb) {
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: truncated inside storage %s (%zu of %zu bytes)", key->s,
@@ -391,6 +391,10 @@ static polyp_status tensor_f32(const polyp_pk_tensor *t, const char *name, const
     const polyp_pk_value *s = t->storage;
     size_t es = polyp_pk_storage_elem_size(s->global), count = 1, extent = 1, c_stride = 1;
     bool contiguous = true;
+    /* Offsets and strides come from the file: past size_t (wasm32) they would wrap. */
+    bool wide = t->offset > SIZE_MAX;
+    for (int d = 0; d < t->ndim; d++) wide |= t->stride[d] > SIZE_MAX || t->shape[d] > SIZE_MAX;
+    if (wide) return polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: tensor %s: offset or stride too large", name);
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] > 1 && t->stride[d] != c_stride) contiguous = false;
         size_t last;
