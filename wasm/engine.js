@@ -150,6 +150,9 @@ export class Engine {
     return {
       sha256: this.c.weights_sha256(w),
       variant: this.c.weights_variant(w),
+      kind: this.c.weights_kind(w),
+      featureDim: this.c.weights_feature_dim(w),
+      extractorId: this.c.weights_extractor_id(w),
       backend: this.c.extractor_backend(x),
       threads: this.c.extractor_threads(x),
     };
