@@ -134,6 +134,8 @@ int polyp_wasm_classifier_predict(const polyp_classifier *clf, const float *feat
 void *polyp_wasm_classifier_save(const polyp_classifier *clf, size_t *out_size, polyp_error *err);
 polyp_classifier *polyp_wasm_classifier_load(const void *data, size_t size, polyp_error *err);
 int polyp_wasm_classifier_accept(double new_acc, double prev_acc);
+/* CoralNet's retraining schedule (polyp_classifier_should_train): 1 = train now. */
+int polyp_wasm_classifier_should_train(size_t n_annotated, size_t n_last);
 polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, const float *probs,
                                                  size_t n, const int32_t *label_index,
                                                  const char *label_blob, size_t n_labels,

@@ -214,6 +214,10 @@ int polyp_wasm_classifier_accept(double new_acc, double prev_acc) {
     return polyp_classifier_accept(new_acc, prev_acc);
 }
 
+int polyp_wasm_classifier_should_train(size_t n_annotated, size_t n_last) {
+    return polyp_classifier_should_train(n_annotated, n_last);
+}
+
 polyp_evaluation *polyp_wasm_classifier_evaluate(const polyp_classifier *clf, const float *probs,
                                                  size_t n, const int32_t *label_index,
                                                  const char *label_blob, size_t n_labels,

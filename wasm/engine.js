@@ -524,6 +524,21 @@ export class Engine {
     }
   }
 
+  /** CoralNet's acceptance rule: does a classifier with newAcc replace one with prevAcc? */
+  acceptClassifier(newAcc, prevAcc) {
+    this.need('acceptance rule', '_polyp_wasm_classifier_accept');
+    return this.m._polyp_wasm_classifier_accept(newAcc, prevAcc) === 1;
+  }
+
+  /** CoralNet's retraining schedule (first at 20 annotated images, then at 1.1x). */
+  shouldTrain(nAnnotated, nLast) {
+    this.need('retraining schedule', '_polyp_wasm_classifier_should_train');
+    for (const [name, v] of [['annotated images', nAnnotated], ['images at last training', nLast]]) {
+      if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) throw new PolypError(1, `shouldTrain: ${name} must be an integer 0..2^32-1 (got ${v})`);
+    }
+    return this.m._polyp_wasm_classifier_should_train(nAnnotated, nLast) === 1;
+  }
+
   /** CoralNet point generation: returns Uint32Array rowcol pairs. */
   generatePoints({ method = 'random', n = 30, cellRows = 1, cellCols = 1, perCell = 1,
     minRow = 0, maxRow, minCol = 0, maxCol, seed = 0 }) {

@@ -241,6 +241,13 @@ export declare class Polyp {
    * probabilities are NaN get blank suggestions. */
   exportAnnotationsCsv(rows: { names: readonly string[]; rows: ArrayLike<number>; cols: ArrayLike<number>; labels: readonly (string | null)[] },
     options?: { classifier?: Classifier | null; probs?: Float32Array | null; top?: number; allScores?: boolean }): Promise<string>;
+  /** CoralNet's acceptance rule: true when a classifier with validation accuracy newAcc
+   * replaces one that scores prevAcc on the same validation set (newAcc >= 1.01 x prevAcc). */
+  acceptClassifier(newAcc: number, prevAcc: number): Promise<boolean>;
+  /** CoralNet's retraining schedule: true when nAnnotated annotated images call for a
+   * training, nLast being the count at the last training (0 = never): first at 20, then at
+   * 1.1 x nLast. */
+  shouldTrain(nAnnotated: number, nLast?: number): Promise<boolean>;
   /** CoralNet's point generation; returns [row, col] pairs flattened. */
   generatePoints(params: PointsParams): Promise<Uint32Array>;
   /** Stops the worker; pending calls reject with an AbortError. */

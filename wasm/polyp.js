@@ -279,6 +279,18 @@ export class Polyp {
     return new TextDecoder().decode(bytes);
   }
 
+  /** CoralNet's acceptance rule: true when a new classifier whose validation accuracy is
+   * newAcc replaces one scoring prevAcc on the same validation set (>= 1.01x). */
+  acceptClassifier(newAcc, prevAcc) {
+    return this.client.call('acceptClassifier', { newAcc, prevAcc });
+  }
+
+  /** CoralNet's retraining schedule: true when a source with nAnnotated annotated images
+   * should train now, nLast being the count at its last training (0 = never trained). */
+  shouldTrain(nAnnotated, nLast = 0) {
+    return this.client.call('shouldTrain', { nAnnotated, nLast });
+  }
+
   /** CoralNet's point generation (random, stratified, grid) inside an inclusive area. */
   generatePoints(params) {
     return this.client.call('generatePoints', { ...params, seed: BigInt(params.seed ?? 0) });

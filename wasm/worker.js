@@ -220,6 +220,14 @@ const handlers = {
     return { result: bytes.buffer, transfer: [bytes.buffer] };
   },
 
+  async acceptClassifier({ newAcc, prevAcc }) {
+    return { result: needEngine().acceptClassifier(newAcc, prevAcc) };
+  },
+
+  async shouldTrain({ nAnnotated, nLast }) {
+    return { result: needEngine().shouldTrain(nAnnotated, nLast) };
+  },
+
   async generatePoints(params) {
     const pts = needEngine().generatePoints(params);
     return { result: pts, transfer: [pts.buffer] };
