@@ -256,3 +256,45 @@ export declare class Polyp {
 
 /** Starts the worker and the module that suits this page (see CreateOptions.threads). */
 export declare function createPolyp(options?: CreateOptions): Promise<Polyp>;
+
+// ---- pure-JS helpers (wasm/survey.js, wasm/zip.js): no worker, synchronous unless noted
+
+/** CoralNet's integer percent of a probability, round half up (the export CSV's and the
+ * Alleviate curve's rule). */
+export declare function scorePercent(p: number): number;
+/** The annotation tool's percent: floored. */
+export declare function floorPercent(p: number): number;
+/** `CODE [NN%]` with the percent floored, as CoralNet's annotation tool shows a suggestion. */
+export declare function formatSuggestion(code: string, score: number): string;
+export interface Suggestion { code: string; score: number }
+/** The top k (default 5) labels of row `row` of n x labels.length probabilities; [] for a NaN row. */
+export declare function topSuggestions(probs: ArrayLike<number>, labels: readonly string[], k?: number, row?: number): Suggestion[];
+/** Several points' scores combined: the per-label product, normalised to sum to 1 (NaN when
+ * every label is ruled out). */
+export declare function combineScores(rows: readonly ArrayLike<number>[]): Float64Array;
+/** Alleviate: does a suggestion with this top score pass an integer-percent threshold 0..100? */
+export declare function alleviateAccepts(topScore: number, threshold: number): boolean;
+export interface CoverImage { name: string; labels: readonly (string | null)[] }
+export interface PercentCover {
+  codes: string[];
+  /** cover: fractions per code (NaN for an image without annotated points). */
+  images: { name: string; points: number; annotated: number; cover: Float64Array }[];
+  /** Images with at least one annotated point. */
+  n: number;
+  /** Mean cover over those images, and its standard error (NaN for n < 2). */
+  mean: Float64Array;
+  se: Float64Array;
+}
+/** Percent cover per image and over images (mean, SE), as CoralNet's image-covers export. */
+export declare function percentCover(images: readonly CoverImage[], codes: readonly string[]): PercentCover;
+/** CoralNet's percent-cover CSV (Image ID, Image name, Annotation status, Points, one column
+ * per code; an ALL IMAGES row of means when more than one image). */
+export declare function percentCoverCsv(images: readonly (CoverImage & { id?: string | number; status?: string })[], codes: readonly string[]): string;
+
+/** ZIP's CRC-32 of bytes, continuing from crc. */
+export declare function crc32(bytes: Uint8Array, crc?: number): number;
+export interface ZipEntry { name: string; data: string | Blob | ArrayBuffer | ArrayBufferView }
+/** A ZIP of stored entries, as a Blob (no Zip64: at most 4 GiB and 65,535 files). */
+export declare function zipFiles(entries: readonly ZipEntry[], options?: { date?: Date }): Promise<Blob>;
+/** The entries of a ZIP of stored entries; each data is a slice of the archive. */
+export declare function unzipFiles(archive: Blob | ArrayBuffer | ArrayBufferView, options?: { verify?: boolean }): Promise<{ name: string; size: number; crc: number; data: Blob }[]>;

@@ -15,6 +15,11 @@ const isNode =
 
 export const FEATURE_DIM = 1280;
 
+// Pure-JS helpers over the engine's outputs (no worker): CoralNet's score display and
+// Alleviate rule, percent cover and its CSV (survey.js); ZIP bundles (zip.js).
+export * from './survey.js';
+export * from './zip.js';
+
 /** Error from the engine: `status`/`statusName` are the C core's polyp_status. */
 export class PolypError extends Error {
   constructor(record) {
