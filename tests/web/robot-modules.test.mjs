@@ -1,0 +1,221 @@
+// robot-modules.test.mjs - node tests of the classifier side's pure modules (web/src/train.js,
+// alleviate.js, export.js) with the real engine (wasm/dist, single-threaded module) on a
+// synthetic labelled project. References: the core's own validation accuracy (our choice of
+// validation points must reproduce it), argmax/argsort of the engine's probabilities worked
+// here, the engine's Alleviate curve (the app's acceptance at threshold t must keep exactly
+// the curve's fraction of validation points, at the curve's accuracy), the library's CSV
+// parser reading back the export, numpy-free hand counts.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createPolyp, scorePercent, unzipFiles } from '../../wasm/polyp.js';
+import { mulberry32 } from '../wasm/synthetic.mjs';
+import { trainingSet, trainAndJudge, suggestionsFor, annotatedCount, isAnnotated } from '../../web/src/train.js';
+import { planAlleviate, undoPlan, applyChanges, alleviateMessage, undoMessage, curve } from '../../web/src/alleviate.js';
+import { annotationsCsv, annotationRows, coverCsv, featuresZip, photoStatus } from '../../web/src/export.js';
+
+const built = existsSync(new URL('../../wasm/dist/polyp-simd.mjs', import.meta.url));
+const DIM = 32;
+const CODES = ['Acro', 'CCA', 'Macro', 'Sand', 'Turf'];
+
+// nPhotos photos x 12 points; every point has a true label (class mean + noise); all points
+// are confirmed with it. Features carry `extractorId`.
+function makeProject(nPhotos, { seed = 99, noise = 1.3, extractorId = 'ext-A' } = {}) {
+  const rnd = mulberry32(seed);
+  const means = CODES.map(() => Float32Array.from({ length: DIM }, () => rnd() * 2 - 1));
+  const photos = [], feats = new Map(), truth = new Map();
+  for (let i = 0; i < nPhotos; i++) {
+    const points = [], t = [], data = new Float32Array(12 * DIM);
+    for (let k = 0; k < 12; k++) {
+      const c = Math.floor(rnd() * CODES.length);
+      for (let d = 0; d < DIM; d++) data[k * DIM + d] = 0.5 * means[c][d] + (rnd() * 2 - 1) * noise;
+      points.push({ row: 10 + k * 7, col: 20 + k * 11, label: CODES[c], confirmed: true, suggestions: null });
+      t.push(CODES[c]);
+    }
+    const id = `p${i}`;
+    photos.push({ id, name: `IMG_${String(i).padStart(3, '0')}.jpg`, points });
+    feats.set(id, { extractorId, dim: DIM, data });
+    truth.set(id, t);
+  }
+  return { photos, featuresOf: (p) => feats.get(p.id) || null, feats, truth };
+}
+
+const argmax = (p, k, i) => { let b = 0; for (let j = 1; j < k; j++) if (p[i * k + j] > p[i * k + b]) b = j; return b; };
+
+let polyp;
+test.before(async () => { if (built) polyp = await createPolyp({ threads: 1, log: null }); });
+test.after(() => polyp && polyp.terminate());
+
+test('training set: annotated photos only, never features of another extractor', { skip: !built && 'wasm/dist not built' }, () => {
+  const pr = makeProject(10);
+  pr.photos[2].points[3].confirmed = false;                      // not annotated
+  pr.feats.set('p4', { ...pr.feats.get('p4'), extractorId: 'ext-B' });
+  pr.feats.delete('p5');
+  const set = trainingSet(pr.photos, pr.featuresOf, 'ext-A');
+  assert.deepEqual(set.photoIds, ['p0', 'p1', 'p3', 'p6', 'p7', 'p8', 'p9']);
+  assert.deepEqual(set.skipped, { noFeatures: 1, otherExtractor: 1 });
+  assert.equal(annotatedCount(pr.photos), 9);
+  assert.equal(isAnnotated({ points: [] }), false);
+});
+
+test("train, judge against the previous classifier on the same validation points, suggest", { skip: !built && 'wasm/dist not built' }, async () => {
+  const pr = makeProject(40);
+  // First training on 20 annotated photos (the schedule's first step).
+  assert.equal(await polyp.shouldTrain(annotatedCount(pr.photos.slice(0, 20)), 0), true);
+  const progress = [];
+  const first = await trainAndJudge(polyp, { photos: pr.photos.slice(0, 20), featuresOf: pr.featuresOf, extractorId: 'ext-A',
+    onProgress: (e, n) => progress.push([e, n]) });
+  assert.equal(first.record.accepted, true);
+  assert.equal(first.record.reason, 'first classifier');
+  assert.deepEqual(progress.map((p) => p[0]), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // Our validation points are the core's: the accuracy we measure on them is its valAccuracy.
+  assert.ok(Math.abs(first.record.valAccuracy - first.classifier.valAccuracy) < 1e-9,
+    `${first.record.valAccuracy} vs core ${first.classifier.valAccuracy}`);
+  assert.equal(first.classifier.extractorId, 'ext-A');
+  assert.equal(first.record.validationPoints, 3 * 12);           // photos 0, 8, 16
+
+  // Second training on all 40: the previous one is re-scored on the new validation points
+  // (photos 0, 8, 16, 24, 32); check its accuracy by hand from its probabilities.
+  const second = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', previous: first.classifier });
+  const valIds = ['p0', 'p8', 'p16', 'p24', 'p32'];
+  const vf = new Float32Array(valIds.length * 12 * DIM);
+  valIds.forEach((id, i) => vf.set(pr.feats.get(id).data, i * 12 * DIM));
+  const vt = valIds.flatMap((id) => pr.truth.get(id));
+  const pp = await first.classifier.predict(vf);
+  const k = first.classifier.labels.length;
+  const handAcc = vt.filter((t, i) => first.classifier.labels[argmax(pp, k, i)] === t).length / vt.length;
+  assert.ok(Math.abs(second.record.previousAccuracy - handAcc) < 1e-12, `${second.record.previousAccuracy} vs ${handAcc}`);
+  assert.equal(second.record.accepted, second.record.valAccuracy >= 1.01 * handAcc);
+  assert.match(second.record.reason, /on the same 60 validation points/);
+
+  // The same data and seed again: equal accuracy, below 1.01x, so it is refused.
+  const third = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', previous: second.classifier });
+  assert.equal(third.record.valAccuracy, second.record.valAccuracy);
+  assert.equal(third.record.accepted, false);
+  assert.match(third.record.reason, /below 1\.01 x .*kept the previous one/);
+
+  // Suggestions: top 5 in score order of the engine's probabilities; confirmed points none;
+  // features of another extractor are never scored.
+  const photo = structuredClone(pr.photos[39]);
+  photo.points.forEach((p, i) => { if (i % 3) { p.confirmed = false; p.label = null; } });
+  const sug = await suggestionsFor(second.classifier, photo, pr.feats.get('p39'));
+  const probs = await second.classifier.predict(pr.feats.get('p39').data);
+  const labels = second.classifier.labels;
+  sug.forEach((s, i) => {
+    if (i % 3 === 0) return assert.equal(s, null);
+    const order = labels.map((_, j) => j).sort((a, b) => probs[i * labels.length + b] - probs[i * labels.length + a]);
+    assert.deepEqual(s.map((x) => x.code), order.slice(0, 5).map((j) => labels[j]));
+    assert.ok(Math.abs(s[0].score - probs[i * labels.length + order[0]]) < 1e-7);
+  });
+  assert.equal(await suggestionsFor(second.classifier, photo, { ...pr.feats.get('p39'), extractorId: 'ext-B' }), null);
+
+  // A previous classifier of another extractor is not compared.
+  const other = makeProject(20, { extractorId: 'ext-B', seed: 5 });
+  const fresh = await trainAndJudge(polyp, { photos: other.photos, featuresOf: other.featuresOf, extractorId: 'ext-B', previous: second.classifier });
+  assert.equal(fresh.record.accepted, true);
+  assert.match(fresh.record.reason, /another extractor/);
+  for (const c of [first, second, third, fresh]) await c.classifier.dispose();
+});
+
+test('training is cancellable at an epoch boundary', { skip: !built && 'wasm/dist not built' }, async () => {
+  const pr = makeProject(80);
+  const ac = new AbortController();
+  let last = 0;
+  await assert.rejects(trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', epochs: 400, signal: ac.signal,
+    onProgress: (e) => { last = e; if (e === 1) ac.abort(); } }), (e) => e.name === 'AbortError');
+  assert.ok(last < 400, `stopped after epoch ${last} of 400`);
+});
+
+test("Alleviate keeps the engine curve's fraction at its accuracy, says the count, undoes", { skip: !built && 'wasm/dist not built' }, async () => {
+  const pr = makeProject(48, { noise: 2.2 });                    // noisy: confidences spread out
+  const { classifier, record } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A' });
+  // The validation photos as machine-annotated photos (nothing confirmed), suggestions from the model.
+  const val = [];
+  for (let i = 0; i < 48; i += 8) {
+    const p = structuredClone(pr.photos[i]);
+    p.points.forEach((q) => { q.confirmed = false; q.label = null; });
+    (await suggestionsFor(classifier, p, pr.feats.get(p.id))).forEach((s, k) => { p.points[k].suggestions = s; });
+    val.push(p);
+  }
+  const c = curve(record.evaluation);
+  let tested = 0;
+  for (const t of [0, 30, 50, 60, 70, 80, 90, 99]) {
+    const plan = planAlleviate(val, t);
+    assert.equal(plan.considered, 72);
+    assert.ok(Math.abs(plan.changes.length / plan.considered - c[t].kept) < 1e-12, `t=${t}: ${plan.changes.length}/72 vs ${c[t].kept}`);
+    if (plan.changes.length) {
+      const right = plan.changes.filter((ch) => pr.truth.get(ch.photoId)[ch.index] === ch.after.label).length;
+      assert.ok(Math.abs(right / plan.changes.length - c[t].accuracy) < 1e-12, `t=${t} accuracy`);
+      tested++;
+    } else {
+      assert.equal(c[t].accuracy, null);
+    }
+  }
+  assert.ok(tested >= 4, 'the thresholds cover the curve');
+  const before = structuredClone(val);
+  const plan = planAlleviate(val, 60);
+  applyChanges(val, plan.changes);
+  assert.ok(plan.changes.every((ch) => val.find((p) => p.id === ch.photoId).points[ch.index].confirmed));
+  assert.match(alleviateMessage(plan), new RegExp(`^Alleviate accepted ${plan.changes.length} of 72 points \\(\\d+%\\) at 60%$`));
+  applyChanges(val, undoPlan(plan).changes);
+  assert.deepEqual(val, before);
+  assert.match(undoMessage(plan), /^Undid Alleviate: \d+ points back to unconfirmed$/);
+  assert.equal(alleviateMessage({ threshold: 80, considered: 1250, changes: { length: 312 } }),
+    'Alleviate accepted 312 of 1,250 points (25%) at 80%');
+  await classifier.dispose();
+});
+
+test('exports: annotations CSV read back field by field, machine columns, covers, features zip', { skip: !built && 'wasm/dist not built' }, async () => {
+  const pr = makeProject(24);
+  const { classifier } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A' });
+  const photos = structuredClone(pr.photos.slice(0, 3));
+  photos[1].name = 'reef, "north".jpg';
+  photos[1].points[2] = { ...photos[1].points[2], confirmed: false, label: null, suggestions: [{ code: 'Sand', score: 0.7 }] };
+  photos[2].points.forEach((p) => { p.confirmed = false; p.label = null; p.suggestions = null; });
+  assert.deepEqual(photos.map(photoStatus), ['Confirmed', 'Unconfirmed', 'Unclassified']);
+
+  const plain = await annotationsCsv(polyp, photos);
+  assert.equal(plain.split('\r\n')[0], 'Name,Row,Column,Label code');
+  const back = await polyp.parseAnnotationsCsv(plain);
+  const want = annotationRows(photos);
+  assert.equal(back.names.length, 23);                           // 12 + 11 confirmed points
+  assert.deepEqual(back.names, want.names);
+  assert.deepEqual([...back.rows], want.rows);
+  assert.deepEqual([...back.cols], want.cols);
+  assert.deepEqual(back.labels, want.labels);
+  assert.equal(back.names[12], 'reef, "north".jpg');
+
+  const full = await annotationsCsv(polyp, photos, { classifier, featuresOf: pr.featuresOf, machine: true, unannotated: true, pointNumbers: true });
+  const lines = full.trim().split('\r\n');
+  const head = lines[0].split(',');
+  assert.deepEqual(head.slice(0, 4), ['Name', 'Row', 'Column', 'Label code']);
+  assert.deepEqual(head.slice(4, 14), [1, 2, 3, 4, 5].flatMap((n) => [`Machine suggestion ${n}`, `Machine confidence ${n}`]));
+  assert.equal(head.at(-1), 'Point number');
+  assert.equal(lines.length, 1 + 36);
+  const probs = await classifier.predict(pr.feats.get('p0').data);
+  const L = classifier.labels;
+  const cells = lines[5].split(',');                              // photo 0, point 4
+  assert.equal(cells.at(-1), '5');
+  const order = L.map((_, j) => j).sort((a, b) => probs[4 * L.length + b] - probs[4 * L.length + a]);
+  assert.equal(cells[4], L[order[0]]);
+  assert.equal(Number(cells[5]), scorePercent(probs[4 * L.length + order[0]]));
+  const last = lines.at(-1).split(',');                           // photo 2, point 12: unannotated
+  assert.equal(last[3], '');
+  assert.equal(last.at(-1), '12');
+
+  const cover = coverCsv(photos, CODES).trim().split('\r\n');
+  assert.equal(cover[0], 'Image ID,Image name,Annotation status,Points,Acro,CCA,Macro,Sand,Turf');
+  assert.equal(cover.length, 1 + 2 + 1);                          // photo 2 has no labels: left out
+  const count = (code) => photos[0].points.filter((p) => p.label === code).length;
+  assert.deepEqual(cover[1].split(',').slice(4), CODES.map((c) => (100 * count(c) / 12).toFixed(3)));
+
+  const z = await featuresZip(polyp, [...photos, { id: 'nofeat', name: 'x.jpg', points: [] }], pr.featuresOf);
+  assert.deepEqual([z.files, z.missing], [3, 1]);
+  const entries = await unzipFiles(z.blob);
+  assert.deepEqual(entries.map((e) => e.name), photos.map((p) => `${p.name}.featurevector`));
+  const npz = await polyp.readNpz(entries[1].data);
+  assert.deepEqual([...npz.rows], photos[1].points.map((p) => p.row));
+  assert.deepEqual([...npz.cols], photos[1].points.map((p) => p.col));
+  assert.deepEqual(npz.features, pr.feats.get('p1').data);
+  await classifier.dispose();
+});
