@@ -219,3 +219,34 @@ test('exports: annotations CSV read back field by field, machine columns, covers
   assert.deepEqual(npz.features, pr.feats.get('p1').data);
   await classifier.dispose();
 });
+
+test('backup: every record type comes back equal; damaged or foreign files are refused by name', async () => {
+  const { writeBackup, readBackup } = await import('../../web/src/backup.js');
+  const { zipFiles } = await import('../../wasm/polyp.js');
+  const photo = new File([new Uint8Array([0xff, 0xd8, 1, 2, 3])], 'IMG_1.jpg', { type: 'image/jpeg', lastModified: 1700000000000 });
+  const stores = {
+    projects: [{ id: 'pr1', name: 'Récif nord', labelset: [{ code: 'CCA', color: '#ff0000' }], created: new Date(1700000000123), nan: NaN, inf: -Infinity, big: 2n ** 70n }],
+    photos: [{ id: 'sha-1', projectId: 'pr1', file: photo, raw: photo.slice(1, 3), points: [{ row: 1, col: 2, label: null, suggestions: [{ code: 'CCA', score: 0.25 }] }] }],
+    features: [{ photoId: 'sha-1', data: new Float32Array([1.5, -2, 3e-8]), rows: new Uint16Array([7, 8]).subarray(1), model: new Uint8Array([1, 2, 3]).buffer }],
+    empty: [],
+  };
+  const blob = await writeBackup(stores, { schema: 3 });
+  const back = await readBackup(blob);
+  assert.deepEqual(back.meta, { schema: 3 });
+  const p = back.stores.photos[0];
+  assert.ok(p.file instanceof File);
+  assert.deepEqual([p.file.name, p.file.type, p.file.lastModified], ['IMG_1.jpg', 'image/jpeg', 1700000000000]);
+  assert.deepEqual(new Uint8Array(await p.file.arrayBuffer()), new Uint8Array([0xff, 0xd8, 1, 2, 3]));
+  assert.deepEqual(new Uint8Array(await p.raw.arrayBuffer()), new Uint8Array([0xd8, 1]));
+  assert.deepEqual(p.points, stores.photos[0].points);
+  assert.deepEqual(back.stores.projects, stores.projects);
+  assert.deepEqual(back.stores.features[0].data, new Float32Array([1.5, -2, 3e-8]));
+  assert.deepEqual(back.stores.features[0].rows, new Uint16Array([8]));
+  assert.deepEqual(new Uint8Array(back.stores.features[0].model), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(back.stores.empty, []);
+  await assert.rejects(readBackup(new Uint8Array(100)), /not a polyp project backup/);
+  await assert.rejects(readBackup(await zipFiles([{ name: 'backup.json', data: '{"format":"other"}' }])), /format 'other'/);
+  await assert.rejects(readBackup(await zipFiles([{ name: 'backup.json', data: '{"format":"polyp-project-backup","version":99}' }])), /newer than this app/);
+  const cut = await zipFiles([{ name: 'backup.json', data: JSON.stringify({ format: 'polyp-project-backup', version: 1, stores: { a: [{ x: { '\u0000polyp': 'buffer', path: 'data/9' } }] } }) }]);
+  await assert.rejects(readBackup(cut), /lacks data\/9/);
+});
