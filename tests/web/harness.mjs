@@ -1,0 +1,75 @@
+// harness.mjs - what the app's browser tests share: the built app (web/dist) served on
+// 127.0.0.1 with COOP/COEP, Debian's Chromium through playwright-core (tests/browser's
+// launcher flags), a log of every request and console error, the test photos read in place
+// from ../shared/testdata, and screenshots to build/web-screenshots/.
+import { mkdirSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, CHROMIUM, FLAGS, skip as browserSkip } from '../browser/chromium.mjs';
+import { serve } from '../../web/serve.mjs';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const TESTDATA = process.env.POLYP_TESTDATA || join(ROOT, '../shared/testdata');
+export const SHOTS = join(ROOT, 'build/web-screenshots');
+
+export const skip = browserSkip || (!existsSync(join(ROOT, 'web/dist/index.html')) ? 'web/dist not built (npm run build:web)' : false);
+export const haveTestdata = existsSync(TESTDATA);
+
+export function testPhoto(name) { return join(TESTDATA, name); }
+
+/** A fresh Chromium profile folder (removed by cleanup()). */
+export function profileDir() { return mkdtempSync(join(tmpdir(), 'polyp-web-')); }
+
+/**
+ * Starts the server and a persistent Chromium context on `profile`.
+ * Returns {server, context, page, requests, errors, close()}; requests holds every request
+ * the browser made (url, method, post data size), errors every console error and page error.
+ */
+export async function launch({ profile, server = null, coi = true, viewport = { width: 1280, height: 860 }, hasTouch = false, isMobile = false } = {}) {
+  const srv = server || await serve({ coi });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, args: FLAGS, headless: true, viewport, hasTouch, isMobile,
+    serviceWorkers: 'allow', acceptDownloads: true,
+  });
+  const requests = [];
+  const errors = [];
+  const watch = (page) => {
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e && e.stack || e)));
+  };
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), postSize: (r.postDataBuffer() || Buffer.alloc(0)).length }));
+  context.on('page', watch);
+  const page = context.pages()[0] || await context.newPage();
+  watch(page);
+  return {
+    server: srv, context, page, requests, errors,
+    async close({ keepServer = false } = {}) {
+      await context.close().catch(() => {});
+      if (!keepServer && !server) await srv.close();
+    },
+  };
+}
+
+/** Opens the app and waits until the engine line says it is ready. */
+export async function openApp(page, url, hash = '') {
+  await page.goto(`${url}/${hash ? `#${hash}` : ''}`);
+  await page.waitForFunction(() => window.polypApp && document.querySelector('[aria-label="Engine"]') &&
+    /polyp \d/.test(document.querySelector('[aria-label="Engine"]').textContent), null, { timeout: 60000 });
+}
+
+/** A full-page screenshot into build/web-screenshots/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const path = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: false });
+  return path;
+}
+
+export function cleanup(dir) { try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } }
+
+/** Waits until the app's queue is idle (no pending or running job). */
+export async function queueIdle(page, timeout = 240000) {
+  await page.waitForFunction(() => window.polypApp && window.polypApp.queue.jobs.length === 0 && !window.polypApp.queue.current,
+    null, { timeout, polling: 250 });
+}
