@@ -10,17 +10,18 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createPolyp, scorePercent, unzipFiles } from '../../wasm/polyp.js';
 import { mulberry32 } from '../wasm/synthetic.mjs';
-import { trainingSet, trainAndJudge, suggestionsFor, annotatedCount, isAnnotated } from '../../web/src/train.js';
-import { planAlleviate, undoPlan, applyChanges, alleviateMessage, undoMessage, curve } from '../../web/src/alleviate.js';
-import { annotationsCsv, annotationRows, coverCsv, featuresZip, photoStatus } from '../../web/src/export.js';
+import { trainingSet, trainAndJudge, suggestedPoints, annotatedCount, isAnnotated } from '../../web/src/train.js';
+import { planAlleviate, pointLists, alleviateMessage, undoMessage, curve } from '../../web/src/alleviate.js';
+import { annotationsCsv, annotationRows, coverCsv, featuresZip } from '../../web/src/export.js';
+import { photoStatus } from '../../web/src/store.js';
 
 const built = existsSync(new URL('../../wasm/dist/polyp-simd.mjs', import.meta.url));
 const DIM = 32;
 const CODES = ['Acro', 'CCA', 'Macro', 'Sand', 'Turf'];
 
 // nPhotos photos x 12 points; every point has a true label (class mean + noise); all points
-// are confirmed with it. Features carry `extractorId`.
-function makeProject(nPhotos, { seed = 99, noise = 1.3, extractorId = 'ext-A' } = {}) {
+// are confirmed with it. Features are the store's records of extractor `extractorSha`.
+function makeProject(nPhotos, { seed = 99, noise = 1.3, extractorSha = 'ext-A' } = {}) {
   const rnd = mulberry32(seed);
   const means = CODES.map(() => Float32Array.from({ length: DIM }, () => rnd() * 2 - 1));
   const photos = [], feats = new Map(), truth = new Map();
@@ -29,12 +30,12 @@ function makeProject(nPhotos, { seed = 99, noise = 1.3, extractorId = 'ext-A' } 
     for (let k = 0; k < 12; k++) {
       const c = Math.floor(rnd() * CODES.length);
       for (let d = 0; d < DIM; d++) data[k * DIM + d] = 0.5 * means[c][d] + (rnd() * 2 - 1) * noise;
-      points.push({ row: 10 + k * 7, col: 20 + k * 11, label: CODES[c], confirmed: true, suggestions: null });
+      points.push({ row: 10 + k * 7, col: 20 + k * 11, label: CODES[c], state: 'confirmed', suggestions: null, changed: true });
       t.push(CODES[c]);
     }
     const id = `p${i}`;
     photos.push({ id, name: `IMG_${String(i).padStart(3, '0')}.jpg`, points });
-    feats.set(id, { extractorId, dim: DIM, data });
+    feats.set(id, { extractorSha, rows: Uint32Array.from(points, (p) => p.row), cols: Uint32Array.from(points, (p) => p.col), feat: data });
     truth.set(id, t);
   }
   return { photos, featuresOf: (p) => feats.get(p.id) || null, feats, truth };
@@ -46,24 +47,28 @@ let polyp;
 test.before(async () => { if (built) polyp = await createPolyp({ threads: 1, log: null }); });
 test.after(() => polyp && polyp.terminate());
 
-test('training set: annotated photos only, never features of another extractor', { skip: !built && 'wasm/dist not built' }, () => {
+const unconfirm = (p) => Object.assign(p, { state: 'unannotated', label: null, suggestions: null });
+
+test('training set: annotated photos only, never features of another extractor or stale ones', { skip: !built && 'wasm/dist not built' }, () => {
   const pr = makeProject(10);
-  pr.photos[2].points[3].confirmed = false;                      // not annotated
-  pr.feats.set('p4', { ...pr.feats.get('p4'), extractorId: 'ext-B' });
+  pr.photos[2].points[3].state = 'unconfirmed';                  // not annotated
+  pr.feats.set('p4', { ...pr.feats.get('p4'), extractorSha: 'ext-B' });
   pr.feats.delete('p5');
+  pr.photos[6].points[0] = { ...pr.photos[6].points[0], row: 999 };   // moved after extraction
   const set = trainingSet(pr.photos, pr.featuresOf, 'ext-A');
-  assert.deepEqual(set.photoIds, ['p0', 'p1', 'p3', 'p6', 'p7', 'p8', 'p9']);
-  assert.deepEqual(set.skipped, { noFeatures: 1, otherExtractor: 1 });
+  assert.deepEqual(set.photoIds, ['p0', 'p1', 'p3', 'p7', 'p8', 'p9']);
+  assert.deepEqual(set.skipped, { noFeatures: 2, stale: 1 });
   assert.equal(annotatedCount(pr.photos), 9);
-  assert.equal(isAnnotated({ points: [] }), false);
+  assert.equal(isAnnotated([]), false);
 });
 
-test("train, judge against the previous classifier on the same validation points, suggest", { skip: !built && 'wasm/dist not built' }, async () => {
+test('train, judge against the previous classifier on the same validation points, suggest', { skip: !built && 'wasm/dist not built' }, async () => {
   const pr = makeProject(40);
   // First training on 20 annotated photos (the schedule's first step).
   assert.equal(await polyp.shouldTrain(annotatedCount(pr.photos.slice(0, 20)), 0), true);
+  assert.equal(await polyp.shouldTrain(annotatedCount(pr.photos.slice(0, 19)), 0), false);
   const progress = [];
-  const first = await trainAndJudge(polyp, { photos: pr.photos.slice(0, 20), featuresOf: pr.featuresOf, extractorId: 'ext-A',
+  const first = await trainAndJudge(polyp, { photos: pr.photos.slice(0, 20), featuresOf: pr.featuresOf, extractorSha: 'ext-A',
     onProgress: (e, n) => progress.push([e, n]) });
   assert.equal(first.record.accepted, true);
   assert.equal(first.record.reason, 'first classifier');
@@ -73,13 +78,14 @@ test("train, judge against the previous classifier on the same validation points
     `${first.record.valAccuracy} vs core ${first.classifier.valAccuracy}`);
   assert.equal(first.classifier.extractorId, 'ext-A');
   assert.equal(first.record.validationPoints, 3 * 12);           // photos 0, 8, 16
+  assert.equal(first.record.nAnnotatedImages, 20);
 
   // Second training on all 40: the previous one is re-scored on the new validation points
-  // (photos 0, 8, 16, 24, 32); check its accuracy by hand from its probabilities.
-  const second = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', previous: first.classifier });
+  // (photos 0, 8, 16, 24, 32); its accuracy checked by hand from its probabilities.
+  const second = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', previous: first.classifier });
   const valIds = ['p0', 'p8', 'p16', 'p24', 'p32'];
   const vf = new Float32Array(valIds.length * 12 * DIM);
-  valIds.forEach((id, i) => vf.set(pr.feats.get(id).data, i * 12 * DIM));
+  valIds.forEach((id, i) => vf.set(pr.feats.get(id).feat, i * 12 * DIM));
   const vt = valIds.flatMap((id) => pr.truth.get(id));
   const pp = await first.classifier.predict(vf);
   const k = first.classifier.labels.length;
@@ -89,29 +95,31 @@ test("train, judge against the previous classifier on the same validation points
   assert.match(second.record.reason, /on the same 60 validation points/);
 
   // The same data and seed again: equal accuracy, below 1.01x, so it is refused.
-  const third = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', previous: second.classifier });
+  const third = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', previous: second.classifier });
   assert.equal(third.record.valAccuracy, second.record.valAccuracy);
   assert.equal(third.record.accepted, false);
   assert.match(third.record.reason, /below 1\.01 x .*kept the previous one/);
 
-  // Suggestions: top 5 in score order of the engine's probabilities; confirmed points none;
-  // features of another extractor are never scored.
-  const photo = structuredClone(pr.photos[39]);
-  photo.points.forEach((p, i) => { if (i % 3) { p.confirmed = false; p.label = null; } });
-  const sug = await suggestionsFor(second.classifier, photo, pr.feats.get('p39'));
-  const probs = await second.classifier.predict(pr.feats.get('p39').data);
+  // Suggestions: top 5 in score order of the engine's probabilities, the top one as an
+  // unconfirmed label; confirmed points untouched; features of another extractor never scored.
+  const points = structuredClone(pr.photos[39].points);
+  points.forEach((p, i) => { if (i % 3) unconfirm(p); });
+  const out = await suggestedPoints(second.classifier, points, pr.feats.get('p39'));
+  const probs = await second.classifier.predict(pr.feats.get('p39').feat);
   const labels = second.classifier.labels;
-  sug.forEach((s, i) => {
-    if (i % 3 === 0) return assert.equal(s, null);
+  out.forEach((p, i) => {
+    if (i % 3 === 0) return assert.equal(p, points[i]);
     const order = labels.map((_, j) => j).sort((a, b) => probs[i * labels.length + b] - probs[i * labels.length + a]);
-    assert.deepEqual(s.map((x) => x.code), order.slice(0, 5).map((j) => labels[j]));
-    assert.ok(Math.abs(s[0].score - probs[i * labels.length + order[0]]) < 1e-7);
+    assert.deepEqual(p.suggestions.map((x) => x[0]), order.slice(0, 5).map((j) => labels[j]));
+    assert.ok(Math.abs(p.suggestions[0][1] - probs[i * labels.length + order[0]]) < 1e-7);
+    assert.equal(p.label, labels[order[0]]);
+    assert.equal(p.state, 'unconfirmed');
   });
-  assert.equal(await suggestionsFor(second.classifier, photo, { ...pr.feats.get('p39'), extractorId: 'ext-B' }), null);
+  assert.equal(await suggestedPoints(second.classifier, points, { ...pr.feats.get('p39'), extractorSha: 'ext-B' }), null);
 
   // A previous classifier of another extractor is not compared.
-  const other = makeProject(20, { extractorId: 'ext-B', seed: 5 });
-  const fresh = await trainAndJudge(polyp, { photos: other.photos, featuresOf: other.featuresOf, extractorId: 'ext-B', previous: second.classifier });
+  const other = makeProject(20, { extractorSha: 'ext-B', seed: 5 });
+  const fresh = await trainAndJudge(polyp, { photos: other.photos, featuresOf: other.featuresOf, extractorSha: 'ext-B', previous: second.classifier });
   assert.equal(fresh.record.accepted, true);
   assert.match(fresh.record.reason, /another extractor/);
   for (const c of [first, second, third, fresh]) await c.classifier.dispose();
@@ -121,20 +129,20 @@ test('training is cancellable at an epoch boundary', { skip: !built && 'wasm/dis
   const pr = makeProject(80);
   const ac = new AbortController();
   let last = 0;
-  await assert.rejects(trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A', epochs: 400, signal: ac.signal,
+  await assert.rejects(trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', epochs: 400, signal: ac.signal,
     onProgress: (e) => { last = e; if (e === 1) ac.abort(); } }), (e) => e.name === 'AbortError');
   assert.ok(last < 400, `stopped after epoch ${last} of 400`);
 });
 
 test("Alleviate keeps the engine curve's fraction at its accuracy, says the count, undoes", { skip: !built && 'wasm/dist not built' }, async () => {
   const pr = makeProject(48, { noise: 2.2 });                    // noisy: confidences spread out
-  const { classifier, record } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A' });
+  const { classifier, record } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A' });
   // The validation photos as machine-annotated photos (nothing confirmed), suggestions from the model.
   const val = [];
   for (let i = 0; i < 48; i += 8) {
     const p = structuredClone(pr.photos[i]);
-    p.points.forEach((q) => { q.confirmed = false; q.label = null; });
-    (await suggestionsFor(classifier, p, pr.feats.get(p.id))).forEach((s, k) => { p.points[k].suggestions = s; });
+    p.points.forEach(unconfirm);
+    p.points = await suggestedPoints(classifier, p.points, pr.feats.get(p.id));
     val.push(p);
   }
   const c = curve(record.evaluation);
@@ -154,12 +162,20 @@ test("Alleviate keeps the engine curve's fraction at its accuracy, says the coun
   assert.ok(tested >= 4, 'the thresholds cover the curve');
   const before = structuredClone(val);
   const plan = planAlleviate(val, 60);
-  applyChanges(val, plan.changes);
-  assert.ok(plan.changes.every((ch) => val.find((p) => p.id === ch.photoId).points[ch.index].confirmed));
+  const apply = (lists) => lists.forEach((l) => { val.find((p) => p.id === l.photoId).points = l.points; });
+  apply(pointLists(val, plan.changes, 'after'));
+  assert.ok(plan.changes.every((ch) => val.find((p) => p.id === ch.photoId).points[ch.index].state === 'confirmed'));
   assert.match(alleviateMessage(plan), new RegExp(`^Alleviate accepted ${plan.changes.length} of 72 points \\(\\d+%\\) at 60%$`));
-  applyChanges(val, undoPlan(plan).changes);
+  // Undo leaves alone a point the user relabelled since.
+  const touched = plan.changes[0];
+  const photo = val.find((p) => p.id === touched.photoId);
+  photo.points = photo.points.slice();
+  photo.points[touched.index] = { ...photo.points[touched.index], label: 'Turf' };
+  apply(pointLists(val, plan.changes, 'before'));
+  assert.equal(photo.points[touched.index].label, 'Turf');
+  photo.points[touched.index] = before.find((p) => p.id === touched.photoId).points[touched.index];
   assert.deepEqual(val, before);
-  assert.match(undoMessage(plan), /^Undid Alleviate: \d+ points back to unconfirmed$/);
+  assert.equal(undoMessage(80, 312), 'Undid Alleviate at 80%: 312 points back to unconfirmed');
   assert.equal(alleviateMessage({ threshold: 80, considered: 1250, changes: { length: 312 } }),
     'Alleviate accepted 312 of 1,250 points (25%) at 80%');
   await classifier.dispose();
@@ -167,12 +183,12 @@ test("Alleviate keeps the engine curve's fraction at its accuracy, says the coun
 
 test('exports: annotations CSV read back field by field, machine columns, covers, features zip', { skip: !built && 'wasm/dist not built' }, async () => {
   const pr = makeProject(24);
-  const { classifier } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorId: 'ext-A' });
+  const { classifier } = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A' });
   const photos = structuredClone(pr.photos.slice(0, 3));
   photos[1].name = 'reef, "north".jpg';
-  photos[1].points[2] = { ...photos[1].points[2], confirmed: false, label: null, suggestions: [{ code: 'Sand', score: 0.7 }] };
-  photos[2].points.forEach((p) => { p.confirmed = false; p.label = null; p.suggestions = null; });
-  assert.deepEqual(photos.map(photoStatus), ['Confirmed', 'Unconfirmed', 'Unclassified']);
+  photos[1].points[2] = { ...photos[1].points[2], state: 'unconfirmed', label: 'Sand', suggestions: [['Sand', 0.7]] };
+  photos[2].points.forEach(unconfirm);
+  assert.deepEqual(photos.map((p) => photoStatus(p.points)), ['Confirmed', 'Unconfirmed', 'Unclassified']);
 
   const plain = await annotationsCsv(polyp, photos);
   assert.equal(plain.split('\r\n')[0], 'Name,Row,Column,Label code');
@@ -184,6 +200,7 @@ test('exports: annotations CSV read back field by field, machine columns, covers
   assert.deepEqual([...back.cols], want.cols);
   assert.deepEqual(back.labels, want.labels);
   assert.equal(back.names[12], 'reef, "north".jpg');
+  assert.deepEqual(back.labels.slice(0, 12), pr.truth.get('p0'));
 
   const full = await annotationsCsv(polyp, photos, { classifier, featuresOf: pr.featuresOf, machine: true, unannotated: true, pointNumbers: true });
   const lines = full.trim().split('\r\n');
@@ -192,7 +209,7 @@ test('exports: annotations CSV read back field by field, machine columns, covers
   assert.deepEqual(head.slice(4, 14), [1, 2, 3, 4, 5].flatMap((n) => [`Machine suggestion ${n}`, `Machine confidence ${n}`]));
   assert.equal(head.at(-1), 'Point number');
   assert.equal(lines.length, 1 + 36);
-  const probs = await classifier.predict(pr.feats.get('p0').data);
+  const probs = await classifier.predict(pr.feats.get('p0').feat);
   const L = classifier.labels;
   const cells = lines[5].split(',');                              // photo 0, point 4
   assert.equal(cells.at(-1), '5');
@@ -216,7 +233,7 @@ test('exports: annotations CSV read back field by field, machine columns, covers
   const npz = await polyp.readNpz(entries[1].data);
   assert.deepEqual([...npz.rows], photos[1].points.map((p) => p.row));
   assert.deepEqual([...npz.cols], photos[1].points.map((p) => p.col));
-  assert.deepEqual(npz.features, pr.feats.get('p1').data);
+  assert.deepEqual(npz.features, pr.feats.get('p1').feat);
   await classifier.dispose();
 });
 

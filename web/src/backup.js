@@ -8,7 +8,7 @@
 // so every ArrayBuffer, typed array, Blob/File and Date is replaced by a tagged reference
 // ({ [TAG]: kind, ... }) and restored to the same type. Nothing here knows the app's schema:
 // the store says which records belong to a project (web/src/backup-page.js).
-import { zipFiles, unzipFiles } from '../../wasm/polyp.js';
+import { zipFiles, unzipFiles } from '../../wasm/zip.js';
 
 export const FORMAT = 'polyp-project-backup';
 export const FORMAT_VERSION = 1;

@@ -2,24 +2,19 @@
 // CSV (polyp.exportAnnotationsCsv; machine suggestion/confidence columns from the active
 // classifier's scores of the stored features), CoralNet's percent-cover CSV (percentCoverCsv),
 // the features as pyspacer `.featurevector` files in a zip (featuresToNpz + zipFiles) and the
-// model file. Plain data in (photo = { id, name, points: [{ row, col, label, confirmed,
-// suggestions }] }), text/Blob out; the page glue (web/src/export-page.js) offers downloads.
-import { percentCoverCsv, zipFiles } from '../../wasm/polyp.js';
+// model file. Plain data in (photo = { id, name, points } with the store's points), text or
+// Blob out; the Export page (export-page.js) offers them as downloads.
+import { percentCoverCsv } from '../../wasm/survey.js';
+import { zipFiles } from '../../wasm/zip.js';
+import { featuresMatch } from './extract.js';
+import { photoStatus } from './store.js';
 
-/** CoralNet's photo status: Unclassified (no label yet), Unconfirmed (machine labels not all
- * confirmed), Confirmed (every point confirmed). */
-export function photoStatus(photo) {
-  const pts = photo.points;
-  if (pts.length && pts.every((p) => p.confirmed && p.label)) return 'Confirmed';
-  if (pts.some((p) => (p.confirmed && p.label) || (p.suggestions && p.suggestions.length))) return 'Unconfirmed';
-  return 'Unclassified';
-}
+const confirmedLabel = (p) => (p.state === 'confirmed' && p.label ? p.label : null);
 
-/** A point's label as the statistics count it: the confirmed label, else the machine's top
- * suggestion (CoralNet counts unconfirmed robot annotations in its covers), else null. */
+/** A point's label as the statistics count it: confirmed, or the machine's unconfirmed label
+ * (CoralNet counts unconfirmed robot annotations in its covers); null when unannotated. */
 export function effectiveLabel(p) {
-  if (p.confirmed && p.label) return p.label;
-  return p.suggestions && p.suggestions.length ? p.suggestions[0].code : null;
+  return p.state === 'unannotated' ? null : p.label || null;
 }
 
 /**
@@ -31,7 +26,7 @@ export function annotationRows(photos, { unannotated = false } = {}) {
   const names = [], rows = [], cols = [], labels = [], refs = [];
   for (const photo of photos) {
     photo.points.forEach((p, index) => {
-      const label = p.confirmed && p.label ? p.label : null;
+      const label = confirmedLabel(p);
       if (!label && !unannotated) return;
       names.push(photo.name); rows.push(p.row); cols.push(p.col); labels.push(label);
       refs.push({ photoId: photo.id, index });
@@ -41,12 +36,11 @@ export function annotationRows(photos, { unannotated = false } = {}) {
 }
 
 /**
- * CoralNet's annotations CSV text: `Name,Row,Column,Label code`, with `machine` the
+ * CoralNet's annotations CSV text: `Name,Row,Column,Label code`; with `machine` the
  * `Machine suggestion n` / `Machine confidence n` columns (n = 1..5) from `classifier`'s
- * scores of each photo's stored features (blank where a photo has none of its extractor),
- * with `unannotated` also the points without a confirmed label, with `pointNumbers` a last
- * `Point number` column (1-based, the photo's point order, as the annotation tool numbers
- * its markers).
+ * scores of each photo's stored features (blank where a photo has none that match its points
+ * and extractor); with `unannotated` also the points without a confirmed label; with
+ * `pointNumbers` a last `Point number` column (1-based, the annotation tool's marker number).
  */
 export async function annotationsCsv(polyp, photos, { classifier = null, featuresOf = null, machine = false, unannotated = false, pointNumbers = false } = {}) {
   const r = annotationRows(photos, { unannotated });
@@ -59,19 +53,20 @@ export async function annotationsCsv(polyp, photos, { classifier = null, feature
     r.refs.forEach((ref, i) => { if (!byPhoto.has(ref.photoId)) byPhoto.set(ref.photoId, []); byPhoto.get(ref.photoId).push(i); });
     for (const photo of photos) {
       const idx = byPhoto.get(photo.id);
-      if (!idx) continue;
-      const f = featuresOf(photo);
-      if (!f || f.extractorId !== classifier.extractorId || f.dim !== classifier.featureDim) continue;
-      const sel = new Float32Array(idx.length * f.dim);
-      idx.forEach((i, j) => { const k0 = r.refs[i].index; sel.set(f.data.subarray(k0 * f.dim, (k0 + 1) * f.dim), j * f.dim); });
+      const f = idx && featuresOf(photo);
+      if (!f || f.extractorSha !== classifier.extractorId || !featuresMatch(f, photo.points)) continue;
+      const dim = f.feat.length / f.rows.length;
+      if (dim !== classifier.featureDim) continue;
+      const sel = new Float32Array(idx.length * dim);
+      idx.forEach((i, j) => { const q = r.refs[i].index; sel.set(f.feat.subarray(q * dim, (q + 1) * dim), j * dim); });
       const p = await classifier.predict(sel);
       idx.forEach((i, j) => probs.set(p.subarray(j * k, (j + 1) * k), i * k));
     }
   }
   let csv = await polyp.exportAnnotationsCsv(r, machine ? { classifier, probs } : {});
   if (pointNumbers) {
-    // The library writes one CRLF-terminated line per row (a photo name never holds a line
-    // break: the store refuses one), so the column is appended line by line.
+    // The library writes one CRLF-terminated line per row (photo names come from file names,
+    // which hold no line break), so the column is appended line by line.
     const lines = csv.split('\r\n');
     if (lines.at(-1) === '') lines.pop();
     if (lines.length !== r.names.length + 1) throw new Error(`export: ${lines.length - 1} CSV lines for ${r.names.length} points`);
@@ -83,19 +78,19 @@ export async function annotationsCsv(polyp, photos, { classifier = null, feature
 /** CoralNet's percent-cover CSV of the photos (labelset codes in column order). */
 export function coverCsv(photos, codes) {
   return percentCoverCsv(photos.map((p, i) => ({
-    id: i + 1, name: p.name, status: photoStatus(p), labels: p.points.map(effectiveLabel),
+    id: i + 1, name: p.name, status: photoStatus(p.points), labels: p.points.map(effectiveLabel),
   })), codes);
 }
 
 /** The features as pyspacer `.featurevector` files (`<photo name>.featurevector`) in a zip
- * Blob; photos without features are left out and counted. */
+ * Blob: { blob, files, missing } (photos without matching features are left out, counted). */
 export async function featuresZip(polyp, photos, featuresOf) {
   const entries = [];
   let missing = 0;
   for (const photo of photos) {
     const f = featuresOf(photo);
-    if (!f) { missing++; continue; }
-    const npz = await polyp.featuresToNpz(photo.points.map((p) => [p.row, p.col]), f.data, f.dim);
+    if (!f || !photo.points.length || !featuresMatch(f, photo.points)) { missing++; continue; }
+    const npz = await polyp.featuresToNpz(photo.points.map((p) => [p.row, p.col]), f.feat, f.feat.length / f.rows.length);
     entries.push({ name: `${photo.name}.featurevector`, data: npz });
   }
   return { blob: await zipFiles(entries), files: entries.length, missing };
