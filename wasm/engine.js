@@ -155,6 +155,31 @@ export class Engine {
 
   freeImage(img) { this.m._polyp_wasm_image_free(img); }
 
+  /**
+   * The 224x224 patches the extractor sees at points [row, col] (Uint32Array of pairs): the
+   * core's polyp_patch_crop (reflect padding, [0,1] floats) returned as RGB bytes (value x 255,
+   * exact), n x 224 x 224 x 3, for showing a point's patch.
+   */
+  cropPatches(img, rowcol) {
+    this.need('image', '_polyp_wasm_image_crop');
+    const n = rowcol.length / 2;
+    const side = 224;
+    const out = new Uint8Array(n * side * side * 3);
+    const fP = this.alloc(side * side * 3 * 4);
+    try {
+      for (let i = 0; i < n; i++) {
+        const st = this.m._polyp_wasm_image_crop(img, rowcol[2 * i], rowcol[2 * i + 1], fP, this.err);
+        if (st !== 0) this.fail();
+        const f = new Float32Array(this.buffer(), fP, side * side * 3);
+        const o = out.subarray(i * side * side * 3, (i + 1) * side * side * 3);
+        for (let k = 0; k < f.length; k++) o[k] = Math.round(f[k] * 255);
+      }
+    } finally {
+      this.free(fP);
+    }
+    return out;
+  }
+
   // ---- weights and extraction
   /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
   loadWeights(bytes, { batchSize = 0 } = {}) {

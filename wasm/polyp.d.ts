@@ -224,6 +224,10 @@ export declare class Polyp {
   decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
   /** The same, with the decoded RGB bytes (height x width x 3, row-major). */
   decodeImage(image: Bytes, options: CallOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
+  /** The 224x224 patch around every point exactly as the extractor sees it (the core's crop:
+   * centred at patch pixel (112, 112), reflect-padded at the borders), as RGB bytes: n x 224 x
+   * 224 x 3, row-major, point after point. For showing a point's patch. */
+  cropPatches(image: Bytes, points: Points, options?: CallOptions): Promise<ImageInfo & { npoints: number; size: 224; patches: Uint8Array }>;
   /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
   extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
   /** pyspacer .featurevector (npz) bytes for points and their features. */

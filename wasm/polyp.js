@@ -186,6 +186,13 @@ export class Polyp {
     return this.client.call('decodeImage', { image: img, pixels }, t);
   }
 
+  /** The 224x224 RGB patches the extractor sees at the points (n x 224 x 224 x 3 bytes). */
+  cropPatches(image, points, { transfer = false } = {}) {
+    const [img, t] = ownBuffer(image, transfer);
+    const rowcol = pointsToRowcol(points);
+    return this.client.call('cropPatches', { image: img, points: rowcol }, [...t, rowcol.buffer]);
+  }
+
   /** Features of every point of one image: { features: Float32Array(n*1280), width, height, ... }. */
   extract(image, points, { transfer = false, signal, onProgress, chunk } = {}) {
     const [img, t] = ownBuffer(image, transfer);

@@ -22,6 +22,9 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   const label: string | null = csv.labels[0];
   try {
     await polyp.decodeImage(new Uint8Array(4));
+    const crop = await polyp.cropPatches(new Uint8Array(4), [[0, 0]]);
+    const patchBytes: Uint8Array = crop.patches;
+    void patchBytes;
   } catch (e) {
     if (e instanceof PolypError && e.statusName === 'format') console.log(e.status);
   }
