@@ -20,6 +20,7 @@ function ProjectsPage() {
       <label>Project name <input name="name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} placeholder="e.g. Reef survey 2026" /></label>
       <button type="submit" class="primary">New project</button>
     </form>
+    <p><a href="#/restore">Restore project</a> from a backup file.</p>
     ${projects && projects.length === 0 && html`<p>No project yet.</p>`}
     ${projects && projects.length > 0 && html`
       <ul class="cards" aria-label="Your projects">
