@@ -8,7 +8,11 @@
 // so every ArrayBuffer, typed array, Blob/File and Date is replaced by a tagged reference
 // ({ [TAG]: kind, ... }) and restored to the same type. Nothing here knows the app's schema:
 // the store says which records belong to a project (web/src/backup-page.js).
+import { useState } from 'preact/hooks';
 import { zipFiles, unzipFiles } from '../../wasm/zip.js';
+import { html, useApp } from './ui.js';
+import { registerPage, navigate, pathFor } from './router.js';
+import { DB_VERSION, uid } from './store.js';
 
 export const FORMAT = 'polyp-project-backup';
 export const FORMAT_VERSION = 1;
@@ -120,3 +124,114 @@ export async function readBackup(file) {
   for (const [name, records] of Object.entries(manifest.stores || {})) stores[name] = await decodeValue(records, files);
   return { meta: manifest.meta || {}, createdAt: manifest.createdAt, stores };
 }
+
+// ---------------------------------------------------------------------- store glue + page
+
+/** Every record of one project, by store, read through the store's API (weights included,
+ * so a restored project extracts offline on the other machine; the test network's are
+ * rebuilt, not stored). */
+export async function projectRecords(store, projectId) {
+  const project = await store.getProject(projectId);
+  if (!project) throw new RangeError(`no project ${projectId}`);
+  const photos = await store.listPhotos(projectId);
+  const blobs = [];
+  for (const p of photos) {
+    const blob = await store.getPhotoBlob(p);
+    if (!blob) throw new RangeError(`${p.name}: the photo's bytes are missing from this browser`);
+    blobs.push({ hash: p.hash, blob });
+  }
+  const features = [];
+  for (const p of photos) features.push(...await store.db.getAllFromIndex('features', 'photoId', p.id));
+  const shas = new Set([project.extractor && project.extractor.sha256, ...features.map((f) => f.extractorSha)].filter(Boolean));
+  const weights = [];
+  for (const sha of shas) { const w = await store.getWeights(sha); if (w) weights.push(w); }
+  return {
+    projects: [project], photos, blobs, features, weights,
+    annotations: await store.listAnnotations(projectId),
+    classifiers: await store.listClassifiers(projectId),
+  };
+}
+
+/** "Back up project": the project as one file (a Blob) and its name. */
+export async function backupProject(store, projectId) {
+  const stores = await projectRecords(store, projectId);
+  const p = stores.projects[0];
+  const blob = await writeBackup(stores, { app: 'polyp', schema: DB_VERSION, project: p.name });
+  const safe = p.name.replace(/[^\w.-]+/g, '_').slice(0, 60) || 'project';
+  return { blob, name: `${safe}.polyp-backup.zip`, counts: countsOf(stores) };
+}
+
+function countsOf(stores) {
+  const points = stores.annotations.reduce((n, a) => n + a.points.length, 0);
+  const confirmed = stores.annotations.reduce((n, a) => n + a.points.filter((q) => q.state === 'confirmed').length, 0);
+  return { photos: stores.photos.length, points, confirmed, features: stores.features.length, classifiers: stores.classifiers.length };
+}
+
+/**
+ * "Restore project": writes a backup's project into this browser through the store's API
+ * (photos re-hashed and stored by content, points, features, classifiers, weights). A project
+ * whose id this browser already holds is restored as a copy with a new id. Resolves to
+ * { project, counts, message }.
+ */
+export async function restoreProject(store, file) {
+  const { stores, meta } = await readBackup(file);
+  const rec = (stores.projects || [])[0];
+  if (!rec) throw new RangeError('restore: the backup holds no project');
+  if (meta.schema > DB_VERSION) throw new RangeError(`restore: the backup comes from a newer app (schema ${meta.schema}, this one reads ${DB_VERSION}): update the app`);
+  const copy = !!(await store.getProject(rec.id));
+  // Alleviate's undo record names photo ids of the other browser: the threshold is kept.
+  const alleviate = rec.alleviate ? { ...rec.alleviate, seq: null, changes: [], undone: true } : null;
+  const project = await store.createProject({ ...rec, id: copy ? uid() : rec.id, name: copy ? `${rec.name} (restored)` : rec.name, alleviate });
+  const blobOf = new Map((stores.blobs || []).map((b) => [b.hash, b.blob]));
+  const ids = new Map();
+  for (const ph of stores.photos || []) {
+    const blob = blobOf.get(ph.hash);
+    if (!blob) throw new RangeError(`restore: the backup lacks the bytes of ${ph.name}`);
+    const file = new File([blob], ph.name, { type: blob.type });
+    const { photo } = await store.addPhoto(project.id, file, { width: ph.width, height: ph.height, truncated: ph.truncated });
+    if (photo.hash !== ph.hash) throw new RangeError(`restore: ${ph.name} is damaged (its bytes do not hash to the recorded ${ph.hash.slice(0, 12)})`);
+    await store.updatePhoto(photo.id, { added: ph.added });
+    ids.set(ph.id, photo.id);
+  }
+  const changes = (stores.annotations || []).filter((a) => ids.has(a.photoId)).map((a) => ({ photoId: ids.get(a.photoId), points: a.points }));
+  if (changes.length) await store.changePoints(project.id, 'restore', changes, { undoable: false });
+  for (const f of stores.features || []) if (ids.has(f.photoId)) await store.putFeatures({ ...f, photoId: ids.get(f.photoId) });
+  for (const w of stores.weights || []) if (!(await store.getWeights(w.sha256))) await store.putWeights(w);
+  for (const c of stores.classifiers || []) await store.putClassifier({ ...c, projectId: project.id });
+  const counts = countsOf({ ...stores, annotations: changes, photos: stores.photos || [], features: stores.features || [], classifiers: stores.classifiers || [] });
+  const message = `Restored "${project.name}": ${counts.photos} photos, ${counts.points} points (${counts.confirmed} confirmed), ` +
+    `${counts.features} feature files, ${counts.classifiers} classifiers${copy ? ' (a copy: this browser already had the project)' : ''}.`;
+  return { project, counts, message };
+}
+
+function RestorePage() {
+  const { store } = useApp();
+  const [msg, setMsg] = useState('');
+  const [busy, setBusy] = useState(false);
+  const onFile = async (e) => {
+    const f = e.currentTarget.files && e.currentTarget.files[0];
+    e.currentTarget.value = '';
+    if (!f) return;
+    setBusy(true);
+    setMsg(`Restoring ${f.name}…`);
+    try {
+      const r = await restoreProject(store, f);
+      setMsg(r.message);
+      setTimeout(() => navigate(pathFor('photos', { projectId: r.project.id })), 1200);
+    } catch (err) {
+      setMsg(`Could not restore ${f.name}: ${err.message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <h1>Restore project</h1>
+    <p class="lead">Open a backup file made with "Back up project" (on this machine or another): the project comes back
+      with its photos, points, features and classifiers. Nothing is uploaded.</p>
+    <label class="file primary">Restore project
+      <input type="file" accept=".zip,application/zip" onChange=${onFile} disabled=${busy} /></label>
+    <p class="status" role="status">${msg}</p>
+    <p><a href="#/">All projects</a></p>`;
+}
+
+registerPage({ id: 'restore', path: '/restore', title: 'Restore project', component: RestorePage });

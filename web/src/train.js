@@ -187,10 +187,13 @@ export async function activeClassifier(app, project) {
   return loaded.get(project.classifierId);
 }
 
-/** The project's photos with their points and a sync lookup of their stored features. */
+/** The project's photos (in the order they were added) with their points, and a sync
+ * lookup of their stored features of the project's extractor. */
 export async function projectData(store, project) {
   const [photos, anns] = await Promise.all([store.listPhotos(project.id), store.listAnnotations(project.id)]);
   const byPhoto = new Map(anns.map((a) => [a.photoId, a.points]));
+  // The stable order CoralNet's split needs: the order photos were added (a backup keeps it).
+  photos.sort((a, b) => a.added - b.added || a.name.localeCompare(b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const list = photos.map((p) => ({ id: p.id, name: p.name, points: byPhoto.get(p.id) || [] }));
   const feats = new Map();
   if (project.extractor) {
