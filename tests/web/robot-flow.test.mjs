@@ -18,7 +18,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { launch, openApp, screenshot, profileDir, cleanup, queueIdle, skip, haveTestdata, TESTDATA } from './harness.mjs';
+import { launch, openApp, screenshot, profileDir, cleanup, queueIdle, skip, haveTestdata, TESTDATA, ROOT } from './harness.mjs';
 
 const why = skip || (!haveTestdata && 'needs ../shared/testdata');
 const CODES = ['SU_sand', 'SU_cob', 'SI_kelpBry'];
@@ -35,6 +35,14 @@ async function until(page, fn, arg, timeout = 120000) {
     if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${String(fn).slice(0, 120)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+// axe-core (npm) on the page as it is: no serious or critical violation.
+async function axeCheck(page, what) {
+  await page.addScriptTag({ content: readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8') });
+  const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.help} (${x.nodes.length}: ${x.nodes[0].target})`));
+  assert.deepEqual(v, [], `${what}: axe`);
 }
 
 function pickPhotos() {
@@ -138,6 +146,7 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     }
     await page.waitForFunction(() => [...document.querySelectorAll('.patch canvas')].every((c) => c.getContext('2d').getImageData(112, 112, 1, 1).data[3] === 255), null, { timeout: 60000 });
     await screenshot(page, 'robot-review');
+    await axeCheck(page, 'Review');
 
     // "Train now": same photos, same seed, so the same accuracy: the rule (>= 1.01x) decides.
     await page.goto(`${app.server.url}/#/p/${pid}/classifier`);
@@ -155,6 +164,7 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     }, pid);
     await page.getByLabel('Validation accuracy').getByText(`${(100 * active).toFixed(1)}%`).waitFor();
     await screenshot(page, 'robot-classifier');
+    await axeCheck(page, 'Classifier');
 
     // Alleviate at the median machine confidence: counted here with the curve's rule.
     const machineNow = [];
@@ -217,9 +227,11 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     assert.deepEqual(cover[1].slice(4), codes.map((c) => (100 * ph0.points.filter((p) => p.label === c).length / 6).toFixed(3)));
     assert.equal(cover.at(-1)[0], 'ALL IMAGES');
     await screenshot(page, 'robot-export');
+    await axeCheck(page, 'Export');
     await page.goto(`${app.server.url}/#/p/${pid}/stats`);
     await page.getByRole('table', { name: 'Percent cover, all photos' }).waitFor();
     await screenshot(page, 'robot-stats');
+    await axeCheck(page, 'Statistics');
 
     // Back up, then restore in a fresh profile.
     await page.goto(`${app.server.url}/#/p/${pid}/export`);
@@ -262,12 +274,44 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     await page2.goto(`${app.server.url}/#/p/${pid2}/review`);
     await page2.getByRole('button', { name: `${machine[0].photo} point ${machine[0].index + 1}: ${machine[0].code} [${Math.floor(100 * machine[0].score)}%]`, exact: true }).waitFor();
     await screenshot(page2, 'robot-restored-review');
+    // Keyboard on the grid: Space selects the focused patch, Enter confirms the selection.
+    const grid = page2.getByRole('grid', { name: 'Machine points' });
+    await grid.getByRole('button').first().focus();
+    await page2.keyboard.press('Space');
+    await grid.getByRole('button', { pressed: true }).waitFor();
+    await page2.keyboard.press('Enter');
+    await page2.getByRole('status', { name: 'Review status' }).getByText('Confirmed 1 point.', { exact: true }).waitFor();
+    const confirmedNow = await page2.evaluate(async (id) => (await window.polypApp.store.listAnnotations(id))
+      .reduce((n, a) => n + a.points.filter((p) => p.state === 'confirmed').length, 0), pid2);
+    assert.equal(confirmedNow, 22 * 6 + 1);
+    await page2.goto(`${app.server.url}/#/restore`);
+    await page2.getByLabel('Restore project').waitFor();
+    await axeCheck(page2, 'Restore');
 
-    for (const r of [...app.requests, ...app2.requests]) {
-      assert.ok(r.url.startsWith(app.server.url) || r.url.startsWith('blob:') || r.url.startsWith('data:'), `request off the origin: ${r.url}`);
+    await app2.close({ keepServer: true });
+
+    // Touch, on a tablet-sized viewport: tap two patches, then "Relabel selected".
+    const seen = [app, app2];
+    const app3 = await launch({ profile: profile2, server: app.server, viewport: { width: 820, height: 1180 }, hasTouch: true, isMobile: true });
+    app2 = app3;
+    seen.push(app3);
+    const page3 = app3.page;
+    await openApp(page3, app.server.url, `/p/${pid2}/review`);
+    const cells = page3.getByRole('grid', { name: 'Machine points' }).getByRole('button');
+    await cells.nth(0).tap();
+    await cells.nth(1).tap();
+    await page3.getByLabel('Relabel as').selectOption('SU_sand');
+    await page3.getByRole('button', { name: 'Relabel selected' }).tap();
+    await page3.getByRole('status', { name: 'Review status' }).getByText('Relabelled 2 points as SU_sand.', { exact: true }).waitFor();
+    await screenshot(page3, 'robot-review-tablet');
+
+    for (const a of seen) {
+      for (const r of a.requests) {
+        assert.ok(r.url.startsWith(app.server.url) || r.url.startsWith('blob:') || r.url.startsWith('data:'), `request off the origin: ${r.url}`);
+      }
+      assert.deepEqual(a.errors, []);
     }
-    assert.deepEqual(app.errors.filter((e) => !/favicon/.test(e)), []);
-    assert.deepEqual(app2.errors.filter((e) => !/favicon/.test(e)), []);
+    assert.ok(seen.every((a) => a.requests.length > 0));
   } finally {
     if (app2) await app2.close({ keepServer: true });
     await app.close();

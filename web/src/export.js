@@ -137,7 +137,8 @@ function ExportPage({ params }) {
     const { photos } = await projectData(store, project);
     const csv = coverCsv(photos, project.labelset.map((l) => l.code));
     download('percent_covers.csv', new Blob([csv], { type: 'text/csv' }));
-    return `Exported the percent cover of ${plural(csv.split('\r\n').length - 2, 'row')} to percent_covers.csv.`;
+    const n = photos.filter((p) => p.points.some(effectiveLabel)).length;
+    return `Exported the percent cover of ${plural(n, 'photo')}${n > 1 ? ' and their mean' : ''} to percent_covers.csv.`;
   });
   const exportFeatures = run('Export features', async () => {
     const polyp = await app.getPolyp();

@@ -15,9 +15,10 @@ const fmt = (f) => (Number.isNaN(f) ? '–' : (100 * f).toFixed(1));
 function CoverChart({ pc, colors }) {
   const W = 640, rowH = 26, left = 90, right = 20, top = 24;
   const H = top + pc.codes.length * rowH + 24;
-  const max = Math.max(0.05, ...pc.codes.map((_, j) => (pc.mean[j] || 0) + (pc.se[j] || 0)));
+  // The axis ends at the next 10% above the longest bar with its error bar.
+  const max = Math.min(1, Math.ceil(10 * Math.max(0.05, ...pc.codes.map((_, j) => (pc.mean[j] || 0) + (pc.se[j] || 0)))) / 10);
   const x = (f) => left + (f / max) * (W - left - right);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => t * max);
+  const ticks = Array.from({ length: Math.round(max * 10) + 1 }, (_, i) => i / 10).filter((t, i, all) => all.length <= 6 || i % 2 === 0);
   return html`
     <svg viewBox=${`0 0 ${W} ${H}`} width="100%" style="max-width:${W}px" role="img"
       aria-label=${`Mean percent cover per label over ${pc.n} photos, with standard error bars`}>
