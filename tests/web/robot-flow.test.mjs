@@ -17,6 +17,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { launch, openApp, screenshot, profileDir, cleanup, queueIdle, skip, haveTestdata, TESTDATA, ROOT } from './harness.mjs';
 
@@ -226,6 +227,39 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     assert.deepEqual(cover[1].slice(1, 4), [ph0.name, 'Confirmed', '6']);
     assert.deepEqual(cover[1].slice(4), codes.map((c) => (100 * ph0.points.filter((p) => p.label === c).length / 6).toFixed(3)));
     assert.equal(cover.at(-1)[0], 'ALL IMAGES');
+    // Features as pyspacer files, read back with numpy; the model file as stored.
+    const [dl4] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export features' }).click()]);
+    const py = spawnSync('/usr/bin/python3', ['-c', `
+import sys, io, zipfile, numpy as np, json
+z = zipfile.ZipFile(sys.argv[1]); out = {}
+for n in z.namelist():
+    f = np.load(io.BytesIO(z.read(n)))
+    out[n] = [f['meta'].tolist(), f['rows'].tolist(), f['cols'].tolist(), float(f['feat'].sum()), list(f['feat'].shape)]
+print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const npz = JSON.parse(py.stdout);
+    assert.equal(Object.keys(npz).length, 24);
+    const sums = await page.evaluate(async (id) => {
+      const { store } = window.polypApp;
+      const p = await store.getProject(id);
+      const out = {};
+      for (const ph of await store.listPhotos(id)) out[ph.name] = Array.from((await store.getFeatures(ph.id, p.extractor.sha256)).feat).reduce((a, b) => a + b, 0);
+      return out;
+    }, pid);
+    for (const ph of s.photos) {
+      const [meta, r, c, sum, shape] = npz[`${ph.name}.featurevector`];
+      assert.deepEqual(meta, [1, 6, 1280]);
+      assert.deepEqual([r, c], [ph.points.map((q) => q.row), ph.points.map((q) => q.col)]);
+      assert.deepEqual(shape, [6, 1280]);
+      assert.ok(Math.abs(sum - sums[ph.name]) < 1e-3 * (1 + Math.abs(sum)), `${ph.name} features`);
+    }
+    const [dl5] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export model' }).click()]);
+    const model = readFileSync(await dl5.path());
+    const stored = await page.evaluate(async (id) => {
+      const { store } = window.polypApp;
+      return Array.from((await store.getClassifier((await store.getProject(id)).classifierId)).bytes);
+    }, pid);
+    assert.deepEqual([...model], stored);
     await screenshot(page, 'robot-export');
     await axeCheck(page, 'Export');
     await page.goto(`${app.server.url}/#/p/${pid}/stats`);
