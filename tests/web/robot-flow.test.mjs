@@ -51,16 +51,16 @@ function pickPhotos() {
   const by = new Map(CODES.map((c) => [c, []]));
   for (const l of lines) {
     const [image, row, col, label] = l.split(',');
-    if (by.has(label) && by.get(label).length < PER) by.get(label).push({ path: join(TESTDATA, 'seattle-patches', image), row: +row, col: +col });
+    if (by.has(label) && by.get(label).length < PER + 1) by.get(label).push({ path: join(TESTDATA, 'seattle-patches', image), row: +row, col: +col });
   }
   // Interleaved, so every split of the stable order holds every label.
   const out = [];
   for (let i = 0; i < PER; i++) for (const c of CODES) out.push(by.get(c)[i]);
-  return out;
+  return { photos: out, extra: by.get(CODES[0])[PER] };
 }
 
 test('classifier side: schedule, suggestions, Alleviate and undo, exports, backup and restore', { skip: why, timeout: 900000 }, async () => {
-  const photos = pickPhotos();
+  const { photos, extra } = pickPhotos();
   const profile = profileDir(), profile2 = profileDir();
   const csvPath = join(profile2, '..', `robot-points-${process.pid}.csv`);
   // Photos 0..21 fully labelled (point k of photo i gets CODES[(i + k) % 3]); 22 and 23 not.
@@ -308,6 +308,34 @@ print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
     await page2.goto(`${app.server.url}/#/p/${pid2}/review`);
     await page2.getByRole('button', { name: `${machine[0].photo} point ${machine[0].index + 1}: ${machine[0].code} [${Math.floor(100 * machine[0].score)}%]`, exact: true }).waitFor();
     await screenshot(page2, 'robot-restored-review');
+    // A photo added to the restored project is extracted there (the test network rebuilt) and
+    // gets the active classifier's suggestions as soon as its features exist.
+    const extraCsv = join(profile2, '..', `robot-extra-${process.pid}.csv`);
+    writeFileSync(extraCsv, ['Name,Row,Column', ...OFFSETS.map(([dr, dc]) => `${basename(extra.path)},${extra.row + dr},${extra.col + dc}`)].join('\n') + '\n');
+    await page2.goto(`${app.server.url}/#/p/${pid2}`);
+    await page2.getByLabel('Add photos').setInputFiles(extra.path);
+    await queueIdle(page2);
+    await page2.getByLabel('Import points CSV').setInputFiles(extraCsv);
+    const extraPoints = await until(page2, async ([id, name]) => {
+      const ph = (await window.polypApp.store.listPhotos(id)).find((p) => p.name === name);
+      const a = ph && await window.polypApp.store.getAnnotations(ph.id);
+      return a && a.points.length === 6 && a.points.every((p) => p.state === 'unconfirmed' && p.suggestions && p.suggestions.length) && a.points;
+    }, [pid2, basename(extra.path)], 240000).catch(async (e) => {
+      const why = await page2.evaluate(async ([id, name]) => {
+        const { store, queue } = window.polypApp;
+        const ph = (await store.listPhotos(id)).find((p) => p.name === name);
+        const p = await store.getProject(id);
+        const a = ph && await store.getAnnotations(ph.id);
+        const f = ph && await store.getFeatures(ph.id, p.extractor.sha256);
+        return JSON.stringify({ photo: !!ph, points: a && a.points, features: !!f, lastError: queue.lastError, jobs: queue.jobs.length, clf: p.classifierId });
+      }, [pid2, basename(extra.path)]);
+      throw new Error(`${e.message}: ${why} ${page2.url()} ${app2.errors.join(' | ')}`);
+    });
+    cleanup(extraCsv);
+    await queueIdle(page2);
+    await page2.goto(`${app.server.url}/#/p/${pid2}/review`);
+    await page2.getByRole('button', { name: `${basename(extra.path)} point 1: ${extraPoints[0].label} [${Math.floor(100 * extraPoints[0].suggestions[0][1])}%]`, exact: true }).waitFor();
+
     // Keyboard on the grid: Space selects the focused patch, Enter confirms the selection.
     const grid = page2.getByRole('grid', { name: 'Machine points' });
     await grid.getByRole('button').first().focus();

@@ -195,9 +195,10 @@ export async function restoreProject(store, file) {
   }
   const changes = (stores.annotations || []).filter((a) => ids.has(a.photoId)).map((a) => ({ photoId: ids.get(a.photoId), points: a.points }));
   if (changes.length) await store.changePoints(project.id, 'restore', changes, { undoable: false });
-  for (const f of stores.features || []) if (ids.has(f.photoId)) await store.putFeatures({ ...f, photoId: ids.get(f.photoId) });
+  // Classifiers and weights before the features: a feature write asks for suggestions at once.
   for (const w of stores.weights || []) if (!(await store.getWeights(w.sha256))) await store.putWeights(w);
   for (const c of stores.classifiers || []) await store.putClassifier({ ...c, projectId: project.id });
+  for (const f of stores.features || []) if (ids.has(f.photoId)) await store.putFeatures({ ...f, photoId: ids.get(f.photoId) });
   const counts = countsOf({ ...stores, annotations: changes, photos: stores.photos || [], features: stores.features || [], classifiers: stores.classifiers || [] });
   const message = `Restored "${project.name}": ${counts.photos} photos, ${counts.points} points (${counts.confirmed} confirmed), ` +
     `${counts.features} feature files, ${counts.classifiers} classifiers${copy ? ' (a copy: this browser already had the project)' : ''}.`;

@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { html, useApp, useStoreValue } from './ui.js';
 import { registerPage } from './router.js';
 import { TESTNET_WARNING } from './engine.js';
-import { queueTraining, annotatedCount, projectData, trainingSet } from './train.js';
+import { queueTraining, annotatedCounts } from './train.js';
 import { applyAlleviate, undoAlleviate, curve } from './alleviate.js';
 import './classifier-page.css';
 
@@ -75,9 +75,8 @@ function ClassifierPage({ params }) {
     const project = await store.getProject(pid);
     if (!project) return null;
     const list = (await store.listClassifiers(pid)).sort((a, b) => b.trainedAt - a.trainedAt);
-    const { photos, featuresOf } = await projectData(store, project);
-    const trainable = project.extractor ? trainingSet(photos, featuresOf, project.extractor.sha256).images.length : 0;
-    return { project, list, active: list.find((c) => c.id === project.classifierId) || null, annotated: annotatedCount(photos), trainable };
+    const counts = await annotatedCounts(store, project);
+    return { project, list, active: list.find((c) => c.id === project.classifierId) || null, annotated: counts.annotated, trainable: counts.withFeatures };
   }, [pid], (ev) => ev.projectId === pid && ['projects', 'classifiers', 'annotations', 'features'].includes(ev.store));
   const [threshold, setThreshold] = useState(null);
   const [msg, setMsg] = useState('');

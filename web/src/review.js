@@ -43,32 +43,39 @@ export function labelChanges(photos, items, code = null) {
   return [...out].map(([photoId, points]) => ({ photoId, points }));
 }
 
-// Patches per photo, decoded once per page visit (a 27 MP photo takes a second to decode).
+// Patches by photo and pixel, kept across renders and visits (a 27 MP photo takes a second to
+// decode, so confirming a few points must not decode every photo again); at most CACHE kept.
+const CACHE = 400;
+const patchCache = new Map();
+const patchKey = (it) => `${it.photoId}:${it.row}:${it.col}`;
+
 function usePatches(app, items) {
-  const [patches, setPatches] = useState(new Map());
-  const key = items.map((i) => `${i.photoId}:${i.index}`).join(',');
+  const [, setVersion] = useState(0);
+  const key = items.map(patchKey).join(',');
   useEffect(() => {
     let live = true;
     (async () => {
       const polyp = await app.getPolyp();
       const byPhoto = new Map();
-      for (const it of items) { if (!byPhoto.has(it.photoId)) byPhoto.set(it.photoId, []); byPhoto.get(it.photoId).push(it); }
+      for (const it of items) {
+        if (patchCache.has(patchKey(it))) continue;
+        if (!byPhoto.has(it.photoId)) byPhoto.set(it.photoId, []);
+        byPhoto.get(it.photoId).push(it);
+      }
       for (const [photoId, list] of byPhoto) {
         const photo = await app.store.getPhoto(photoId);
         const blob = photo && await app.store.getPhotoBlob(photo);
         if (!blob || !live) continue;
         const r = await polyp.cropPatches(blob, list.map((it) => [it.row, it.col]));
-        if (!live) return;
-        setPatches((m) => {
-          const next = new Map(m);
-          list.forEach((it, k) => next.set(`${it.photoId}:${it.index}`, r.patches.subarray(k * 224 * 224 * 3, (k + 1) * 224 * 224 * 3)));
-          return next;
-        });
+        const n = 224 * 224 * 3;
+        list.forEach((it, k) => patchCache.set(patchKey(it), r.patches.slice(k * n, (k + 1) * n)));
+        while (patchCache.size > CACHE) patchCache.delete(patchCache.keys().next().value);
+        if (live) setVersion((v) => v + 1);
       }
     })().catch((e) => console.error('review patches', e));
     return () => { live = false; };
   }, [key]);
-  return patches;
+  return patchCache;
 }
 
 function Patch({ rgb }) {
@@ -100,12 +107,13 @@ function ReviewPage({ params }) {
   }, [pid], (ev) => ev.projectId === pid && (ev.store === 'annotations' || ev.store === 'projects'));
   const all = data ? reviewItems(data.photos, filter) : [];
   const shown = all.slice(0, PAGE);
+  const at = Math.min(focus, Math.max(0, shown.length - 1));   // the focused patch may have gone
   const patches = usePatches(app, shown);
   useEffect(() => { setSelected(new Set()); setFocus(0); }, [filter.label, filter.order]);
   useEffect(() => {
-    const el = grid.current && grid.current.querySelectorAll('[role="gridcell"] button')[focus];
+    const el = grid.current && grid.current.querySelectorAll('[role="gridcell"] button')[at];
     if (el && grid.current.contains(document.activeElement)) el.focus();
-  }, [focus, shown.length]);
+  }, [at, shown.length]);
   if (!data) return html`<p>Loading…</p>`;
   const codes = data.project.labelset.map((l) => l.code);
   const keyOf = (it) => `${it.photoId}:${it.index}`;
@@ -129,7 +137,7 @@ function ReviewPage({ params }) {
   };
   const onKey = (e) => {
     if (!shown.length || e.target.tagName === 'SELECT' || e.target.tagName === 'INPUT') return;
-    const it = shown[focus];
+    const it = shown[at];
     const k = e.key;
     const move = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols(), ArrowUp: -cols() }[k];
     if (move) { e.preventDefault(); setFocus((f) => Math.max(0, Math.min(shown.length - 1, f + move))); }
@@ -165,10 +173,10 @@ function ReviewPage({ params }) {
         ${shown.map((it, i) => {
           const sel = selected.has(keyOf(it));
           return html`<div role="gridcell" class=${`patch${sel ? ' selected' : ''}`} key=${keyOf(it)}>
-            <button type="button" aria-pressed=${sel} tabindex=${i === focus ? 0 : -1}
+            <button type="button" aria-pressed=${sel} tabindex=${i === at ? 0 : -1}
               aria-label=${`${it.photoName} point ${it.index + 1}: ${formatSuggestion(it.label, it.score)}`}
               onClick=${() => { setFocus(i); toggle(it); }}>
-              <${Patch} rgb=${patches.get(keyOf(it))} />
+              <${Patch} rgb=${patches.get(patchKey(it))} />
               <span class="caption">${formatSuggestion(it.label, it.score)}</span>
             </button></div>`;
         })}

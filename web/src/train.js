@@ -14,7 +14,6 @@
 // The second half is the app glue: the 'train' job kind, the schedule watching the store,
 // the active classifier cache, "Train now".
 import { onBoot } from './ui.js';
-import { ensureExtractor } from './engine.js';
 import { featuresMatch } from './extract.js';
 import { topSuggestions } from '../../wasm/survey.js';
 
@@ -175,14 +174,15 @@ const loaded = new Map();   // classifier record id -> Promise<Classifier> in th
 export async function activeClassifier(app, project) {
   if (!project || !project.classifierId) return null;
   if (!loaded.has(project.classifierId)) {
+    const id = project.classifierId;
     const p = (async () => {
-      const rec = await app.store.getClassifier(project.classifierId);
-      if (!rec) return null;
+      const rec = await app.store.getClassifier(id);
+      if (!rec) return null;           // not written yet (a restore in progress): not cached
       const polyp = await app.getPolyp();
       return polyp.loadClassifier(rec.bytes);
     })();
-    loaded.set(project.classifierId, p);
-    p.catch(() => loaded.delete(project.classifierId));
+    loaded.set(id, p);
+    p.then((c) => { if (!c) loaded.delete(id); }, () => loaded.delete(id));
   }
   return loaded.get(project.classifierId);
 }
@@ -205,6 +205,25 @@ export async function projectData(store, project) {
   return { photos: list, featuresOf: (p) => feats.get(p.id) || null };
 }
 
+const sameSuggestions = (a, b) => a.length === b.length && a.every((p, i) => p === b[i] ||
+  (p.label === b[i].label && p.state === b[i].state && JSON.stringify(p.suggestions) === JSON.stringify(b[i].suggestions)));
+
+/** A photo whose features just arrived gets suggestions from the project's active classifier
+ * at once (CoralNet classifies a new image as soon as its features exist). */
+export async function suggestForPhoto(app, projectId, photoId) {
+  const project = await app.store.getProject(projectId);
+  if (!project || !project.extractor || !project.classifierId) return false;
+  const classifier = await activeClassifier(app, project);
+  const [f, ann] = await Promise.all([app.store.getFeatures(photoId, project.extractor.sha256), app.store.getAnnotations(photoId)]);
+  if (!classifier || !ann) return false;
+  const pts = await suggestedPoints(classifier, ann.points, f);
+  const now = await app.store.getAnnotations(photoId);          // the user may have labelled meanwhile
+  if (!pts || !now || JSON.stringify(now.points) !== JSON.stringify(ann.points)) return false;
+  if (sameSuggestions(pts, ann.points)) return false;
+  await app.store.changePoints(projectId, 'machine suggestions', [{ photoId, points: pts }], { undoable: false });
+  return true;
+}
+
 /** Gives every photo of the project fresh suggestions from `classifier` (one store write
  * per photo whose points changed, not undoable: it is the machine's, not the user's). */
 export async function refreshSuggestions(app, project, classifier, { signal, progress } = {}) {
@@ -213,7 +232,7 @@ export async function refreshSuggestions(app, project, classifier, { signal, pro
   for (const photo of photos) {
     if (signal && signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
     const pts = await suggestedPoints(classifier, photo.points, featuresOf(photo));
-    if (pts && pts !== photo.points) {
+    if (pts && !sameSuggestions(pts, photo.points)) {
       await app.store.changePoints(project.id, 'machine suggestions', [{ photoId: photo.id, points: pts }], { undoable: false });
       scored++;
     }
@@ -227,7 +246,7 @@ export function trainHandler(app) {
   return async (job, { signal, progress }) => {
     const project = await app.store.getProject(job.projectId);
     if (!project || !project.extractor) return;
-    const polyp = await ensureExtractor(app.store, project);
+    const polyp = await app.getPolyp();       // training needs the features, not the extractor
     const { photos, featuresOf } = await projectData(app.store, project);
     const previous = await activeClassifier(app, project);
     const { classifier, record } = await trainAndJudge(polyp, {
@@ -256,16 +275,31 @@ export async function queueTraining(app, projectId, { trigger = 'schedule' } = {
     key: `train:${projectId}`, data: { trigger } });
 }
 
-/** Asks the engine's schedule whether the project should train now; queues it if so. */
+/** Asks the engine's schedule whether the project should train now; queues it if so. The
+ * count is of annotated photos with features of the project's extractor; the annotations
+ * alone are asked first, so the features (megabytes) are read only near a training. */
 export async function maybeTrain(app, projectId) {
   const project = await app.store.getProject(projectId);
   if (!project || !project.extractor) return false;
-  const { photos, featuresOf } = await projectData(app.store, project);
-  const set = trainingSet(photos, featuresOf, project.extractor.sha256);
   const polyp = await app.getPolyp();
-  if (!(await polyp.shouldTrain(set.images.length, project.lastTrainedCount || 0))) return false;
+  const last = project.lastTrainedCount || 0;
+  const anns = await app.store.listAnnotations(projectId);
+  if (!(await polyp.shouldTrain(anns.filter((a) => isAnnotated(a.points)).length, last))) return false;
+  const { photos, featuresOf } = await projectData(app.store, project);
+  if (!(await polyp.shouldTrain(trainingSet(photos, featuresOf, project.extractor.sha256).images.length, last))) return false;
   await queueTraining(app, projectId);
   return true;
+}
+
+/** Annotated photos, and those of them with features of the project's extractor (by key:
+ * cheap, for display; the training itself also checks the features match the points). */
+export async function annotatedCounts(store, project) {
+  const anns = (await store.listAnnotations(project.id)).filter((a) => isAnnotated(a.points));
+  let withFeatures = 0;
+  if (project.extractor) {
+    for (const a of anns) if (await store.db.getKey('features', [a.photoId, project.extractor.sha256])) withFeatures++;
+  }
+  return { annotated: anns.length, withFeatures };
 }
 
 onBoot((app) => {
@@ -274,6 +308,9 @@ onBoot((app) => {
   const timers = new Map();
   app.store.subscribe((ev) => {
     if (!ev.projectId || (ev.store !== 'annotations' && ev.store !== 'features')) return;
+    if (ev.store === 'features' && ev.type === 'put' && !ev.remote) {
+      suggestForPhoto(app, ev.projectId, ev.id).catch((e) => console.error('suggestions', e));
+    }
     clearTimeout(timers.get(ev.projectId));
     timers.set(ev.projectId, setTimeout(() => {
       timers.delete(ev.projectId);
