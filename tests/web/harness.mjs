@@ -26,14 +26,12 @@ export function profileDir() { return mkdtempSync(join(tmpdir(), 'polyp-web-'));
  * Returns {server, context, page, requests, errors, close()}; requests holds every request
  * the browser made (url, method, post data size), errors every console error and page error.
  */
-export async function launch({ profile, server = null, coi = true, viewport = { width: 1280, height: 860 }, hasTouch = false, isMobile = false } = {}) {
+export async function launch({ profile, server = null, coi = true, requests = [], errors = [], viewport = { width: 1280, height: 860 }, hasTouch = false, isMobile = false } = {}) {
   const srv = server || await serve({ coi });
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, args: FLAGS, headless: true, viewport, hasTouch, isMobile,
     serviceWorkers: 'allow', acceptDownloads: true,
   });
-  const requests = [];
-  const errors = [];
   const watch = (page) => {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('pageerror', (e) => errors.push(String(e && e.stack || e)));
@@ -45,7 +43,8 @@ export async function launch({ profile, server = null, coi = true, viewport = { 
   return {
     server: srv, context, page, requests, errors,
     async close({ keepServer = false } = {}) {
-      await context.close().catch(() => {});
+      // A killed browser never answers: do not wait for it.
+      await Promise.race([context.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
       if (!keepServer && !server) await srv.close();
     },
   };
@@ -72,4 +71,46 @@ export function cleanup(dir) { try { rmSync(dir, { recursive: true, force: true 
 export async function queueIdle(page, timeout = 240000) {
   await page.waitForFunction(() => window.polypApp && window.polypApp.queue.jobs.length === 0 && !window.polypApp.queue.current,
     null, { timeout, polling: 250 });
+}
+
+/** Pids of the Chromium main process using `profile` (the one without --type=), found in
+ * /proc: the test started it and kills it by its id to simulate a crash. */
+export async function browserPids(profile) {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const pids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd;
+    try { cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (cmd.some((a) => a === `--user-data-dir=${profile}`) && !cmd.some((a) => a.startsWith('--type='))) pids.push(Number(d));
+  }
+  return pids;
+}
+
+/** Runs axe-core on the page; returns the serious and critical violations as short lines. */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: join(ROOT, 'node_modules/axe-core/axe.min.js') });
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
+  });
+  return res;
+}
+
+/** Every request that left the page's origin, or carried a body (the app never uploads). */
+export function privacyProblems(requests, origin) {
+  return requests.filter((r) => !r.url.startsWith(`${origin}/`) || r.postSize > 0 || !['GET', 'HEAD'].includes(r.method))
+    .map((r) => `${r.method} ${r.url} (${r.postSize} body bytes)`);
+}
+
+/** The app's stored state of a project, read through its store in the page. */
+export function readProject(page, projectId) {
+  return page.evaluate(async (pid) => {
+    const { store } = window.polypApp;
+    const photos = await store.listPhotos(pid);
+    const out = {};
+    for (const ph of photos) out[ph.name] = { photo: ph, points: (await store.getAnnotations(ph.id)).points };
+    return { project: await store.getProject(pid), photos: out };
+  }, projectId);
 }

@@ -38,6 +38,7 @@ function AnnotatePage({ params }) {
   const [order] = useStoreValue(async () => (await store.listPhotos(projectId)).sort((a, b) => a.name.localeCompare(b.name) || a.added - b.added).map((p) => p.id),
     [projectId], (ev) => ev.store === 'photos' && ev.projectId === projectId);
   const [optimistic, setOptimistic] = useState(null);
+  const [saving, setSaving] = useState(false);
   const pending = useRef(0);
   const awaiting = useRef(false);
   const chain = useRef(Promise.resolve());
@@ -158,20 +159,23 @@ function AnnotatePage({ params }) {
   }, [patches, sel.join(','), layoutKey]);
 
   // ---------------------------------------------------------------- actions
-  // Writes are chained in order and shown at once (optimistic), so keys typed faster than
-  // IndexedDB commits always build on the latest points.
+  // Each write is issued at once, in the key's own task, with the points it replaces: IndexedDB
+  // runs transactions in the order they were made, and one issued before a reload survives it.
+  // The page shows the new points at once (optimistic), so keys typed faster than commits
+  // always build on the latest points.
   const write = (label, next, { reextract = false } = {}) => {
+    const before = state.current.points;
     pending.current++;
+    setSaving(true);
     awaiting.current = false;
     state.current.points = next;
     setOptimistic(next);
-    const p = chain.current.then(async () => {
-      await store.changePoints(projectId, label, [{ photoId, points: next }]);
+    const p = store.changePoints(projectId, label, [{ photoId, points: next, before }]).then(async () => {
       if (reextract && state.current.project) await queueExtraction(app, state.current.project, [photoId]);
     }).catch((e) => {
       setMessage(`Not saved: ${e.message}`);
     }).finally(() => {
-      if (--pending.current === 0) awaiting.current = true;
+      if (--pending.current === 0) { awaiting.current = true; setSaving(false); }
     });
     chain.current = p;
     return p;
@@ -363,8 +367,9 @@ function AnnotatePage({ params }) {
       </div>
       <aside class="side" aria-label="Annotation">
         <h1 class="photo-name">${photo.name}</h1>
-        <p class="muted">${photo.width} × ${photo.height}${photo.truncated ? ' · truncated file' : ''} · Photo ${idx + 1} of ${order ? order.length : '…'} ·
-          <span aria-label="Photo status">${status}</span> · ${confirmed}/${points.length} confirmed</p>
+        <p class="muted">${photo.width} × ${photo.height}${photo.truncated ? ' · truncated file' : ''} · Photo ${idx + 1} of ${order ? order.length : '…'} ·${' '}
+          <span aria-label="Photo status">${status}</span> · ${confirmed}/${points.length} confirmed ·${' '}
+          <span aria-label="Save state" role="status">${saving ? 'Saving…' : 'All changes saved'}</span></p>
         <div class="row">
           <button type="button" onClick=${() => gotoPhoto(-1)} disabled=${idx <= 0}>Previous photo</button>
           <button type="button" onClick=${() => gotoPhoto(1)} disabled=${!order || idx >= order.length - 1}>Next photo</button>

@@ -15,7 +15,7 @@
 //   classifiers {id, projectId, extractorSha, bytes, valAccuracy, evaluation, trainedAt,
 //                nAnnotatedImages, accepted}
 //   jobs        {id, kind, projectId, photoId, title, state, added}   the persisted queue
-//   undo        {seq, projectId, label, changes [{photoId, before, after}], undone, at}
+//   undo        {seq, projectId, label, changes [{photoId, before, after}], undone 0|1, at}
 //   weights     {sha256, name, kind, bytes, added}   extractor files cached for offline use
 import { openDB } from 'idb';
 
@@ -35,7 +35,9 @@ const MIGRATIONS = {
     db.createObjectStore('features', { keyPath: ['photoId', 'extractorSha'] }).createIndex('photoId', 'photoId');
     db.createObjectStore('classifiers', { keyPath: 'id' }).createIndex('projectId', 'projectId');
     db.createObjectStore('jobs', { keyPath: 'id', autoIncrement: true });
-    db.createObjectStore('undo', { keyPath: 'seq', autoIncrement: true }).createIndex('projectId', 'projectId');
+    const undo = db.createObjectStore('undo', { keyPath: 'seq', autoIncrement: true });
+    undo.createIndex('projectId', 'projectId');
+    undo.createIndex('projectUndone', ['projectId', 'undone']);   // undone: 0 | 1 (booleans are no keys)
     db.createObjectStore('weights', { keyPath: 'sha256' });
   },
 };
@@ -243,24 +245,46 @@ export class Store {
   listAnnotations(projectId) { return this.db.getAllFromIndex('annotations', 'projectId', projectId); }
 
   /**
-   * The one way to change points: `changes` [{photoId, points}] (each photo's whole new point
-   * list) written in one transaction with one undo entry named `label` (e.g. 'label 3 points',
-   * 'Alleviate at 80%'). Options: {undoable: true}. Returns the undo entry's seq (or null).
+   * The one way to change points: `changes` [{photoId, points, before?}] (each photo's whole
+   * new point list) written in one transaction with one undo entry named `label` (e.g.
+   * 'label 3 points', 'Alleviate at 80%'). Options: {undoable: true}. Resolves to the undo
+   * entry's seq (or null).
+   *
+   * The writes are issued synchronously, in the caller's task, when every change carries
+   * `before` (the points it replaces, as the caller saw them): IndexedDB then orders
+   * transactions as they were made, and one already issued survives an immediate reload.
    */
   async changePoints(projectId, label, changes, { undoable = true } = {}) {
     return this.write(['annotations', 'undo'], async (tx) => {
       const ann = tx.objectStore('annotations');
-      const entry = { projectId, label, changes: [], undone: false, at: Date.now() };
-      for (const c of changes) {
-        const rec = (await ann.get(c.photoId)) || { photoId: c.photoId, projectId, points: [] };
-        entry.changes.push({ photoId: c.photoId, before: rec.points, after: c.points });
-        await ann.put({ ...rec, points: c.points });
-      }
-      if (!undoable) return null;
-      // A new action forgets what was undone (the redo branch), as every editor does.
       const undo = tx.objectStore('undo');
-      for (const e of await undo.index('projectId').getAll(projectId)) if (e.undone) await undo.delete(e.seq);
-      return undo.add(entry);
+      const entry = { projectId, label, changes: [], undone: 0, at: Date.now() };
+      const reads = changes.map((c) => (c.before ? null : ann.get(c.photoId)));
+      let seq = null;
+      // Put first (synchronously when `before` is known), then the undo bookkeeping.
+      const puts = [];
+      for (let i = 0; i < changes.length; i++) {
+        const c = changes[i];
+        if (c.before) {
+          puts.push(ann.put({ photoId: c.photoId, projectId, points: c.points }));
+          entry.changes.push({ photoId: c.photoId, before: c.before, after: c.points });
+        }
+      }
+      if (undoable) seq = undo.add(entry);   // completed below once every change is in
+      for (let i = 0; i < changes.length; i++) {
+        const c = changes[i];
+        if (c.before) continue;
+        const rec = (await reads[i]) || { photoId: c.photoId, projectId, points: [] };
+        entry.changes.push({ photoId: c.photoId, before: rec.points, after: c.points });
+        puts.push(ann.put({ ...rec, points: c.points }));
+      }
+      await Promise.all(puts);
+      if (!undoable) return null;
+      const key = await seq;
+      await undo.put({ ...entry, seq: key });
+      // A new action forgets what was undone (the redo branch), as every editor does.
+      for (const k of await undo.index('projectUndone').getAllKeys([projectId, 1])) await undo.delete(k);
+      return key;
     }, changes.map((c) => ({ type: 'put', store: 'annotations', id: c.photoId, projectId })));
   }
 
@@ -282,7 +306,7 @@ export class Store {
         await ann.put({ ...rec, points: isUndo ? c.before : c.after });
       }
       touched = e.changes.map((c) => c.photoId);
-      await undo.put({ ...e, undone: isUndo });
+      await undo.put({ ...e, undone: isUndo ? 1 : 0 });
       return e.label;
     }, () => touched.map((id) => ({ type: 'put', store: 'annotations', id, projectId })));
     return label;

@@ -156,9 +156,11 @@ export class Viewer {
     }
   }
 
+  /** Keeps the photo covering the view where it is larger than the view, centred otherwise. */
   _clamp() {
-    this.cx = Math.max(0, Math.min(this.width, this.cx));
-    this.cy = Math.max(0, Math.min(this.height, this.cy));
+    const hw = this.vw / 2 / this.scale, hh = this.vh / 2 / this.scale;
+    this.cx = this.width <= 2 * hw ? this.width / 2 : Math.max(hw, Math.min(this.width - hw, this.cx));
+    this.cy = this.height <= 2 * hh ? this.height / 2 : Math.max(hh, Math.min(this.height - hh, this.cy));
   }
 
   toScreen(ix, iy) { return [(ix - this.cx) * this.scale + this.vw / 2, (iy - this.cy) * this.scale + this.vh / 2]; }
