@@ -14,10 +14,12 @@ const TYPES = {
   '.css': 'text/css; charset=utf-8', '.png': 'image/png', '.svg': 'image/svg+xml', '.safetensors': 'application/octet-stream',
 };
 
-/** Starts the server: {url, requests (every path served), close()}. coi: false never sends
- * COOP/COEP (a host that cannot; the service worker then supplies them). */
+/** Starts the server: {url, requests (every path served), overrides, close()}. coi: false
+ * never sends COOP/COEP (a host that cannot; the service worker then supplies them).
+ * `overrides` maps a URL path to a body served instead of the file (tests: a new version). */
 export function serve({ port = 0, root = DIST, coi = true } = {}) {
   const requests = [];
+  const overrides = new Map();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     requests.push({ method: req.method, path: url.pathname + url.search });
@@ -27,8 +29,8 @@ export function serve({ port = 0, root = DIST, coi = true } = {}) {
       return;
     }
     try {
-      if ((await stat(path)).isDirectory()) path = join(path, 'index.html');
-      const body = await readFile(path);
+      if (!overrides.has(url.pathname) && (await stat(path)).isDirectory()) path = join(path, 'index.html');
+      const body = overrides.has(url.pathname) ? Buffer.from(overrides.get(url.pathname)) : await readFile(path);
       const headers = { 'Content-Type': TYPES[extname(path)] || 'application/octet-stream', 'Cache-Control': 'no-cache',
         'Cross-Origin-Resource-Policy': 'same-origin' };
       if (coi && url.searchParams.get('coi') !== '0') {
@@ -43,7 +45,7 @@ export function serve({ port = 0, root = DIST, coi = true } = {}) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) });
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, requests, overrides, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) });
     });
   });
 }

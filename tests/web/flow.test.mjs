@@ -275,8 +275,29 @@ test('reload mid-annotation: every confirmed label is there', { skip: why }, asy
   await page.getByText('Point 3: Turf (typed).').waitFor();
   await page.reload();          // at once: the writes were issued in the keys' own tasks
   await openApp(page, server.url);
-  const st = await readProject(page, projectId);
+  let st = await readProject(page, projectId);
   for (const n of expected.keys()) assertExpected(st, n);
+
+  // A write the reload cut off before IndexedDB committed it: its journal entry (what the
+  // store writes synchronously before the transaction) is replayed at the next start; an
+  // entry whose `before` no longer matches (it landed, or was superseded) is dropped.
+  await page.getByText('All changes saved').waitFor().catch(() => {});
+  await page.evaluate(({ pid, photo }) => {
+    const pts = photo.points;
+    const after = pts.map((p, i) => (i === 3 ? { ...p, label: 'Porit', state: 'confirmed', changed: true } : p));
+    const stale = pts.map((p, i) => (i === 0 ? { ...p, label: 'Sand' } : p));
+    localStorage.setItem('polyp-journal:polyp:t1', JSON.stringify({ projectId: pid, label: 'Porit on point 4', undoable: true, at: 1,
+      changes: [{ photoId: photo.photo.id, before: pts, points: after }] }));
+    localStorage.setItem('polyp-journal:polyp:t2', JSON.stringify({ projectId: pid, label: 'stale', undoable: true, at: 2,
+      changes: [{ photoId: photo.photo.id, before: stale, points: stale.map((p) => ({ ...p, label: 'CCA' })) }] }));
+  }, { pid: projectId, photo: st.photos[name] });
+  await page.reload();
+  await openApp(page, server.url);
+  exp.set(3, 'Porit');
+  st = await readProject(page, projectId);
+  for (const n of expected.keys()) assertExpected(st, n);
+  assert.equal(st.photos[name].points[0].label, 'CCA');
+  assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('polyp-journal:')).length), 0);
 });
 
 test('kill the browser process mid-annotation, relaunch on the same profile: every confirmed label is there', { skip: why }, async () => {

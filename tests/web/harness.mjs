@@ -114,3 +114,34 @@ export function readProject(page, projectId) {
     return { project: await store.getProject(pid), photos: out };
   }, projectId);
 }
+
+/**
+ * Sets a project up through the UI: name, typed labels [[code, name, group]], `n` simple
+ * random points, the test network, photos (paths), "Generate points", extraction done.
+ * Resolves to the project id.
+ */
+export async function setupProject(page, url, { name = 'Project', labels, n = 10, photos }) {
+  await openApp(page, url);
+  await page.getByLabel('Project name').fill(name);
+  await page.getByRole('button', { name: 'New project' }).click();
+  await page.getByRole('heading', { name: 'Project settings' }).waitFor();
+  const projectId = decodeURIComponent(page.url().split('#/p/')[1].split('/')[0]);
+  for (const [code, label, group] of labels) {
+    await page.getByLabel('Label code', { exact: true }).fill(code);
+    await page.getByLabel('Label name', { exact: true }).fill(label);
+    await page.getByLabel('Functional group', { exact: true }).fill(group);
+    await page.getByRole('button', { name: 'Add label' }).click();
+    await page.getByRole('button', { name: `Remove ${code}`, exact: true }).waitFor();
+  }
+  await page.getByLabel('Number of points').fill(String(n));
+  await page.getByLabel('Number of points').press('Tab');
+  await page.getByRole('button', { name: 'Use test network' }).click();
+  await page.getByText(/Extractor .* loaded/).waitFor({ timeout: 60000 });
+  await page.getByRole('link', { name: 'Photos' }).click();
+  await page.getByLabel('Add photos').setInputFiles(photos);
+  await page.getByText(new RegExp(`${photos.length} photos added`)).waitFor({ timeout: 120000 });
+  await page.getByRole('button', { name: 'Generate points' }).click();
+  await page.getByText(/Points generated on/).waitFor({ timeout: 60000 });
+  await queueIdle(page);
+  return projectId;
+}

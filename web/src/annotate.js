@@ -71,7 +71,7 @@ function AnnotatePage({ params }) {
     if (!ready || !viewerEl.current) return undefined;
     const v = new Viewer(viewerEl.current, {
       label: 'Photo with numbered point markers',
-      onSelect: (i, { additive }) => {
+      onSelect: (i, { additive, pointerType }) => {
         if (i < 0) { if (!additive) setSelected(new Set()); return; }
         setSelected((s) => {
           if (!additive) return new Set([i]);
@@ -79,7 +79,8 @@ function AnnotatePage({ params }) {
           if (n.has(i)) n.delete(i); else n.add(i);
           return n;
         });
-        field.current && field.current.focus({ preventScroll: true });
+        // A mouse user types the code next; a finger does not want the on-screen keyboard.
+        if (pointerType !== 'touch' && field.current) field.current.focus({ preventScroll: true });
       },
       onAdd: (row, col) => addPoint(row, col),
       onMove: (i, row, col) => movePoint(i, row, col),

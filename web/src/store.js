@@ -21,6 +21,7 @@ import { openDB } from 'idb';
 
 export const DB_NAME = 'polyp';
 export const DB_VERSION = 1;
+const JOURNAL = 'polyp-journal:';
 
 /** One function per schema version: MIGRATIONS[v] moves a database from v-1 to v. */
 const MIGRATIONS = {
@@ -255,7 +256,8 @@ export class Store {
    * transactions as they were made, and one already issued survives an immediate reload.
    */
   async changePoints(projectId, label, changes, { undoable = true } = {}) {
-    return this.write(['annotations', 'undo'], async (tx) => {
+    const jid = this._journal(projectId, label, changes, undoable);
+    const done = this.write(['annotations', 'undo'], async (tx) => {
       const ann = tx.objectStore('annotations');
       const undo = tx.objectStore('undo');
       const entry = { projectId, label, changes: [], undone: 0, at: Date.now() };
@@ -286,6 +288,53 @@ export class Store {
       for (const k of await undo.index('projectUndone').getAllKeys([projectId, 1])) await undo.delete(k);
       return key;
     }, changes.map((c) => ({ type: 'put', store: 'annotations', id: c.photoId, projectId })));
+    const r = await done;
+    this._unjournal(jid);
+    return r;
+  }
+
+  // A reload or a closed tab can abort a transaction that was issued but not yet committed.
+  // So every change with `before` is also written synchronously to localStorage first (a
+  // journal), removed once committed, and replayed by openStore() when the stored points are
+  // still exactly `before` (the write never landed; otherwise it landed or was superseded).
+  _journal(projectId, label, changes, undoable) {
+    if (!changes.every((c) => c.before) || typeof localStorage === 'undefined') return null;
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      localStorage.setItem(`${JOURNAL}${this.name}:${id}`, JSON.stringify({ projectId, label, changes, undoable, at: Date.now() }));
+      return id;
+    } catch {
+      return null;   // full: the IndexedDB write still goes ahead and reports its own failure
+    }
+  }
+
+  _unjournal(id) {
+    if (id) localStorage.removeItem(`${JOURNAL}${this.name}:${id}`);
+  }
+
+  /** Replays journalled changes that never reached IndexedDB; resolves to how many. */
+  async replayJournal() {
+    if (typeof localStorage === 'undefined') return 0;
+    const prefix = `${JOURNAL}${this.name}:`;
+    const keys = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k && k.startsWith(prefix)) keys.push(k);
+    }
+    const entries = keys.map((k) => { try { return [k, JSON.parse(localStorage.getItem(k))]; } catch { return [k, null]; } })
+      .sort((a, b) => ((a[1] && a[1].at) || 0) - ((b[1] && b[1].at) || 0) || (a[0] < b[0] ? -1 : 1));
+    let n = 0;
+    for (const [k, e] of entries) {
+      localStorage.removeItem(k);
+      if (!e) continue;
+      const pending = [];
+      for (const c of e.changes) {
+        const rec = await this.getAnnotations(c.photoId);
+        if (rec && JSON.stringify(rec.points) === JSON.stringify(c.before)) pending.push(c);
+      }
+      if (pending.length) { await this.changePoints(e.projectId, e.label, pending, { undoable: e.undoable }); n++; }
+    }
+    return n;
   }
 
   /** Undoes the project's last action; resolves to its label, or null when nothing to undo. */
@@ -394,7 +443,9 @@ export async function openStore(name = DB_NAME) {
     },
     blocking() { db.close(); },   // a newer tab wants to upgrade: let it (this tab then reloads)
   });
-  return new Store(db, name);
+  const store = new Store(db, name);
+  await store.replayJournal();
+  return store;
 }
 
 /** Asks the browser to keep our data under storage pressure; resolves to whether it will. */

@@ -388,7 +388,7 @@ export class Viewer {
       return;
     }
     const i = this.hit(sx, sy);
-    this.cb.onSelect(i, { additive: e.ctrlKey || e.metaKey || e.shiftKey });
+    this.cb.onSelect(i, { additive: e.ctrlKey || e.metaKey || e.shiftKey, pointerType: e.pointerType });
   }
 }
 
