@@ -6,8 +6,9 @@
 //
 // Records are IndexedDB values (structured-clone data). JSON cannot hold their binary parts,
 // so every ArrayBuffer, typed array, Blob/File and Date is replaced by a tagged reference
-// ({ [TAG]: kind, ... }) and restored to the same type. Nothing here knows the app's schema:
-// the store says which records belong to a project (web/src/backup-page.js).
+// ({ [TAG]: kind, ... }) and restored to the same type. That encoding knows no schema; below,
+// projectRecords() and restoreProject() read and write one project through the store's API,
+// and the Restore page (reached from the projects page) ends the file.
 import { useState } from 'preact/hooks';
 import { zipFiles, unzipFiles } from '../../wasm/zip.js';
 import { html, useApp } from './ui.js';
