@@ -104,6 +104,9 @@ function ClassifierPage({ params }) {
       <button type="button" class="primary" onClick=${train} disabled=${busy || !project.extractor || data.trainable === 0}>Train now</button>
     </div>
     <p class="status" role="status" aria-label="Classifier status">${msg}</p>
+    ${active && project.extractor && active.extractorSha !== project.extractor.sha256 && html`<p class="warn" role="note">
+      The active classifier belongs to another extractor (its features came from weights ${active.extractorSha.slice(0, 12)}…):
+      it scores none of this extractor's features. "Train now" trains one for the current extractor.</p>`}
     ${!active ? html`<p>No classifier yet.</p>` : html`
       <section aria-labelledby="h-active">
         <h2 id="h-active">Active classifier</h2>
