@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   skip, haveTestdata, launch, openApp, profileDir, screenshot, cleanup, queueIdle, testPhoto,
-  browserPids, axeViolations, privacyProblems, readProject, ROOT,
+  browserPids, axeViolations, privacyProblems, readProject, addLabels, ROOT,
 } from './harness.mjs';
 import { serve } from '../../web/serve.mjs';
 import { createPolyp } from '../../wasm/polyp.js';
@@ -45,6 +45,12 @@ async function gotoAnnotate(name) {
   await page.keyboard.press('Enter');
   await page.waitForSelector('.viewport[aria-busy="false"]', { timeout: 60000 });
   await page.waitForFunction(() => document.activeElement && document.activeElement.classList.contains('code'));
+}
+
+/** Opens a photo in the annotation tool; returns the map of labels the test expects there. */
+async function startPhoto(name) {
+  const exp = await startPhoto(name);
+  return exp;
 }
 
 /** The label the store holds per point of a photo. */
@@ -83,13 +89,7 @@ test('create a project, type a labelset, choose the point method, use the test n
   await page.getByRole('button', { name: 'New project' }).click();
   await page.getByRole('heading', { name: 'Project settings' }).waitFor();
   projectId = decodeURIComponent(page.url().split('#/p/')[1].split('/')[0]);
-  for (const [code, name, group] of LABELS) {
-    await page.getByLabel('Label code', { exact: true }).fill(code);
-    await page.getByLabel('Label name', { exact: true }).fill(name);
-    await page.getByLabel('Functional group', { exact: true }).fill(group);
-    await page.getByRole('button', { name: 'Add label' }).click();
-    await page.getByRole('button', { name: `Remove ${code}`, exact: true }).waitFor();
-  }
+  await addLabels(page, LABELS);
   // Simple random, 12 points (fewer than CoralNet's 30 keeps the test on 2 cores short).
   await page.getByLabel('Number of points').fill('12');
   await page.getByLabel('Number of points').press('Tab');
@@ -165,9 +165,7 @@ test('the stored features equal the library\'s for the same photo and points', {
 test('annotate by keyboard alone: codes in any case, Enter, Tab, ".", suggestions 1-5, undo/redo, g n', { skip: why }, async () => {
   const { page } = s;
   const name = 'mermaid_3805.JPG';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   // Point 1 is selected on opening (the first unannotated). Codes match case-insensitively.
   await page.keyboard.type('cca'); await page.keyboard.press('Enter'); exp.set(0, 'CCA');
   await page.keyboard.type('SAND'); await page.keyboard.press('Enter'); exp.set(1, 'Sand');
@@ -264,9 +262,7 @@ test('annotate by keyboard alone: codes in any case, Enter, Tab, ".", suggestion
 test('reload mid-annotation: every confirmed label is there', { skip: why }, async () => {
   const { page } = s;
   const name = 'benthoz_PR_20081006_232302_383_LC16.png';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   for (const [i, code] of ['CCA', 'Sand', 'Turf'].entries()) {
     await page.keyboard.type(code.toLowerCase());
     await page.keyboard.press('Enter');
@@ -303,9 +299,7 @@ test('reload mid-annotation: every confirmed label is there', { skip: why }, asy
 test('kill the browser process mid-annotation, relaunch on the same profile: every confirmed label is there', { skip: why }, async () => {
   let { page } = s;
   const name = 'coralnet_p82pkvoqn3.JPG';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   for (const [i, code] of ['Porit', 'Porit', 'CCA', 'Sand'].entries()) {
     await page.keyboard.type(code);
     await page.keyboard.press('Enter');
