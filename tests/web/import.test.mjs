@@ -1,0 +1,64 @@
+// import.test.mjs - continuing work begun in CoralNet: a labelset from a real CoralNet
+// annotations export (its label codes), and points with labels from a CoralNet annotations
+// CSV onto a stored photo (MERMAID's 25 labelled points of its 4000 x 3000 quadrat, written
+// here in CoralNet's columns). Expected values come from the CSV files, parsed here by hand.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { skip, haveTestdata, launch, openApp, profileDir, cleanup, testPhoto, readProject, screenshot } from './harness.mjs';
+import { serve } from '../../web/serve.mjs';
+import { parseCsv } from '../../web/src/labelset.js';
+
+const why = skip || (!haveTestdata && 'needs ../shared/testdata');
+const EXPORT = 'coralnet-export-sample-patagonia/annotations_golfonuevo_5images.csv';
+const MERMAID = 'mermaid-sample/mermaid_3805.JPG';
+
+test('labelset from a CoralNet export, points with labels from a CoralNet annotations CSV', { skip: why, timeout: 300000 }, async () => {
+  const rows = parseCsv(readFileSync(testPhoto(EXPORT), 'utf8'));
+  const li = rows[0].indexOf('Label');
+  const codes = [...new Set(rows.slice(1).map((r) => r[li]))].sort();
+  const pts = parseCsv(readFileSync(testPhoto('mermaid-sample/points.csv'), 'utf8')).slice(1)
+    .map(([, row, col, label]) => ({ row: Number(row), col: Number(col), label }));
+  const tmp = mkdtempSync(join(tmpdir(), 'polyp-import-'));
+  const csv = join(tmp, 'annotations.csv');
+  // CoralNet's columns, in another order and case, plus a row for a photo not in the project.
+  writeFileSync(csv, `Row,column,NAME,Label code\n${pts.map((p) => `${p.row},${p.col},mermaid_3805.JPG,"${p.label}"`).join('\n')}\n5,5,elsewhere.jpg,Sand\n`);
+
+  const server = await serve();
+  const profile = profileDir();
+  const s = await launch({ profile, server });
+  const { page } = s;
+  try {
+    await openApp(page, server.url);
+    await page.getByLabel('Project name').fill('Continued from CoralNet');
+    await page.getByRole('button', { name: 'New project' }).click();
+    await page.getByRole('heading', { name: 'Project settings' }).waitFor();
+    const projectId = decodeURIComponent(page.url().split('#/p/')[1].split('/')[0]);
+    await page.getByLabel('Import labelset CSV').setInputFiles(testPhoto(EXPORT));
+    await page.getByText(new RegExp(`${codes.length} labels added`)).waitFor({ timeout: 30000 });
+    let st = await readProject(page, projectId);
+    assert.deepEqual(st.project.labelset.map((l) => l.code).sort(), codes);
+
+    await page.getByRole('link', { name: 'Photos' }).click();
+    await page.getByLabel('Add photos').setInputFiles([testPhoto(MERMAID)]);
+    await page.getByText('1 photos added').waitFor({ timeout: 60000 });
+    await page.getByLabel('Import points CSV').setInputFiles(csv);
+    await page.getByText(/25 points on 1 photos imported/).waitFor({ timeout: 30000 });
+    await page.getByText(/rows of 1 photos not in the project skipped \(elsewhere\.jpg\)/).waitFor();
+    const newCodes = [...new Set(pts.map((p) => p.label))].filter((c) => !codes.some((k) => k.toLowerCase() === c.toLowerCase()));
+    await page.getByText(`${newCodes.length} new label codes added to the labelset`).waitFor();
+    await page.getByText('1 photos: 0 Unclassified, 0 Unconfirmed, 1 Confirmed').waitFor();
+    await screenshot(page, '10-imported');
+    st = await readProject(page, projectId);
+    const got = st.photos['mermaid_3805.JPG'].points;
+    assert.deepEqual(got.map((p) => [p.row, p.col, p.label, p.state]), pts.map((p) => [p.row, p.col, p.label, 'confirmed']));
+    assert.equal(st.project.labelset.length, codes.length + newCodes.length);
+  } finally {
+    await s.close({ keepServer: true });
+    await server.close();
+    cleanup(profile);
+    cleanup(tmp);
+  }
+});
