@@ -55,6 +55,31 @@ test('labelset from a CoralNet export, points with labels from a CoralNet annota
     const got = st.photos['mermaid_3805.JPG'].points;
     assert.deepEqual(got.map((p) => [p.row, p.col, p.label, p.state]), pts.map((p) => [p.row, p.col, p.label, 'confirmed']));
     assert.equal(st.project.labelset.length, codes.length + newCodes.length);
+
+    // A refused write (a full disk: QuotaExceededError) is said on the page, the label it
+    // carried is not shown as saved, and the next write goes through.
+    await page.getByRole('link', { name: 'mermaid_3805.JPG' }).click();
+    await page.waitForSelector('.viewport[aria-busy="false"]', { timeout: 60000 });
+    await page.evaluate(() => {
+      const db = window.polypApp.store.db;
+      const real = db.transaction.bind(db);
+      db.transaction = (...a) => { db.transaction = real; throw new DOMException('quota', 'QuotaExceededError'); };
+    });
+    await page.getByRole('button', { name: 'Point 1: Bare substrate', exact: true }).click();
+    await page.getByLabel('Label code', { exact: true }).fill('Rubble');
+    await page.getByLabel('Label code', { exact: true }).press('Enter');
+    await page.getByRole('alert').getByText('Could not save: the browser refused to store more data (disk or quota full)').waitFor();
+    await page.getByText(/Not saved: the browser refused to store more data/).waitFor();
+    await page.getByRole('button', { name: 'Point 1: Bare substrate', exact: true }).waitFor();
+    await screenshot(page, '11-write-refused');
+    st = await readProject(page, projectId);
+    assert.equal(st.photos['mermaid_3805.JPG'].points[0].label, 'Bare substrate');
+    await page.getByRole('button', { name: 'Point 1: Bare substrate', exact: true }).click();
+    await page.getByLabel('Label code', { exact: true }).fill('Rubble');
+    await page.getByLabel('Label code', { exact: true }).press('Enter');
+    await page.getByText('All changes saved').waitFor();
+    st = await readProject(page, projectId);
+    assert.equal(st.photos['mermaid_3805.JPG'].points[0].label, 'Rubble');
   } finally {
     await s.close({ keepServer: true });
     await server.close();

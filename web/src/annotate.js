@@ -6,7 +6,7 @@ import { html, useApp, useStoreValue } from './ui.js';
 import { registerPage, navigate, pathFor } from './router.js';
 import { Viewer, MARKER_DEFAULTS } from './viewer.js';
 import { KEYMAP, createKeymap } from './keymap.js';
-import { photoStatus, withLabel, newPoint } from './store.js';
+import { photoStatus, withLabel, newPoint, describeWriteError } from './store.js';
 import { findLabel } from './labelset.js';
 import { combinedSuggestions, formatSuggestion } from './suggestions.js';
 import { queueExtraction } from './extract.js';
@@ -47,6 +47,7 @@ function AnnotatePage({ params }) {
   const [saving, setSaving] = useState(false);
   const pending = useRef(0);
   const awaiting = useRef(false);
+  const failed = useRef(false);
   const chain = useRef(Promise.resolve());
   const points = optimistic || (ann ? ann.points : []);
   // The first store value after the last write committed replaces the optimistic points.
@@ -180,9 +181,14 @@ function AnnotatePage({ params }) {
     const p = store.changePoints(projectId, label, [{ photoId, points: next, before }]).then(async () => {
       if (reextract && state.current.project) await queueExtraction(app, state.current.project, [photoId]);
     }).catch((e) => {
-      setMessage(`Not saved: ${e.message}`);
+      failed.current = true;
+      setMessage(`Not saved: ${describeWriteError(e)}. The photo shows what is stored.`);
     }).finally(() => {
-      if (--pending.current === 0) { awaiting.current = true; setSaving(false); }
+      if (--pending.current === 0) {
+        setSaving(false);
+        // After a refused write, show the stored points again, not what was not saved.
+        if (failed.current) { failed.current = false; setOptimistic(null); } else awaiting.current = true;
+      }
     });
     chain.current = p;
     return p;
