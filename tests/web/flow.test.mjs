@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   skip, haveTestdata, launch, openApp, profileDir, screenshot, cleanup, queueIdle, testPhoto,
-  browserPids, axeViolations, privacyProblems, readProject, ROOT,
+  browserPids, axeViolations, privacyProblems, readProject, addLabels, ROOT,
 } from './harness.mjs';
 import { serve } from '../../web/serve.mjs';
 import { createPolyp } from '../../wasm/polyp.js';
@@ -45,6 +45,14 @@ async function gotoAnnotate(name) {
   await page.keyboard.press('Enter');
   await page.waitForSelector('.viewport[aria-busy="false"]', { timeout: 60000 });
   await page.waitForFunction(() => document.activeElement && document.activeElement.classList.contains('code'));
+}
+
+/** Opens a photo in the annotation tool; returns the map of labels the test expects there. */
+async function startPhoto(name) {
+  await gotoAnnotate(name);
+  const exp = new Map();
+  expected.set(name, exp);
+  return exp;
 }
 
 /** The label the store holds per point of a photo. */
@@ -83,13 +91,7 @@ test('create a project, type a labelset, choose the point method, use the test n
   await page.getByRole('button', { name: 'New project' }).click();
   await page.getByRole('heading', { name: 'Project settings' }).waitFor();
   projectId = decodeURIComponent(page.url().split('#/p/')[1].split('/')[0]);
-  for (const [code, name, group] of LABELS) {
-    await page.getByLabel('Label code', { exact: true }).fill(code);
-    await page.getByLabel('Label name', { exact: true }).fill(name);
-    await page.getByLabel('Functional group', { exact: true }).fill(group);
-    await page.getByRole('button', { name: 'Add label' }).click();
-    await page.getByRole('button', { name: `Remove ${code}`, exact: true }).waitFor();
-  }
+  await addLabels(page, LABELS);
   // Simple random, 12 points (fewer than CoralNet's 30 keeps the test on 2 cores short).
   await page.getByLabel('Number of points').fill('12');
   await page.getByLabel('Number of points').press('Tab');
@@ -116,6 +118,19 @@ test('add photos (12 MP, 27 MP, truncated JPEG, PNG), generate points, extractio
   await page.getByText(/0 photos added, 1 already in the project/).waitFor({ timeout: 60000 });
   await page.getByRole('button', { name: 'Generate points' }).click();
   await page.getByText(/Points generated on 4 photos \(48 points\)/).waitFor({ timeout: 60000 });
+  // Reload while extraction runs: the persisted queue resumes. Pause stops the running job
+  // (it runs again from its start on Resume).
+  await page.reload();
+  await openApp(page, server.url, `/p/${projectId}`);
+  const waiting = await page.evaluate(() => window.polypApp.queue.jobs.filter((j) => j.kind === 'extract').length);
+  assert.ok(waiting >= 1, `extraction jobs resumed after the reload (${waiting})`);
+  const queue = page.getByRole('region', { name: 'Queue' });
+  await queue.getByRole('button', { name: 'Pause' }).click();
+  await queue.getByText('Queue paused').waitFor();
+  const paused = await page.evaluate(() => window.polypApp.queue.jobs.length);
+  await page.waitForTimeout(1500);
+  assert.equal(await page.evaluate(() => window.polypApp.queue.jobs.length), paused, 'nothing ran while paused');
+  await queue.getByRole('button', { name: 'Resume' }).click();
   await queueIdle(page);
   await page.getByText('4 photos: 4 Unclassified').waitFor();
   await page.waitForFunction(() => [...document.querySelectorAll('table.photos tbody tr td:nth-child(5)')].every((td) => td.textContent === 'extracted'), null, { timeout: 30000 });
@@ -165,9 +180,7 @@ test('the stored features equal the library\'s for the same photo and points', {
 test('annotate by keyboard alone: codes in any case, Enter, Tab, ".", suggestions 1-5, undo/redo, g n', { skip: why }, async () => {
   const { page } = s;
   const name = 'mermaid_3805.JPG';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   // Point 1 is selected on opening (the first unannotated). Codes match case-insensitively.
   await page.keyboard.type('cca'); await page.keyboard.press('Enter'); exp.set(0, 'CCA');
   await page.keyboard.type('SAND'); await page.keyboard.press('Enter'); exp.set(1, 'Sand');
@@ -264,9 +277,7 @@ test('annotate by keyboard alone: codes in any case, Enter, Tab, ".", suggestion
 test('reload mid-annotation: every confirmed label is there', { skip: why }, async () => {
   const { page } = s;
   const name = 'benthoz_PR_20081006_232302_383_LC16.png';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   for (const [i, code] of ['CCA', 'Sand', 'Turf'].entries()) {
     await page.keyboard.type(code.toLowerCase());
     await page.keyboard.press('Enter');
@@ -281,7 +292,6 @@ test('reload mid-annotation: every confirmed label is there', { skip: why }, asy
   // A write the reload cut off before IndexedDB committed it: its journal entry (what the
   // store writes synchronously before the transaction) is replayed at the next start; an
   // entry whose `before` no longer matches (it landed, or was superseded) is dropped.
-  await page.getByText('All changes saved').waitFor().catch(() => {});
   await page.evaluate(({ pid, photo }) => {
     const pts = photo.points;
     const after = pts.map((p, i) => (i === 3 ? { ...p, label: 'Porit', state: 'confirmed', changed: true } : p));
@@ -303,9 +313,7 @@ test('reload mid-annotation: every confirmed label is there', { skip: why }, asy
 test('kill the browser process mid-annotation, relaunch on the same profile: every confirmed label is there', { skip: why }, async () => {
   let { page } = s;
   const name = 'coralnet_p82pkvoqn3.JPG';
-  await gotoAnnotate(name);
-  const exp = new Map();
-  expected.set(name, exp);
+  const exp = await startPhoto(name);
   for (const [i, code] of ['Porit', 'Porit', 'CCA', 'Sand'].entries()) {
     await page.keyboard.type(code);
     await page.keyboard.press('Enter');

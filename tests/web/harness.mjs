@@ -115,6 +115,17 @@ export function readProject(page, projectId) {
   }, projectId);
 }
 
+/** Types labels [[code, name, group]] into the settings page's "Add a label" form. */
+export async function addLabels(page, labels) {
+  for (const [code, label, group] of labels) {
+    await page.getByLabel('Label code', { exact: true }).fill(code);
+    await page.getByLabel('Label name', { exact: true }).fill(label);
+    await page.getByLabel('Functional group', { exact: true }).fill(group);
+    await page.getByRole('button', { name: 'Add label' }).click();
+    await page.getByRole('button', { name: `Remove ${code}`, exact: true }).waitFor();
+  }
+}
+
 /**
  * Sets a project up through the UI: name, typed labels [[code, name, group]], `n` simple
  * random points, the test network, photos (paths), "Generate points", extraction done.
@@ -126,13 +137,7 @@ export async function setupProject(page, url, { name = 'Project', labels, n = 10
   await page.getByRole('button', { name: 'New project' }).click();
   await page.getByRole('heading', { name: 'Project settings' }).waitFor();
   const projectId = decodeURIComponent(page.url().split('#/p/')[1].split('/')[0]);
-  for (const [code, label, group] of labels) {
-    await page.getByLabel('Label code', { exact: true }).fill(code);
-    await page.getByLabel('Label name', { exact: true }).fill(label);
-    await page.getByLabel('Functional group', { exact: true }).fill(group);
-    await page.getByRole('button', { name: 'Add label' }).click();
-    await page.getByRole('button', { name: `Remove ${code}`, exact: true }).waitFor();
-  }
+  await addLabels(page, labels);
   await page.getByLabel('Number of points').fill(String(n));
   await page.getByLabel('Number of points').press('Tab');
   await page.getByRole('button', { name: 'Use test network' }).click();

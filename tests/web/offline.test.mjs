@@ -35,6 +35,18 @@ test('offline after one visit: reload, open a stored photo, extract a new point;
       assert.ok(cached.includes(f), `${f} is precached`);
     }
 
+    // Installable: a manifest with 192 and 512 px PNG icons that decode at their stated size.
+    const icons = await page.evaluate(async () => {
+      const m = await (await fetch('./manifest.webmanifest')).json();
+      const out = [];
+      for (const i of m.icons.filter((x) => x.type === 'image/png')) {
+        const b = await createImageBitmap(await (await fetch(i.src)).blob());
+        out.push([i.sizes, `${b.width}x${b.height}`]);
+      }
+      return { display: m.display, start: m.start_url, out };
+    });
+    assert.deepEqual(icons, { display: 'standalone', start: './', out: [['192x192', '192x192'], ['512x512', '512x512']] });
+
     await context.setOffline(true);
     await page.reload();
     await openApp(page, server.url, `/p/${projectId}`);

@@ -6,7 +6,7 @@ import { html, useApp, useStoreValue } from './ui.js';
 import { registerPage, navigate, pathFor } from './router.js';
 import { Viewer, MARKER_DEFAULTS } from './viewer.js';
 import { KEYMAP, createKeymap } from './keymap.js';
-import { photoStatus, withLabel, newPoint } from './store.js';
+import { photoStatus, withLabel, newPoint, describeWriteError } from './store.js';
 import { findLabel } from './labelset.js';
 import { combinedSuggestions, formatSuggestion } from './suggestions.js';
 import { queueExtraction } from './extract.js';
@@ -16,7 +16,13 @@ import { TESTNET_WARNING } from './engine.js';
 const SETTINGS_KEY = 'polyp-annotation-settings';
 
 function loadSettings() {
-  try { return { ...MARKER_DEFAULTS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}') }; } catch { return { ...MARKER_DEFAULTS }; }
+  const d = structuredClone(MARKER_DEFAULTS);
+  try {
+    const saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}');
+    return { ...d, ...saved, colors: { ...d.colors, ...(saved.colors || {}) } };
+  } catch {
+    return d;
+  }
 }
 
 /** The next unannotated point after `from` (wrapping), or -1. */
@@ -41,6 +47,7 @@ function AnnotatePage({ params }) {
   const [saving, setSaving] = useState(false);
   const pending = useRef(0);
   const awaiting = useRef(false);
+  const failed = useRef(false);
   const chain = useRef(Promise.resolve());
   const points = optimistic || (ann ? ann.points : []);
   // The first store value after the last write committed replaces the optimistic points.
@@ -174,9 +181,14 @@ function AnnotatePage({ params }) {
     const p = store.changePoints(projectId, label, [{ photoId, points: next, before }]).then(async () => {
       if (reextract && state.current.project) await queueExtraction(app, state.current.project, [photoId]);
     }).catch((e) => {
-      setMessage(`Not saved: ${e.message}`);
+      failed.current = true;
+      setMessage(`Not saved: ${describeWriteError(e)}. The photo shows what is stored.`);
     }).finally(() => {
-      if (--pending.current === 0) { awaiting.current = true; setSaving(false); }
+      if (--pending.current === 0) {
+        setSaving(false);
+        // After a refused write, show the stored points again, not what was not saved.
+        if (failed.current) { failed.current = false; setOptimistic(null); } else awaiting.current = true;
+      }
     });
     chain.current = p;
     return p;
@@ -411,6 +423,18 @@ function AnnotatePage({ params }) {
           <label>Points on this photo <input type="number" min="1" max="1000" value=${points.length}
             onChange=${(e) => setCount(Math.round(Number(e.currentTarget.value)))} /></label>
         </section>
+        <details class="marker-settings">
+          <summary>Marker settings</summary>
+          ${[['unannotated', 'Not annotated point colour'], ['unconfirmed', 'Unconfirmed point colour'], ['confirmed', 'Confirmed point colour'], ['selected', 'Selected point colour']].map(([k, name]) => html`
+            <label class="inline">${name} <input type="color" value=${settings.colors[k]}
+              onChange=${(e) => setSettings({ ...settings, colors: { ...settings.colors, [k]: e.currentTarget.value } })} /></label>`)}
+          <label class="inline">Marker size <input type="number" min="1" max="30" value=${settings.markerSize}
+            onChange=${(e) => setSettings({ ...settings, markerSize: Math.max(1, Math.min(30, Number(e.currentTarget.value) || 16)) })} /></label>
+          <label class="inline">Point number size <input type="number" min="1" max="40" value=${settings.numberSize}
+            onChange=${(e) => setSettings({ ...settings, numberSize: Math.max(1, Math.min(40, Number(e.currentTarget.value) || 24)) })} /></label>
+          <label class="inline"><input type="checkbox" checked=${settings.numbers} onChange=${(e) => setSettings({ ...settings, numbers: e.currentTarget.checked })} /> Show point numbers</label>
+          <button type="button" onClick=${() => setSettings(structuredClone(MARKER_DEFAULTS))}>CoralNet's defaults</button>
+        </details>
       </aside>
       ${help && html`<${Help} close=${() => setHelp(false)} />`}
     </div>`;

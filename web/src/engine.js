@@ -7,7 +7,7 @@
 //   engineInfo()                               // {flavor, threads, isolated, version, note}
 
 export const TESTNET_SEED = 20261128n;   // the seed models/testnet-bnstats.safetensors holds
-export const TESTNET_NAME = 'Test network (untrained: suggestions are meaningless)';
+export const TESTNET_NAME = 'Test network';
 export const TESTNET_WARNING = 'untrained: suggestions are meaningless';
 
 let polypPromise = null;

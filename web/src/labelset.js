@@ -18,6 +18,8 @@ function hsl(h, s, l) {
 /** A colour for the n-th label of a group (same hue per group, lightness varies). */
 export function colorFor(group, n) {
   const key = (group || '').toLowerCase();
+  // Labels without a group each get their own hue (golden-angle steps), not one shared hue.
+  if (!key) return hsl(Math.round((n * 137.508) % 360), 65, 45);
   let hue = GROUP_HUES[key];
   if (hue === undefined) {
     let x = 0;

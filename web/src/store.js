@@ -288,9 +288,11 @@ export class Store {
       for (const k of await undo.index('projectUndone').getAllKeys([projectId, 1])) await undo.delete(k);
       return key;
     }, changes.map((c) => ({ type: 'put', store: 'annotations', id: c.photoId, projectId })));
-    const r = await done;
-    this._unjournal(jid);
-    return r;
+    try {
+      return await done;
+    } finally {
+      this._unjournal(jid);   // committed, or refused and reported: nothing to replay
+    }
   }
 
   // A reload or a closed tab can abort a transaction that was issued but not yet committed.

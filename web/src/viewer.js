@@ -79,7 +79,8 @@ export class Viewer {
           this.preview = m.bitmap;
           this._schedule();
           requestAnimationFrame(() => {
-            this.timings.firstPaint = performance.now() - t0;
+            this.timings.firstPaintAt = performance.now();
+            this.timings.firstPaint = this.timings.firstPaintAt - t0;
             if (!painted) { painted = true; resolve(); }
           });
         } else if (m.type === 'size') {
@@ -89,7 +90,8 @@ export class Viewer {
           this._schedule();
         } else if (m.type === 'done') {
           this.complete = true;
-          this.timings.fullResolution = performance.now() - t0;
+          this.timings.fullResolutionAt = performance.now();
+          this.timings.fullResolution = this.timings.fullResolutionAt - t0;
           this._schedule();
           this.root.dispatchEvent(new CustomEvent('viewer-complete'));
         } else if (m.type === 'error') {
