@@ -24,3 +24,6 @@ cmake --build build-sanitize -j"$jobs"
 
 echo "== wasm build, the same unit tests and the JS API tests under node"
 bash tests/wasm/run.sh
+
+echo "== web app: build and the browser tests (Chromium)"
+bash tests/web/run.sh

@@ -48,6 +48,9 @@ const polyp_parallel *polyp_wasm_parallel(const polyp_wasm_pool *pool);
 /* ---- images (api_image.c): a heap polyp_image (JS reads its fields) */
 polyp_image *polyp_wasm_image_decode(const void *data, size_t size, polyp_error *err);
 void polyp_wasm_image_free(polyp_image *image);
+/* polyp_patch_crop with the point as two numbers, into caller memory of 224x224x3 floats. */
+polyp_status polyp_wasm_image_crop(const polyp_image *image, uint32_t row, uint32_t col, float *out,
+                                   polyp_error *err);
 
 /* ---- weights and extraction (api_extract.c) */
 /* Owned: polyp_weights_free (JS calls it and polyp_weights_sha256/_variant directly). */

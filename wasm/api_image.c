@@ -21,3 +21,11 @@ void polyp_wasm_image_free(polyp_image *image) {
     polyp_image_free(image);
     free(image);
 }
+
+/* The 224x224x3 float patch of one point (polyp_patch_crop takes the point by value, which
+ * JS cannot pass) into caller memory. */
+polyp_status polyp_wasm_image_crop(const polyp_image *image, uint32_t row, uint32_t col, float *out,
+                                   polyp_error *err) {
+    polyp_point p = {row, col};
+    return polyp_patch_crop(image, p, out, err);
+}

@@ -34,6 +34,7 @@ export const SIGNATURES = [
   // images (wasm/api_image.c; fields read through the polyp_image layout)
   ['polyp_wasm_image_decode', 'ptr', ['ptr', 'size', 'err']],
   ['polyp_wasm_image_free', 'void', ['ptr']],
+  ['polyp_wasm_image_crop', 'status', ['ptr', 'u32', 'u32', 'ptr', 'err']],
   // weights, the test network, extraction (core/polyp.h, wasm/api_extract.c)
   ['polyp_wasm_weights_load', 'ptr', ['ptr', 'size', 'err']],
   ['polyp_weights_free', 'void', ['ptr']],
@@ -69,6 +70,8 @@ export const SIGNATURES = [
   ['polyp_classifier_extractor_id', 'str', ['ptr']],
   ['polyp_classifier_val_accuracy', 'f64', ['ptr']],
   ['polyp_classifier_ref_accuracy', 'ptr?', ['ptr', 'ptr']],
+  ['polyp_classifier_accept', 'i32', ['f64', 'f64']],
+  ['polyp_classifier_should_train', 'i32', ['size', 'size']],
   ['polyp_wasm_classifier_predict', 'status', ['ptr', 'ptr', 'size', 'size', 'ptr', 'ptr', 'err']],
   ['polyp_wasm_classifier_save', 'ptr', ['ptr', 'ptr', 'err']],
   ['polyp_wasm_classifier_load', 'ptr', ['ptr', 'size', 'err']],

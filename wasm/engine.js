@@ -126,6 +126,29 @@ export class Engine {
 
   freeImage(img) { this.c.image_free(img); }
 
+  /**
+   * The 224x224 patches the extractor sees at points [row, col] (Uint32Array of pairs): the
+   * core's polyp_patch_crop (reflect padding, [0,1] floats) returned as RGB bytes (value x 255,
+   * exact), n x 224 x 224 x 3, for showing a point's patch.
+   */
+  cropPatches(img, rowcol) {
+    const n = rowcol.length / 2;
+    const side = 224;
+    const out = new Uint8Array(n * side * side * 3);
+    const fP = this.alloc(side * side * 3 * 4);
+    try {
+      for (let i = 0; i < n; i++) {
+        this.c.image_crop(img, rowcol[2 * i], rowcol[2 * i + 1], fP);
+        const f = new Float32Array(this.buffer(), fP, side * side * 3);
+        const o = out.subarray(i * side * side * 3, (i + 1) * side * side * 3);
+        for (let k = 0; k < f.length; k++) o[k] = Math.round(f[k] * 255);
+      }
+    } finally {
+      this.free(fP);
+    }
+    return out;
+  }
+
   // ---- weights and extraction
   /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
   loadWeights(bytes, { batchSize = 0 } = {}) {
@@ -459,6 +482,19 @@ export class Engine {
     } finally {
       ptrs.forEach((p) => this.free(p));
     }
+  }
+
+  /** CoralNet's acceptance rule: does a classifier with newAcc replace one with prevAcc? */
+  acceptClassifier(newAcc, prevAcc) {
+    return this.c.classifier_accept(newAcc, prevAcc) === 1;
+  }
+
+  /** CoralNet's retraining schedule (first at 20 annotated images, then at 1.1x). */
+  shouldTrain(nAnnotated, nLast) {
+    for (const [name, v] of [['annotated images', nAnnotated], ['images at last training', nLast]]) {
+      if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) throw new PolypError(1, `shouldTrain: ${name} must be an integer 0..2^32-1 (got ${v})`);
+    }
+    return this.c.classifier_should_train(nAnnotated, nLast) === 1;
   }
 
   /** CoralNet point generation: returns Uint32Array rowcol pairs. */

@@ -237,6 +237,10 @@ export declare class Polyp {
   decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
   /** The same, with the decoded RGB bytes (height x width x 3, row-major). */
   decodeImage(image: Bytes, options: CallOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
+  /** The 224x224 patch around every point exactly as the extractor sees it (the core's crop:
+   * centred at patch pixel (112, 112), reflect-padded at the borders), as RGB bytes: n x 224 x
+   * 224 x 3, row-major, point after point. For showing a point's patch. */
+  cropPatches(image: Bytes, points: Points, options?: CallOptions): Promise<ImageInfo & { npoints: number; size: 224; patches: Uint8Array }>;
   /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
   extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
   /** pyspacer .featurevector (npz) bytes for points and their features. */
@@ -254,6 +258,13 @@ export declare class Polyp {
    * probabilities are NaN get blank suggestions. */
   exportAnnotationsCsv(rows: { names: readonly string[]; rows: ArrayLike<number>; cols: ArrayLike<number>; labels: readonly (string | null)[] },
     options?: { classifier?: Classifier | null; probs?: Float32Array | null; top?: number; allScores?: boolean }): Promise<string>;
+  /** CoralNet's acceptance rule: true when a classifier with validation accuracy newAcc
+   * replaces one that scores prevAcc on the same validation set (newAcc >= 1.01 x prevAcc). */
+  acceptClassifier(newAcc: number, prevAcc: number): Promise<boolean>;
+  /** CoralNet's retraining schedule: true when nAnnotated annotated images call for a
+   * training, nLast being the count at the last training (0 = never): first at 20, then at
+   * 1.1 x nLast. */
+  shouldTrain(nAnnotated: number, nLast?: number): Promise<boolean>;
   /** CoralNet's point generation; returns [row, col] pairs flattened. */
   generatePoints(params: PointsParams): Promise<Uint32Array>;
   /** Stops the worker; pending calls reject with an AbortError. */
@@ -262,3 +273,45 @@ export declare class Polyp {
 
 /** Starts the worker and the module that suits this page (see CreateOptions.threads). */
 export declare function createPolyp(options?: CreateOptions): Promise<Polyp>;
+
+// ---- pure-JS helpers (wasm/survey.js, wasm/zip.js): no worker, synchronous unless noted
+
+/** CoralNet's integer percent of a probability, round half up (the export CSV's and the
+ * Alleviate curve's rule). */
+export declare function scorePercent(p: number): number;
+/** The annotation tool's percent: floored. */
+export declare function floorPercent(p: number): number;
+/** `CODE [NN%]` with the percent floored, as CoralNet's annotation tool shows a suggestion. */
+export declare function formatSuggestion(code: string, score: number): string;
+export interface Suggestion { code: string; score: number }
+/** The top k (default 5) labels of row `row` of n x labels.length probabilities; [] for a NaN row. */
+export declare function topSuggestions(probs: ArrayLike<number>, labels: readonly string[], k?: number, row?: number): Suggestion[];
+/** Several points' scores combined: the per-label product, normalised to sum to 1 (NaN when
+ * every label is ruled out). */
+export declare function combineScores(rows: readonly ArrayLike<number>[]): Float64Array;
+/** Alleviate: does a suggestion with this top score pass an integer-percent threshold 0..100? */
+export declare function alleviateAccepts(topScore: number, threshold: number): boolean;
+export interface CoverImage { name: string; labels: readonly (string | null)[] }
+export interface PercentCover {
+  codes: string[];
+  /** cover: fractions per code (NaN for an image without annotated points). */
+  images: { name: string; points: number; annotated: number; cover: Float64Array }[];
+  /** Images with at least one annotated point. */
+  n: number;
+  /** Mean cover over those images, and its standard error (NaN for n < 2). */
+  mean: Float64Array;
+  se: Float64Array;
+}
+/** Percent cover per image and over images (mean, SE), as CoralNet's image-covers export. */
+export declare function percentCover(images: readonly CoverImage[], codes: readonly string[]): PercentCover;
+/** CoralNet's percent-cover CSV (Image ID, Image name, Annotation status, Points, one column
+ * per code; an ALL IMAGES row of means when more than one image). */
+export declare function percentCoverCsv(images: readonly (CoverImage & { id?: string | number; status?: string })[], codes: readonly string[]): string;
+
+/** ZIP's CRC-32 of bytes, continuing from crc. */
+export declare function crc32(bytes: Uint8Array, crc?: number): number;
+export interface ZipEntry { name: string; data: string | Blob | ArrayBuffer | ArrayBufferView }
+/** A ZIP of stored entries, as a Blob (no Zip64: at most 4 GiB and 65,535 files). */
+export declare function zipFiles(entries: readonly ZipEntry[], options?: { date?: Date }): Promise<Blob>;
+/** The entries of a ZIP of stored entries; each data is a slice of the archive. */
+export declare function unzipFiles(archive: Blob | ArrayBuffer | ArrayBufferView, options?: { verify?: boolean }): Promise<{ name: string; size: number; crc: number; data: Blob }[]>;

@@ -14,6 +14,11 @@ import { isNode } from './detect.js';
 
 export { FEATURE_DIM, PolypError, STATUS };
 
+// Pure-JS helpers over the engine's outputs (no worker): CoralNet's score display and
+// Alleviate rule, percent cover and its CSV (survey.js); ZIP bundles (zip.js).
+export * from './survey.js';
+export * from './zip.js';
+
 async function spawnWorker(url) {
   if (isNode) {
     const { Worker } = await import('node:worker_threads');
@@ -169,6 +174,13 @@ export class Polyp {
     return this.client.call('decodeImage', { image: img, pixels }, t);
   }
 
+  /** The 224x224 RGB patches the extractor sees at the points (n x 224 x 224 x 3 bytes). */
+  cropPatches(image, points, { transfer = false } = {}) {
+    const [img, t] = ownBuffer(image, transfer);
+    const rowcol = pointsToRowcol(points);
+    return this.client.call('cropPatches', { image: img, points: rowcol }, [...t, rowcol.buffer]);
+  }
+
   /** Features of every point of one image: { features: Float32Array(n*1280), width, height, ... }. */
   extract(image, points, { transfer = false, signal, onProgress, chunk } = {}) {
     const [img, t] = ownBuffer(image, transfer);
@@ -265,6 +277,18 @@ export class Polyp {
       handle: classifier ? classifier.handle : 0, probs: p && p.buffer, hasProbs: has && has.buffer, top, allScores,
     }, p ? [p.buffer, has.buffer] : []);
     return new TextDecoder().decode(bytes);
+  }
+
+  /** CoralNet's acceptance rule: true when a new classifier whose validation accuracy is
+   * newAcc replaces one scoring prevAcc on the same validation set (>= 1.01x). */
+  acceptClassifier(newAcc, prevAcc) {
+    return this.client.call('acceptClassifier', { newAcc, prevAcc });
+  }
+
+  /** CoralNet's retraining schedule: true when a source with nAnnotated annotated images
+   * should train now, nLast being the count at its last training (0 = never trained). */
+  shouldTrain(nAnnotated, nLast = 0) {
+    return this.client.call('shouldTrain', { nAnnotated, nLast });
   }
 
   /** CoralNet's point generation (random, stratified, grid) inside an inclusive area. */

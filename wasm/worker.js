@@ -103,6 +103,18 @@ const handlers = {
     }
   },
 
+  async cropPatches({ image, points }) {
+    const e = needEngine();
+    const img = e.decode(await bytesOf(image));
+    try {
+      const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
+      const patches = e.cropPatches(img, rowcol);
+      return { result: { ...e.imageInfo(img), npoints: rowcol.length / 2, size: 224, patches }, transfer: [patches.buffer] };
+    } finally {
+      e.freeImage(img);
+    }
+  },
+
   async extract({ id, image, points, chunk }) {
     const e = needEngine();
     const img = e.decode(await bytesOf(image));
@@ -212,6 +224,14 @@ const handlers = {
       top, allScores,
     });
     return { result: bytes.buffer, transfer: [bytes.buffer] };
+  },
+
+  async acceptClassifier({ newAcc, prevAcc }) {
+    return { result: needEngine().acceptClassifier(newAcc, prevAcc) };
+  },
+
+  async shouldTrain({ nAnnotated, nLast }) {
+    return { result: needEngine().shouldTrain(nAnnotated, nLast) };
   },
 
   async generatePoints(params) {

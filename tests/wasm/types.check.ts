@@ -1,6 +1,8 @@
 // types.check.ts - compile-only check that wasm/polyp.d.ts describes the API the way the
 // example page and the tests use it (tsc --noEmit, run by tests/wasm/run.sh). Never executed.
-import { createPolyp, FEATURE_DIM, PolypError, STATUS, type Polyp, type ExtractResult } from '../../wasm/polyp.js';
+import { createPolyp, FEATURE_DIM, PolypError, STATUS, type Polyp, type ExtractResult, type Suggestion, type PercentCover,
+  topSuggestions, formatSuggestion, scorePercent, floorPercent, combineScores, alleviateAccepts, percentCover,
+  percentCoverCsv, zipFiles, unzipFiles, crc32 } from '../../wasm/polyp.js';
 
 async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> {
   const polyp: Polyp = await createPolyp({ threads: 'auto', log: (m: string) => console.log(m) });
@@ -20,6 +22,9 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   const label: string | null = csv.labels[0];
   try {
     await polyp.decodeImage(new Uint8Array(4));
+    const crop = await polyp.cropPatches(new Uint8Array(4), [[0, 0]]);
+    const patchBytes: Uint8Array = crop.patches;
+    void patchBytes;
   } catch (e) {
     if (e instanceof PolypError && e.statusName === 'format' && e.status === STATUS.format) console.log(e.status);
   }
@@ -36,7 +41,17 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   const model: Uint8Array = await clf.save();
   const again = await polyp.loadClassifier(model);
   const pts: Uint32Array = await polyp.generatePoints({ method: 'grid', cellRows: 2, cellCols: 2, maxRow: 99, maxCol: 99 });
-  void probs; void acc; void again; void pts;
+  const train: boolean = await polyp.shouldTrain(20, 0) && await polyp.acceptClassifier(0.9, 0.8);
+  const top: Suggestion[] = topSuggestions(probs, clf.labels, 5, 0);
+  const text: string = formatSuggestion(top[0].code, top[0].score) + scorePercent(0.5) + floorPercent(0.5);
+  const both: Float64Array = combineScores([probs, probs]);
+  const ok: boolean = alleviateAccepts(top[0].score, 80);
+  const pc: PercentCover = percentCover([{ name: 'a.jpg', labels: ['CCA', null] }], ['CCA']);
+  const coverCsv: string = percentCoverCsv([{ id: 1, name: 'a.jpg', status: 'Confirmed', labels: ['CCA'] }], ['CCA']);
+  const zip: Blob = await zipFiles([{ name: 'a.featurevector', data: model }]);
+  const entries = await unzipFiles(zip);
+  const crc: number = crc32(model) + entries[0].crc;
+  void probs; void acc; void again; void pts; void train; void text; void both; void ok; void pc; void coverCsv; void crc;
   polyp.terminate();
   void flavor; void sha; void n; void rows; void label;
   return r.features;

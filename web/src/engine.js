@@ -1,0 +1,101 @@
+// engine.js - the app's one Polyp instance (wasm/polyp.js, copied unbundled into
+// web/dist/engine/ by the build) and the extractor it has loaded. Every number the app shows
+// comes from this instance: the app adds no numeric path of its own.
+//
+//   const polyp = await getPolyp();            // started once, shared by every page
+//   await ensureExtractor(store, project);     // loads the project's weights if not loaded
+//   engineInfo()                               // {flavor, threads, isolated, version, note}
+
+export const TESTNET_SEED = 20261128n;   // the seed models/testnet-bnstats.safetensors holds
+export const TESTNET_NAME = 'Test network';
+export const TESTNET_WARNING = 'untrained: suggestions are meaningless';
+
+let polypPromise = null;
+let info = null;
+let loadedSha = null;      // sha256 of the weights in the worker now
+let loading = null;        // the pending load, so two pages never load twice
+
+function assetUrl(path) {
+  return new URL(path, document.baseURI).href;
+}
+
+/** The shared Polyp instance (created on first call). */
+export function getPolyp() {
+  if (!polypPromise) {
+    polypPromise = (async () => {
+      const mod = await import(/* @vite-ignore */ assetUrl('engine/polyp.js'));
+      const polyp = await mod.createPolyp({ threads: 'auto', log: (m) => console.info(m) });
+      const isolated = !!globalThis.crossOriginIsolated;
+      info = {
+        flavor: polyp.flavor, threads: polyp.threads, version: polyp.version, isolated,
+        note: polyp.flavor === 'simd-mt'
+          ? `${polyp.threads} threads`
+          : 'single-threaded (this page is not cross-origin isolated, so the threaded module cannot run)',
+      };
+      return polyp;
+    })();
+    polypPromise.catch(() => { polypPromise = null; });
+  }
+  return polypPromise;
+}
+
+/** What runs, once getPolyp() resolved (null before). */
+export function engineInfo() { return info; }
+
+/** The committed BN statistics the test network needs, shipped as an app asset. */
+async function testnetBytes(polyp) {
+  const res = await fetch(assetUrl('assets/testnet-bnstats.safetensors'));
+  if (!res.ok) throw new Error(`test network statistics: HTTP ${res.status}`);
+  return polyp.buildTestnet(TESTNET_SEED, await res.arrayBuffer());
+}
+
+/** Builds the seeded test network, stores it like any weights file and returns the
+ * project's `extractor` record {sha256, kind, dim, name, testnet: true}. */
+export async function createTestnetExtractor(store) {
+  const polyp = await getPolyp();
+  const bytes = await testnetBytes(polyp);
+  const w = await loadBytes(polyp, bytes);
+  await store.putWeights({ sha256: w.sha256, name: TESTNET_NAME, kind: 'testnet', bytes: null });
+  return { sha256: w.sha256, kind: w.kind || 'efficientnet-b0', dim: w.featureDim || 1280, name: TESTNET_NAME, testnet: true };
+}
+
+/** Loads a weights file the user picked, caches its bytes in IndexedDB (offline use) and
+ * returns the project's `extractor` record. */
+export async function loadExtractorFile(store, file) {
+  const polyp = await getPolyp();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const w = await loadBytes(polyp, bytes.slice());
+  await store.putWeights({ sha256: w.sha256, name: file.name, kind: w.kind || 'efficientnet-b0', bytes });
+  return { sha256: w.sha256, kind: w.kind || 'efficientnet-b0', dim: w.featureDim || 1280, name: file.name, testnet: false };
+}
+
+async function loadBytes(polyp, bytes) {
+  const w = await polyp.loadWeights(bytes, { transfer: true });
+  loadedSha = w.sha256;
+  return w;
+}
+
+/** Makes sure the worker holds the project's extractor; resolves to the Polyp instance.
+ * Throws when the project has none or its weights are no longer stored. */
+export async function ensureExtractor(store, project) {
+  const polyp = await getPolyp();
+  const ex = project && project.extractor;
+  if (!ex) throw new Error('this project has no extractor yet: "Load extractor" or "Use test network"');
+  if (loadedSha === ex.sha256) return polyp;
+  if (loading && loading.sha === ex.sha256) { await loading.promise; return polyp; }
+  const promise = (async () => {
+    let bytes;
+    if (ex.testnet) {
+      bytes = await testnetBytes(polyp);
+    } else {
+      const rec = await store.getWeights(ex.sha256);
+      if (!rec || !rec.bytes) throw new Error(`the weights ${ex.name} are not stored in this browser: load them again`);
+      bytes = rec.bytes.slice();
+    }
+    const w = await loadBytes(polyp, bytes);
+    if (w.sha256 !== ex.sha256) throw new Error(`weights changed: expected ${ex.sha256.slice(0, 12)}, got ${w.sha256.slice(0, 12)}`);
+  })();
+  loading = { sha: ex.sha256, promise };
+  try { await promise; } finally { loading = null; }
+  return polyp;
+}

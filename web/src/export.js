@@ -1,0 +1,194 @@
+// export.js - what leaves the app as files, all made by the library: CoralNet's annotations
+// CSV (polyp.exportAnnotationsCsv; machine suggestion/confidence columns from the active
+// classifier's scores of the stored features), CoralNet's percent-cover CSV (percentCoverCsv),
+// the features as pyspacer `.featurevector` files in a zip (featuresToNpz + zipFiles) and the
+// model file, and (backup.js) the whole project. Plain data in (photo = { id, name, points }
+// with the store's points), text or Blob out; the Export page at the end offers downloads.
+import { useState } from 'preact/hooks';
+import { percentCoverCsv } from '../../wasm/survey.js';
+import { zipFiles } from '../../wasm/zip.js';
+import { html, useApp, useStoreValue, download } from './ui.js';
+import { registerPage } from './router.js';
+import { featuresMatch } from './extract.js';
+import { photoStatus } from './store.js';
+import { activeClassifier, projectData } from './train.js';
+import { backupProject } from './backup.js';
+
+const confirmedLabel = (p) => (p.state === 'confirmed' && p.label ? p.label : null);
+
+/** A point's label as the statistics count it: confirmed, or the machine's unconfirmed label
+ * (CoralNet counts unconfirmed robot annotations in its covers); null when unannotated. */
+export function effectiveLabel(p) {
+  return p.state === 'unannotated' ? null : p.label || null;
+}
+
+/**
+ * The rows of the annotations CSV: every confirmed point, and with `unannotated` every other
+ * point too (blank "Label code"). Returns { names, rows, cols, labels, refs } with refs
+ * [{ photoId, index }] (index = 0-based point number) in photo order, then point order.
+ */
+export function annotationRows(photos, { unannotated = false } = {}) {
+  const names = [], rows = [], cols = [], labels = [], refs = [];
+  for (const photo of photos) {
+    photo.points.forEach((p, index) => {
+      const label = confirmedLabel(p);
+      if (!label && !unannotated) return;
+      names.push(photo.name); rows.push(p.row); cols.push(p.col); labels.push(label);
+      refs.push({ photoId: photo.id, index });
+    });
+  }
+  return { names, rows, cols, labels, refs };
+}
+
+/**
+ * CoralNet's annotations CSV text: `Name,Row,Column,Label code`; with `machine` the
+ * `Machine suggestion n` / `Machine confidence n` columns (n = 1..5) from `classifier`'s
+ * scores of each photo's stored features (blank where a photo has none that match its points
+ * and extractor); with `unannotated` also the points without a confirmed label; with
+ * `pointNumbers` a last `Point number` column (1-based, the annotation tool's marker number).
+ */
+export async function annotationsCsv(polyp, photos, { classifier = null, featuresOf = null, machine = false, unannotated = false, pointNumbers = false } = {}) {
+  const r = annotationRows(photos, { unannotated });
+  let probs = null;
+  if (machine) {
+    if (!classifier || !featuresOf) throw new RangeError('machine suggestions need a trained classifier');
+    const k = classifier.labels.length;
+    probs = new Float32Array(r.names.length * k).fill(NaN);
+    const byPhoto = new Map();
+    r.refs.forEach((ref, i) => { if (!byPhoto.has(ref.photoId)) byPhoto.set(ref.photoId, []); byPhoto.get(ref.photoId).push(i); });
+    for (const photo of photos) {
+      const idx = byPhoto.get(photo.id);
+      const f = idx && featuresOf(photo);
+      if (!f || f.extractorSha !== classifier.extractorId || !featuresMatch(f, photo.points)) continue;
+      const dim = f.feat.length / f.rows.length;
+      if (dim !== classifier.featureDim) continue;
+      const sel = new Float32Array(idx.length * dim);
+      idx.forEach((i, j) => { const q = r.refs[i].index; sel.set(f.feat.subarray(q * dim, (q + 1) * dim), j * dim); });
+      const p = await classifier.predict(sel);
+      idx.forEach((i, j) => probs.set(p.subarray(j * k, (j + 1) * k), i * k));
+    }
+  }
+  let csv = await polyp.exportAnnotationsCsv(r, machine ? { classifier, probs } : {});
+  if (pointNumbers) {
+    // The library writes one CRLF-terminated line per row (photo names come from file names,
+    // which hold no line break), so the column is appended line by line.
+    const lines = csv.split('\r\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (lines.length !== r.names.length + 1) throw new Error(`export: ${lines.length - 1} CSV lines for ${r.names.length} points`);
+    csv = lines.map((l, i) => `${l},${i === 0 ? 'Point number' : r.refs[i - 1].index + 1}`).join('\r\n') + '\r\n';
+  }
+  return csv;
+}
+
+/** CoralNet's percent-cover CSV of the photos (labelset codes in column order). */
+export function coverCsv(photos, codes) {
+  return percentCoverCsv(photos.map((p, i) => ({
+    id: i + 1, name: p.name, status: photoStatus(p.points), labels: p.points.map(effectiveLabel),
+  })), codes);
+}
+
+/** The features as pyspacer `.featurevector` files (`<photo name>.featurevector`) in a zip
+ * Blob: { blob, files, missing } (photos without matching features are left out, counted). */
+export async function featuresZip(polyp, photos, featuresOf) {
+  const entries = [];
+  let missing = 0;
+  for (const photo of photos) {
+    const f = featuresOf(photo);
+    if (!f || !photo.points.length || !featuresMatch(f, photo.points)) { missing++; continue; }
+    const npz = await polyp.featuresToNpz(photo.points.map((p) => [p.row, p.col]), f.feat, f.feat.length / f.rows.length);
+    entries.push({ name: `${photo.name}.featurevector`, data: npz });
+  }
+  return { blob: await zipFiles(entries), files: entries.length, missing };
+}
+
+// ---------------------------------------------------------------------- the Export page
+
+const plural = (n, one, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+function ExportPage({ params }) {
+  const app = useApp();
+  const { store } = app;
+  const pid = params.projectId;
+  const [project] = useStoreValue(() => store.getProject(pid), [pid], (ev) => ev.store === 'projects' && ev.id === pid);
+  const [changed] = useStoreValue(() => store.changedCount(pid), [pid], (ev) => ev.projectId === pid && ev.store === 'annotations');
+  const [opts, setOpts] = useState({ machine: false, unannotated: false, pointNumbers: false });
+  const [msg, setMsg] = useState('');
+  const [busy, setBusy] = useState(false);
+  if (!project) return html`<p>Loading…</p>`;
+  const hasClassifier = !!project.classifierId;
+  const run = (what, fn) => async () => {
+    setBusy(true);
+    setMsg(`${what}…`);
+    try { setMsg(await fn()); } catch (e) { setMsg(`${what} failed: ${e.message}`); } finally { setBusy(false); }
+  };
+  const base = project.name.replace(/[^\w.-]+/g, '_').slice(0, 60) || 'project';
+  const exportAnnotations = run('Export annotations', async () => {
+    const polyp = await app.getPolyp();
+    const { photos, featuresOf } = await projectData(store, project);
+    const classifier = opts.machine ? await activeClassifier(app, project) : null;
+    if (opts.machine && !classifier) throw new Error('no classifier yet: machine suggestions need one ("Train now" on the Classifier page)');
+    const csv = await annotationsCsv(polyp, photos, { ...opts, classifier, featuresOf });
+    download('annotations.csv', new Blob([csv], { type: 'text/csv' }));
+    const rows = csv.split('\r\n').length - 2;
+    const reset = await store.markExported(pid);
+    return `Exported ${plural(rows, 'point')} to annotations.csv${reset ? `; the changed-since-export count is reset` : ''}.`;
+  });
+  const exportCover = run('Export percent cover', async () => {
+    const { photos } = await projectData(store, project);
+    const csv = coverCsv(photos, project.labelset.map((l) => l.code));
+    download('percent_covers.csv', new Blob([csv], { type: 'text/csv' }));
+    const n = photos.filter((p) => p.points.some(effectiveLabel)).length;
+    return `Exported the percent cover of ${plural(n, 'photo')}${n > 1 ? ' and their mean' : ''} to percent_covers.csv.`;
+  });
+  const exportFeatures = run('Export features', async () => {
+    const polyp = await app.getPolyp();
+    const { photos, featuresOf } = await projectData(store, project);
+    const z = await featuresZip(polyp, photos, featuresOf);
+    download(`${base}-features.zip`, z.blob);
+    return `Exported ${plural(z.files, 'feature file')}${z.missing ? `; ${plural(z.missing, 'photo')} without features of the current points left out` : ''}.`;
+  });
+  const exportModel = run('Export model', async () => {
+    const rec = await store.getClassifier(project.classifierId);
+    download(`${base}-classifier.safetensors`, new Blob([rec.bytes]));
+    return `Exported the classifier (${rec.bytes.byteLength.toLocaleString('en-US')} bytes); \`polyp classify --model\` reads it.`;
+  });
+  const backup = run('Back up project', async () => {
+    const b = await backupProject(store, pid);
+    download(b.name, b.blob);
+    await store.markExported(pid);
+    const c = b.counts;
+    return `Backed up ${plural(c.photos, 'photo')}, ${plural(c.points, 'point')}, ${plural(c.features, 'feature file')} and ${plural(c.classifiers, 'classifier')} to ${b.name}.`;
+  });
+  const check = (key, text) => html`<label class="check"><input type="checkbox" checked=${opts[key]}
+    onChange=${(e) => setOpts({ ...opts, [key]: e.currentTarget.checked })} /> ${text}</label>`;
+  return html`
+    <h1>Export</h1>
+    <p role="status" aria-label="Changed since last export">${changed == null ? '' : `${plural(changed, 'point')} changed since the last export.`}</p>
+    <section aria-labelledby="h-ann">
+      <h2 id="h-ann">Annotations (CoralNet CSV)</h2>
+      <p class="muted">Name, Row, Column, Label code: one row per confirmed point.</p>
+      <div class="row">
+        ${check('machine', 'Machine suggestions and confidences')}
+        ${check('unannotated', 'Include unannotated points')}
+        ${check('pointNumbers', 'Point number column')}
+      </div>
+      <button type="button" class="primary" onClick=${exportAnnotations} disabled=${busy}>Export annotations</button>
+    </section>
+    <section aria-labelledby="h-other">
+      <h2 id="h-other">Other files</h2>
+      <div class="row">
+        <button type="button" onClick=${exportCover} disabled=${busy}>Export percent cover</button>
+        <button type="button" onClick=${exportFeatures} disabled=${busy || !project.extractor}>Export features</button>
+        <button type="button" onClick=${exportModel} disabled=${busy || !hasClassifier}>Export model</button>
+      </div>
+    </section>
+    <section aria-labelledby="h-backup">
+      <h2 id="h-backup">Backup</h2>
+      <p class="muted">One file with the project, its photos, points, features and classifiers; "Restore project" on the
+        projects page brings it back on any machine.</p>
+      <button type="button" onClick=${backup} disabled=${busy}>Back up project</button>
+    </section>
+    <p class="status" role="status" aria-label="Export status">${msg}</p>`;
+}
+
+registerPage({ id: 'export', path: '/p/:projectId/export', title: 'Export', nav: 'project', navLabel: 'Export', order: 70, component: ExportPage });
