@@ -26,11 +26,11 @@ export function profileDir() { return mkdtempSync(join(tmpdir(), 'polyp-web-'));
  * Returns {server, context, page, requests, errors, close()}; requests holds every request
  * the browser made (url, method, post data size), errors every console error and page error.
  */
-export async function launch({ profile, server = null, coi = true, requests = [], errors = [], viewport = { width: 1280, height: 860 }, hasTouch = false, isMobile = false } = {}) {
+export async function launch({ profile, server = null, coi = true, requests = [], errors = [], serviceWorkers = 'allow', viewport = { width: 1280, height: 860 }, hasTouch = false, isMobile = false } = {}) {
   const srv = server || await serve({ coi });
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, args: FLAGS, headless: true, viewport, hasTouch, isMobile,
-    serviceWorkers: 'allow', acceptDownloads: true,
+    serviceWorkers, acceptDownloads: true,
   });
   const watch = (page) => {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
