@@ -8,6 +8,8 @@
  * (never a half-written file under the final name). Ctrl-C stops after the current image. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "imageset.h"
+#include "shard.h"
 #include "threadpool.h"
 
 #include <dirent.h>
@@ -25,7 +27,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W.safetensors --images DIR --points POINTS.csv --out OUTDIR\n"
             "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
-            "                     [--kernels auto|scalar|v128|avx2|avx512]\n\n"
+            "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N]\n\n"
             "Extracts the EfficientNet-B0 feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load).\n\n"
             "  --weights PATH   network weights (safetensors; `polyp testnet` writes an untrained one)\n"
@@ -40,94 +42,16 @@ static void usage(FILE *out) {
             "  --kernels K      portable backend's kernels: auto (default: the best this CPU runs),\n"
             "                   scalar, v128 (the browser's SIMD128 arithmetic), avx2, avx512\n"
             "  --overwrite      redo images whose .featurevector already exists (default: skip them)\n"
+            "  --shard I/N      handle only shard I (0-based) of N: the images whose name hashes to I\n"
+            "                   (FNV-1a 64 of the name's bytes, mod N), so N tasks of an array job given\n"
+            "                   0/N .. N-1/N split one run between them, and adding images to the CSV\n"
+            "                   never moves a finished image to another shard. N is always explicit.\n"
             "  --help           this text\n\n"
             "Progress goes to stderr. Interrupting (Ctrl-C) stops after the current image; rerun the\n"
             "same command to resume: finished images are skipped.\n");
 }
 
-/* ------------------------------------------------------------------ grouping points */
-
-typedef struct image_group {
-    const char *name;      /* borrowed from the annotations */
-    polyp_point *points;   /* npoints, in CSV order */
-    size_t npoints, cap;
-    size_t first_item;     /* index of its first point in the CSV (for messages) */
-} image_group;
-
-typedef struct groups {
-    image_group *items;
-    size_t count;
-    size_t *slots;  /* open-addressing hash: group index + 1, 0 = empty */
-    size_t nslots;
-} groups;
-
-static uint64_t hash_name(const char *s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void groups_free(groups *g) {
-    for (size_t i = 0; i < g->count; i++) free(g->items[i].points);
-    free(g->items);
-    free(g->slots);
-    memset(g, 0, sizeof *g);
-}
-
-static bool group_points(const polyp_annotations *a, groups *g) {
-    memset(g, 0, sizeof *g);
-    g->nslots = 16;
-    while (g->nslots < a->count * 2) g->nslots *= 2;
-    g->slots = calloc(g->nslots, sizeof *g->slots);
-    g->items = calloc(a->count ? a->count : 1, sizeof *g->items);
-    if (!g->slots || !g->items) return false;
-    for (size_t i = 0; i < a->count; i++) {
-        const polyp_annotation *an = &a->items[i];
-        size_t s = (size_t)(hash_name(an->name) & (g->nslots - 1));
-        while (g->slots[s] && strcmp(g->items[g->slots[s] - 1].name, an->name) != 0) s = (s + 1) & (g->nslots - 1);
-        if (!g->slots[s]) {
-            g->items[g->count].name = an->name;
-            g->items[g->count].first_item = i;
-            g->slots[s] = ++g->count;
-        }
-        image_group *ig = &g->items[g->slots[s] - 1];
-        if (ig->npoints == ig->cap) {
-            size_t ncap = ig->cap ? ig->cap * 2 : 16;
-            polyp_point *np = realloc(ig->points, ncap * sizeof *np);
-            if (!np) return false;
-            ig->points = np;
-            ig->cap = ncap;
-        }
-        ig->points[ig->npoints].row = an->row;
-        ig->points[ig->npoints].col = an->col;
-        ig->npoints++;
-    }
-    return true;
-}
-
 /* ------------------------------------------------------------------ paths */
-
-/* Image names come from a CSV: keep outputs inside OUTDIR and inputs inside DIR. */
-static bool name_is_safe(const char *name) {
-    if (name[0] == '/') return false;
-    const char *p = name;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 2 && p[0] == '.' && p[1] == '.') return false;
-        if (!slash) return true;
-        p = slash + 1;
-    }
-}
-
-static bool join(char *buf, size_t cap, const char *dir, const char *name, const char *suffix) {
-    return (size_t)snprintf(buf, cap, "%s/%s%s", dir, name, suffix) < cap;
-}
-
-static bool is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* mkdir -p of the folder part of `path` (everything before the last '/'). */
 static bool make_parent_dirs(const char *path, bool include_last) {
@@ -273,11 +197,26 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
 
 /* ------------------------------------------------------------------ the command */
 
+/* Keeps only the groups of shard s (in CSV order); the others' points are freed. The hash
+ * slots are dropped: they index the old positions and nothing after grouping needs them. */
+static void keep_shard(groups *g, cli_shard s) {
+    size_t kept = 0;
+    for (size_t i = 0; i < g->count; i++) {
+        if (cli_shard_of(g->items[i].name, s.count) == s.index) g->items[kept++] = g->items[i];
+        else free(g->items[i].points);
+    }
+    g->count = kept;
+    free(g->slots);
+    g->slots = NULL;
+    g->nslots = 0;
+}
+
 typedef struct options {
     const char *weights, *images, *points, *out, *kernels;
     size_t threads, batch;
     polyp_backend backend;
     bool overwrite;
+    cli_shard shard;  /* {0, 1} when --shard is not given: every image */
 } options;
 
 static int parse_options(int argc, char **argv, options *o, bool *help) {
@@ -286,6 +225,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     o->threads = cpus > 0 ? (size_t)cpus : 1;
     o->batch = polyp_extractor_default_params().batch_size;
     o->backend = POLYP_BACKEND_AUTO;
+    o->shard.index = 0;
+    o->shard.count = 1;
     *help = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -301,12 +242,16 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
                          : !strcmp(a, "--points") ? &o->points : !strcmp(a, "--out") ? &o->out
                          : !strcmp(a, "--kernels") ? &o->kernels : NULL;
         bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch");
-        if (!dst && !numeric && strcmp(a, "--backend") != 0)
+        bool shard = !strcmp(a, "--shard");
+        if (!dst && !numeric && !shard && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
         if (i + 1 >= argc) return cli_fail(CMD, "%s needs a value", a);
         const char *v = argv[++i];
         if (dst) {
             *dst = v;
+        } else if (shard) {
+            char msg[256];
+            if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
         } else if (numeric) {
             size_t *n = !strcmp(a, "--threads") ? &o->threads : &o->batch;
             if (!cli_parse_size(CMD, a, v, n)) return 1;
@@ -358,6 +303,18 @@ int polyp_cmd_extract(int argc, char **argv) {
         return cli_fail(CMD, "out of memory grouping %zu points", ann.count);
     }
 
+    if (o.shard.count > 1) {
+        size_t before = g.count;
+        keep_shard(&g, o.shard);
+        fprintf(stderr, "polyp %s: shard %u/%u: %zu of the %zu images in %s\n", CMD, o.shard.index, o.shard.count,
+                g.count, before, o.points);
+        if (g.count == 0) {
+            groups_free(&g);
+            polyp_annotations_free(&ann);
+            return 0;
+        }
+    }
+
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. */
     char in_path[4096], out_path[4096];
@@ -371,17 +328,17 @@ int polyp_cmd_extract(int argc, char **argv) {
                           name, g.items[i].first_item + 1);
             break;
         }
-        if (!join(in_path, sizeof in_path, o.images, name, "") ||
-            !join(out_path, sizeof out_path, o.out, name, ".featurevector")) {
+        if (!path_join(in_path, sizeof in_path, o.images, name, "") ||
+            !path_join(out_path, sizeof out_path, o.out, name, ".featurevector")) {
             rc = cli_fail(CMD, "image name '%s' makes a path that is too long", name);
             break;
         }
-        if (!is_file(in_path)) {
+        if (!is_regular_file(in_path)) {
             fprintf(stderr, "polyp %s: missing image: %s\n", CMD, in_path);
             missing++;
             continue;
         }
-        if (!o.overwrite && is_file(out_path)) {
+        if (!o.overwrite && is_regular_file(out_path)) {
             skip[i] = true;
             done_before++;
         }
@@ -426,8 +383,8 @@ int polyp_cmd_extract(int argc, char **argv) {
         for (size_t i = 0; i < g.count && !rc; i++) {
             if (skip[i]) continue;
             if (cli_interrupted) break;
-            join(in_path, sizeof in_path, o.images, g.items[i].name, "");
-            join(out_path, sizeof out_path, o.out, g.items[i].name, ".featurevector");
+            path_join(in_path, sizeof in_path, o.images, g.items[i].name, "");
+            path_join(out_path, sizeof out_path, o.out, g.items[i].name, ".featurevector");
             rc = process_image(&ctx, &g.items[i], in_path, out_path);
             if (rc) break;
             done++;
