@@ -3,9 +3,11 @@
  *
  * Order of work: parse the CSV; group points by image (first-appearance order of images,
  * file order of points within an image); check every image exists before any heavy work
- * (all missing ones are listed); then per image: skip when its output already exists
- * (resume), decode, check the points lie inside it, extract, write the npz atomically
- * (never a half-written file under the final name). Ctrl-C stops after the current image. */
+ * (all missing ones are listed); keep the images of this --shard; check existing outputs
+ * against the CSV (resume: finished ones are skipped, corrupt ones redone); then per image:
+ * decode, check the points lie inside it, extract, write the npz atomically (never a
+ * half-written file under the final name). Ctrl-C / SIGTERM cancel the current image between
+ * batches (through the extractor's progress callback) and nothing of it is written. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "imageset.h"
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const CMD = "extract";
@@ -47,8 +50,11 @@ static void usage(FILE *out) {
             "                   0/N .. N-1/N split one run between them, and adding images to the CSV\n"
             "                   never moves a finished image to another shard. N is always explicit.\n"
             "  --help           this text\n\n"
-            "Progress goes to stderr. Interrupting (Ctrl-C) stops after the current image; rerun the\n"
-            "same command to resume: finished images are skipped.\n");
+            "Progress goes to stderr. Ctrl-C or SIGTERM (scancel, preemption, a time limit) stops\n"
+            "within one batch: the current image is abandoned, never half-written (files are\n"
+            "written to a temporary name and renamed). Rerun the same command to resume: existing\n"
+            "outputs are read back and checked against the CSV; finished images are skipped,\n"
+            "corrupt or mismatched ones redone. Two runs over one folder write identical bytes.\n");
 }
 
 /* ------------------------------------------------------------------ paths */
@@ -84,12 +90,22 @@ static bool make_parent_dirs(const char *path, bool include_last) {
     return true;
 }
 
-/* A run killed without warning (SIGKILL, power loss) leaves "<name>.featurevector.tmp-<pid>"
- * files behind (never a file under the final name). Removes those in `dir` whose process is
- * gone, so a resumed run cleans up after the one that died; returns how many. */
+/* A temporary file another host's task has not touched for this long is abandoned: a
+ * feature file is written in well under a second. */
+#define STALE_TEMP_SECONDS 600
+
+/* A run killed without warning (SIGKILL, power loss, a node lost) leaves
+ * "<name>.featurevector.tmp-<pid>-<host>" files behind (never a file under the final name).
+ * Removes those in `dir` that belong to a finished process: same host and no such pid, or
+ * another host and untouched for STALE_TEMP_SECONDS (its pid means nothing here). Temps of
+ * live tasks, on this node or another of a shared filesystem, are left alone. Returns how
+ * many it removed. */
 static size_t remove_stale_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
+    char host[80];
+    cli_host_tag(host, sizeof host);
+    time_t now = time(NULL);
     size_t removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -97,11 +113,18 @@ static size_t remove_stale_temps(const char *dir) {
         if (!tag) continue;
         char *end;
         long pid = strtol(tag + strlen(".featurevector.tmp-"), &end, 10);
-        if (*end || pid <= 0 || (long)getpid() == pid) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running: not ours */
+        if ((*end && *end != '-') || pid <= 0) continue;
+        bool same_host = !*end || !strcmp(end + 1, host); /* no host: written by an older polyp */
         char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path && unlink(path) == 0)
-            removed++;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
+        if (same_host) {
+            if ((long)getpid() == pid) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running */
+        } else {
+            struct stat st;
+            if (stat(path, &st) != 0 || difftime(now, st.st_mtime) < STALE_TEMP_SECONDS) continue;
+        }
+        if (unlink(path) == 0) removed++;
     }
     closedir(d);
     return removed;
@@ -139,7 +162,11 @@ typedef struct run_ctx {
     size_t feat_cap;      /* floats */
 } run_ctx;
 
-/* Returns 0 on success, else the exit status after printing the reason. */
+/* process_image's result when a signal cancelled the image: nothing was written. */
+#define IMAGE_ABANDONED (-1)
+
+/* Returns 0 on success, IMAGE_ABANDONED when interrupted, else the exit status after
+ * printing the reason. */
 static int process_image(run_ctx *rc, const image_group *g, const char *in_path, const char *out_path) {
     polyp_error err = {0};
     polyp_image img;
@@ -165,6 +192,7 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
     }
     polyp_status st = polyp_extract_points(rc->extractor, &img, g->points, g->npoints, rc->feat, &err);
     polyp_image_free(&img);
+    if (st == POLYP_ERR_CANCELLED) return IMAGE_ABANDONED;
     if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
 
     uint16_t *rows = malloc(g->npoints * sizeof *rows), *cols = malloc(g->npoints * sizeof *cols);
@@ -196,6 +224,13 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
 }
 
 /* ------------------------------------------------------------------ the command */
+
+static int cancel_on_signal(void *user, size_t done, size_t total) {
+    (void)user;
+    (void)done;
+    (void)total;
+    return cli_interrupted;
+}
 
 /* Keeps only the groups of shard s (in CSV order); the others' points are freed. The hash
  * slots are dropped: they index the old positions and nothing after grouping needs them. */
@@ -318,7 +353,7 @@ int polyp_cmd_extract(int argc, char **argv) {
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. */
     char in_path[4096], out_path[4096];
-    size_t missing = 0, done_before = 0;
+    size_t missing = 0, done_before = 0, corrupt = 0;
     bool *skip = calloc(g.count, sizeof *skip);
     rc = skip ? 0 : cli_fail(CMD, "out of memory");
     for (size_t i = 0; i < g.count && !rc; i++) {
@@ -338,9 +373,17 @@ int polyp_cmd_extract(int argc, char **argv) {
             missing++;
             continue;
         }
-        if (!o.overwrite && is_regular_file(out_path)) {
+        if (o.overwrite) continue;
+        /* An existing output is read back and checked against the CSV, not trusted: a file
+         * cut short by a full disk, damaged later or left by a different CSV is redone. */
+        char why[512];
+        output_state os = check_output(out_path, &g.items[i], why, sizeof why);
+        if (os == OUTPUT_DONE) {
             skip[i] = true;
             done_before++;
+        } else if (os == OUTPUT_CORRUPT) {
+            fprintf(stderr, "polyp %s: %s: existing file is corrupt (%s): redoing it\n", CMD, out_path, why);
+            corrupt++;
         }
     }
     if (!rc && missing)
@@ -371,6 +414,9 @@ int polyp_cmd_extract(int argc, char **argv) {
         ep.kernels = o.kernels;
         ep.n_threads = (int)o.threads;
         ep.parallel = &par;
+        /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
+         * points is abandoned within a batch's time, and nothing of it is written. */
+        ep.progress = cancel_on_signal;
         if (polyp_extractor_init(weights, &ep, &extractor, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
 
@@ -386,6 +432,10 @@ int polyp_cmd_extract(int argc, char **argv) {
             path_join(in_path, sizeof in_path, o.images, g.items[i].name, "");
             path_join(out_path, sizeof out_path, o.out, g.items[i].name, ".featurevector");
             rc = process_image(&ctx, &g.items[i], in_path, out_path);
+            if (rc == IMAGE_ABANDONED) {
+                rc = 0;
+                break;
+            }
             if (rc) break;
             done++;
             patches += g.items[i].npoints;
