@@ -17,6 +17,7 @@
     X(classify, "score points with a trained classifier -> CoralNet export CSV")        \
     X(evaluate, "accuracy, per-label metrics, confusion matrix and Alleviate curve")    \
     X(points, "generate CoralNet's random, stratified or grid points")                  \
+    X(status, "check a (sharded) extract run's outputs: done / missing / corrupt")      \
     X(testnet, "write the seeded, untrained test network (safetensors)")
 
 #define POLYP_CLI_DECLARE(name, help) int polyp_cmd_##name(int argc, char **argv) __attribute__((weak));

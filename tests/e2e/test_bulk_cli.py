@@ -17,8 +17,13 @@ nested folders, 3 seeded random points each, and the seeded test network.
 3. Signals: SIGTERM in the middle of a 1,200-point image ends the run within 2 s with the
    resume message and nothing written; kill -9 mid-run leaves only complete files (each equal
    to the reference) under final names, and a rerun completes the folder byte for byte.
+4. `polyp status`: a complete folder exits 0; with one shard's files deleted and one file of
+   another shard damaged it exits 1, names every missing and corrupt image (the expected
+   sets are worked out here), their shards and the shards to rerun, in text and in --json;
+   rerunning just those shards makes it exit 0; bad options exit 2.
 Needs numpy (Debian's /usr/bin/python3); exits 77 (ctest: skipped) without it.
 """
+import json
 import os
 import random
 import shutil
@@ -250,6 +255,60 @@ def test_signals(tmp, weights, images, base, ref):
     print("kill -9: %d complete files survived, the rerun finished the rest" % len(got))
 
 
+def test_status(tmp, base, points, names, ref):
+    union = os.path.join(tmp, "union7")
+    r = run(["status", "--points", points, "--out", union])
+    check(r.returncode == 0 and "%d images: %d done, 0 missing, 0 corrupt" % (len(names), len(names)) in r.stdout,
+          "status of a complete folder: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    gap = os.path.join(tmp, "gap")
+    shutil.copytree(os.path.join(tmp, "single"), gap)
+    gone = sorted(n for n in names if shard_of(n, 7) == 2)
+    for n in gone:
+        os.remove(os.path.join(gap, n + ".featurevector"))
+    bad = next(n for n in names if shard_of(n, 7) == 5)
+    with open(os.path.join(gap, bad + ".featurevector"), "r+b") as f:
+        f.truncate(100)
+    r = run(["status", "--points", points, "--out", gap, "--shard-count", "7"])
+    check(r.returncode == 1, "status with gaps exited %d: %s" % (r.returncode, r.stderr))
+    lines = r.stdout.splitlines()
+    want = sorted(["missing  %s  (shard 2/7)" % n for n in gone])
+    check(sorted(l for l in lines if l.startswith("missing")) == want, "missing lines: %r" % lines)
+    corrupt = [l for l in lines if l.startswith("corrupt")]
+    check(len(corrupt) == 1 and corrupt[0].startswith("corrupt  %s  (shard 5/7): " % bad), "corrupt: %r" % lines)
+    check(lines[-1] == "%d images: %d done, %d missing, 1 corrupt; 2 of 7 shards to rerun: 2,5"
+          % (len(names), len(names) - len(gone) - 1, len(gone)), "summary: %r" % lines[-1])
+    r = run(["status", "--points", points, "--out", gap, "--shard-count", "7", "--json"])
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        doc = {}
+    check(r.returncode == 1 and doc.get("images") == len(names) and doc.get("missing") == len(gone)
+          and doc.get("corrupt") == 1 and doc.get("shards_to_rerun") == [2, 5], "json: %r" % r.stdout[:300])
+    per = {e["name"]: e for e in doc.get("per_image", [])}
+    check(sorted(per) == sorted(names), "json lists %d images" % len(per))
+    for n in names:
+        e = per.get(n, {})
+        st = "missing" if n in gone else "corrupt" if n == bad else "done"
+        check(e.get("state") == st and e.get("shard") == shard_of(n, 7) and ("reason" in e) == (st == "corrupt"),
+              "json entry of %s: %r" % (n, e))
+    r = run(["status", "--points", points, "--out", os.path.join(tmp, "nothing-here")])
+    check(r.returncode == 1 and "0 done, %d missing" % len(names) in r.stdout, "status of no folder: %r" % r.stdout)
+    for shard in ("2/7", "5/7"):
+        r = run(base + ["--out", gap, "--shard", shard])
+        check(r.returncode == 0, "rerun of shard %s: %s" % (shard, r.stderr))
+    r = run(["status", "--points", points, "--out", gap, "--shard-count", "7"])
+    check(r.returncode == 0 and outputs(gap) == ref, "status after the reruns: %d %r" % (r.returncode, r.stdout))
+    for args, needle in ((["--out", gap], "--points is required"), (["--points", points, "--out", gap,
+                          "--shard-count", "0"], "'0'"), (["--points", os.path.join(tmp, "no.csv"), "--out", gap],
+                          "no.csv")):
+        r = run(["status"] + args)
+        check(r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+              "status %r: %d %r" % (args, r.returncode, r.stderr))
+    r = run(["status", "--help"])
+    check(r.returncode == 0 and "usage: polyp status" in r.stdout, "status --help")
+    print("status: gaps of shard 2/7 and a corrupt file of 5/7 reported, clean after rerunning those shards")
+
+
 def main():
     global POLYP
     POLYP = os.path.abspath(sys.argv[1])
@@ -270,6 +329,7 @@ def main():
         if ref:
             test_restarts(tmp, base, ref)
             test_signals(tmp, weights, images, base, ref)
+            test_status(tmp, base, points, names, ref)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
         return 1
