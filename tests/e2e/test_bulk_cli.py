@@ -21,11 +21,19 @@ nested folders, 3 seeded random points each, and the seeded test network.
    another shard damaged it exits 1, names every missing and corrupt image (the expected
    sets are worked out here), their shards and the shards to rerun, in text and in --json;
    rerunning just those shards makes it exit 0; bad options exit 2.
+5. Templates (native/jobs): the Kubernetes Indexed Job's and the AWS Batch job definition's
+   container command run as written, with the variables those engines set
+   (JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX) for every index, and only the paths of
+   the env entries pointed at the test folders; the shard count they pass must equal
+   completions / arrayProperties.size, and the union of their outputs must equal the
+   unsharded run. The Slurm script runs the same way with SLURM_ARRAY_TASK_ID (its real
+   cluster test is tests/slurm).
 Needs numpy (Debian's /usr/bin/python3); exits 77 (ctest: skipped) without it.
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -309,6 +317,65 @@ def test_status(tmp, base, points, names, ref):
     print("status: gaps of shard 2/7 and a corrupt file of 5/7 reported, clean after rerunning those shards")
 
 
+def run_tasks(label, command, env, index_var, count, ref, out):
+    polyp_dir = os.path.dirname(POLYP)
+    for i in range(count):
+        e = dict(os.environ, **env)
+        e[index_var] = str(i)
+        e["PATH"] = polyp_dir + os.pathsep + e.get("PATH", "")  # `polyp` as the image has it
+        r = subprocess.run(command, env=e, capture_output=True, text=True)
+        if not check(r.returncode == 0, "%s task %d failed: %s" % (label, i, r.stderr)):
+            return
+    check(outputs(out) == ref, "%s: the union of %d tasks differs from the unsharded run" % (label, count))
+    print("%s template: %d tasks with %s, union equals the unsharded run" % (label, count, index_var))
+
+
+def test_templates(tmp, weights, images, points, ref):
+    jobs = os.path.join(ROOT, "native", "jobs")
+    paths = {"POLYP_WEIGHTS": weights, "POLYP_IMAGES": images, "POLYP_POINTS": points}
+    try:
+        import yaml
+    except ImportError:
+        check(False, "python3-yaml is missing (native/install-deps.sh --test installs it)")
+        yaml = None
+    if yaml:
+        with open(os.path.join(jobs, "k8s-extract-job.yaml")) as f:
+            job = yaml.safe_load(f)
+        spec = job["spec"]
+        c = spec["template"]["spec"]["containers"][0]
+        env = {e["name"]: str(e["value"]) for e in c["env"]}
+        check(spec.get("completionMode") == "Indexed" and "parallelism" in spec, "k8s: not an Indexed Job")
+        check(int(env["SHARDS"]) == spec["completions"], "k8s: SHARDS %s != completions %s"
+              % (env["SHARDS"], spec["completions"]))
+        out = os.path.join(tmp, "k8s")
+        env.update(paths, POLYP_OUT=out)
+        run_tasks("Kubernetes", c["command"], env, "JOB_COMPLETION_INDEX", spec["completions"], ref, out)
+    with open(os.path.join(jobs, "aws-batch-extract.json")) as f:
+        aws = json.load(f)
+    cp = aws["jobDefinition"]["containerProperties"]
+    env = {e["name"]: e["value"] for e in cp["environment"]}
+    size = aws["submitJob"]["arrayProperties"]["size"]
+    check(int(env["SHARDS"]) == size, "AWS: SHARDS %s != arrayProperties.size %s" % (env["SHARDS"], size))
+    out = os.path.join(tmp, "aws")
+    env.update(paths, POLYP_OUT=out)
+    run_tasks("AWS Batch", cp["command"], env, "AWS_BATCH_JOB_ARRAY_INDEX", size, ref, out)
+    # The Slurm script with its path variables pointed here (what a user edits), SHARDS as written.
+    with open(os.path.join(jobs, "slurm-extract.sh")) as f:
+        script = f.read()
+    out = os.path.join(tmp, "slurm-template")
+    for var, val in (("WEIGHTS", weights), ("IMAGES", images), ("POINTS", points), ("OUT", out)):
+        script, n = re.subn(r"(?m)^%s=\S+" % var, "%s=%s" % (var, val), script)
+        check(n == 1, "slurm-extract.sh: no %s= line" % var)
+    shards = int(re.search(r"(?m)^SHARDS=(\d+)", script).group(1))
+    local = os.path.join(tmp, "slurm-extract.sh")
+    with open(local, "w") as f:
+        f.write(script)
+    run_tasks("Slurm", ["bash", local], {"SLURM_CPUS_PER_TASK": "1"}, "SLURM_ARRAY_TASK_ID", shards, ref, out)
+    r = subprocess.run(["bash", local], env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(shards)), capture_output=True,
+                       text=True)
+    check(r.returncode != 0 and "SHARDS=%d" % shards in r.stderr, "slurm index beyond SHARDS: %r" % r.stderr)
+
+
 def main():
     global POLYP
     POLYP = os.path.abspath(sys.argv[1])
@@ -330,6 +397,7 @@ def main():
             test_restarts(tmp, base, ref)
             test_signals(tmp, weights, images, base, ref)
             test_status(tmp, base, points, names, ref)
+            test_templates(tmp, weights, images, points, ref)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
         return 1
