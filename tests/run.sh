@@ -11,6 +11,10 @@ echo "== native build (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== Slurm: a single-node cluster runs the job template (tests/slurm/run.sh)"
+rc=0
+bash tests/slurm/run.sh build/polyp || rc=$?
+((rc == 0 || rc == 77)) || exit "$rc"
 echo "== python tests (models/: converter, reference network, fixtures)" && /usr/bin/python3 -m unittest discover -s tests/python
 
 echo "== native build (ASan + UBSan)"
