@@ -9,7 +9,7 @@
  * half-written file under the final name). Ctrl-C / SIGTERM cancel the current image between
  * batches (through the extractor's progress callback) and nothing of it is written. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "extract.h"
 #include "imageset.h"
 #include "shard.h"
 #include "threadpool.h"
@@ -30,7 +30,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W.safetensors --images DIR --points POINTS.csv --out OUTDIR\n"
             "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
-            "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N]\n\n"
+            "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N] [--queue N]\n\n"
             "Extracts the EfficientNet-B0 feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load).\n\n"
             "  --weights PATH   network weights (safetensors; `polyp testnet` writes an untrained one)\n"
@@ -42,6 +42,10 @@ static void usage(FILE *out) {
             "  --backend B      auto (default: portable with AVX2/AVX-512 kernels, else xnnpack when\n"
             "                   built), xnnpack or portable\n"
             "  --batch N        patches per network run (default 8)\n"
+            "  --queue N        photos decoded ahead on N threads while the network runs, and held\n"
+            "                   in memory at once (default: the thread count, at most 4; with\n"
+            "                   --threads 1 the default is 0: decode and network take turns).\n"
+            "                   The features are the same bits either way.\n"
             "  --kernels K      portable backend's kernels: auto (default: the best this CPU runs),\n"
             "                   scalar, v128 (the browser's SIMD128 arithmetic), avx2, avx512\n"
             "  --overwrite      redo images whose .featurevector already exists (default: skip them)\n"
@@ -156,45 +160,19 @@ static void clean_output_folders(const groups *g, const char *out_dir) {
 
 /* ------------------------------------------------------------------ one image */
 
-typedef struct run_ctx {
-    polyp_extractor *extractor;
-    float *feat;          /* scratch, grown to the largest image */
-    size_t feat_cap;      /* floats */
-} run_ctx;
-
-/* process_image's result when a signal cancelled the image: nothing was written. */
-#define IMAGE_ABANDONED (-1)
-
-/* Returns 0 on success, IMAGE_ABANDONED when interrupted, else the exit status after
- * printing the reason. */
-static int process_image(run_ctx *rc, const image_group *g, const char *in_path, const char *out_path) {
-    polyp_error err = {0};
-    polyp_image img;
-    if (polyp_image_load_file(in_path, NULL, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+int extract_check_points(const image_group *g, const polyp_image *img) {
     for (size_t i = 0; i < g->npoints; i++) {
-        if (g->points[i].row >= img.height || g->points[i].col >= img.width) {
-            int r = cli_fail(CMD, "%s: point %zu (row %u, column %u) is outside the %ux%u image (rows 0..%u, columns 0..%u)",
-                             g->name, i + 1, g->points[i].row, g->points[i].col, img.width, img.height,
-                             img.height - 1, img.width - 1);
-            polyp_image_free(&img);
-            return r;
-        }
+        if (g->points[i].row >= img->height || g->points[i].col >= img->width)
+            return cli_fail(CMD, "%s: point %zu (row %u, column %u) is outside the %ux%u image (rows 0..%u, columns 0..%u)",
+                            g->name, i + 1, g->points[i].row, g->points[i].col, img->width, img->height,
+                            img->height - 1, img->width - 1);
     }
-    size_t need = g->npoints * POLYP_FEATURE_DIM;
-    if (need > rc->feat_cap) {
-        float *nf = realloc(rc->feat, need * sizeof *nf);
-        if (!nf) {
-            polyp_image_free(&img);
-            return cli_fail(CMD, "%s: out of memory for %zu points", g->name, g->npoints);
-        }
-        rc->feat = nf;
-        rc->feat_cap = need;
-    }
-    polyp_status st = polyp_extract_points(rc->extractor, &img, g->points, g->npoints, rc->feat, &err);
-    polyp_image_free(&img);
-    if (st == POLYP_ERR_CANCELLED) return IMAGE_ABANDONED;
-    if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
+    return 0;
+}
 
+int extract_write_features(const image_group *g, const float *feat, const char *out_path) {
+    polyp_error err = {0};
+    polyp_status st;
     uint16_t *rows = malloc(g->npoints * sizeof *rows), *cols = malloc(g->npoints * sizeof *cols);
     if (!rows || !cols) {
         free(rows);
@@ -206,7 +184,7 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
         rows[i] = (uint16_t)g->points[i].row;
         cols[i] = (uint16_t)g->points[i].col;
     }
-    polyp_features f = {g->npoints, POLYP_FEATURE_DIM, 1, rows, cols, rc->feat};
+    polyp_features f = {g->npoints, POLYP_FEATURE_DIM, 1, rows, cols, (float *)feat};
     void *npz;
     size_t npz_size;
     st = polyp_features_write_npz(&f, &npz, &npz_size, &err);
@@ -221,6 +199,60 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
     polyp_free(npz);
     if (!ok) return cli_fail_err(CMD, &err);
     return 0;
+}
+
+/* Serial: decode, extract (polyp_extract_points: batches within this image), write.
+ * Returns 0, EXTRACT_INTERRUPTED, or the exit status after printing the reason. */
+static int process_image(polyp_extractor *ex, float **feat, size_t *feat_cap, const image_group *g,
+                         const char *in_path, const char *out_path) {
+    polyp_error err = {0};
+    polyp_image img;
+    if (polyp_image_load_file(in_path, NULL, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+    int r = extract_check_points(g, &img);
+    if (r) {
+        polyp_image_free(&img);
+        return r;
+    }
+    size_t need = g->npoints * POLYP_FEATURE_DIM;
+    if (need > *feat_cap) {
+        float *nf = realloc(*feat, need * sizeof *nf);
+        if (!nf) {
+            polyp_image_free(&img);
+            return cli_fail(CMD, "%s: out of memory for %zu points", g->name, g->npoints);
+        }
+        *feat = nf;
+        *feat_cap = need;
+    }
+    polyp_status st = polyp_extract_points(ex, &img, g->points, g->npoints, *feat, &err);
+    polyp_image_free(&img);
+    if (st == POLYP_ERR_CANCELLED) return EXTRACT_INTERRUPTED;
+    if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
+    return extract_write_features(g, *feat, out_path);
+}
+
+int extract_run_serial(extract_run *r) {
+    char in_path[4096], out_path[4096];
+    float *feat = NULL;
+    size_t feat_cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->g->count && !rc; i++) {
+        if (r->skip[i]) continue;
+        if (cli_interrupted) {
+            rc = EXTRACT_INTERRUPTED;
+            break;
+        }
+        const image_group *ig = &r->g->items[i];
+        path_join(in_path, sizeof in_path, r->images, ig->name, "");
+        path_join(out_path, sizeof out_path, r->out, ig->name, ".featurevector");
+        rc = process_image(r->extractor, &feat, &feat_cap, ig, in_path, out_path);
+        if (rc) break;
+        r->done++;
+        r->patches += ig->npoints;
+        double el = cli_now() - r->progress->start;
+        cli_progress_update(r->progress, r->done, el > 0 ? (double)r->patches / el : 0.0, "patches");
+    }
+    free(feat);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ the command */
@@ -246,9 +278,16 @@ static void keep_shard(groups *g, cli_shard s) {
     g->nslots = 0;
 }
 
+/* --queue: decoded photos held in memory at once (each is width x height x 3 bytes: 81 MB for
+ * a 27-megapixel photo), which is also the number of decode threads. */
+#define MAX_QUEUE 64
+#define DEFAULT_MAX_QUEUE 4
+
 typedef struct options {
     const char *weights, *images, *points, *out, *kernels;
     size_t threads, batch;
+    size_t queue;     /* decoded photos held at once; 0 = serial */
+    bool queue_given;
     polyp_backend backend;
     bool overwrite;
     cli_shard shard;  /* {0, 1} when --shard is not given: every image */
@@ -276,7 +315,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
         const char **dst = !strcmp(a, "--weights") ? &o->weights : !strcmp(a, "--images") ? &o->images
                          : !strcmp(a, "--points") ? &o->points : !strcmp(a, "--out") ? &o->out
                          : !strcmp(a, "--kernels") ? &o->kernels : NULL;
-        bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch");
+        bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch") || !strcmp(a, "--queue");
         bool shard = !strcmp(a, "--shard");
         if (!dst && !numeric && !shard && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
@@ -288,10 +327,13 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
             char msg[256];
             if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
         } else if (numeric) {
-            size_t *n = !strcmp(a, "--threads") ? &o->threads : &o->batch;
+            bool queue = !strcmp(a, "--queue");
+            size_t *n = !strcmp(a, "--threads") ? &o->threads : queue ? &o->queue : &o->batch;
             if (!cli_parse_size(CMD, a, v, n)) return 1;
-            size_t max = !strcmp(a, "--threads") ? POLYP_THREADPOOL_MAX_THREADS : 4096;
-            if (*n < 1 || *n > max) return cli_fail(CMD, "%s must be between 1 and %zu, got %s", a, max, v);
+            size_t min = queue ? 0 : 1, max = !strcmp(a, "--threads") ? POLYP_THREADPOOL_MAX_THREADS
+                                            : queue ? MAX_QUEUE : 4096;
+            if (*n < min || *n > max) return cli_fail(CMD, "%s must be between %zu and %zu, got %s", a, min, max, v);
+            o->queue_given |= queue;
         } else if (!strcmp(v, "auto")) {
             o->backend = POLYP_BACKEND_AUTO;
         } else if (!strcmp(v, "xnnpack")) {
@@ -305,6 +347,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->points ? "--points"
                         : !o->out ? "--out" : NULL;
     if (missing) return cli_fail(CMD, "%s is required (polyp extract --help)", missing);
+    /* One compute thread has nothing to overlap decoding with: stay serial. */
+    if (!o->queue_given) o->queue = o->threads > 1 ? (o->threads < DEFAULT_MAX_QUEUE ? o->threads : DEFAULT_MAX_QUEUE) : 0;
     return 0;
 }
 
@@ -422,29 +466,13 @@ int polyp_cmd_extract(int argc, char **argv) {
 
     if (!rc && todo > 0) {
         cli_install_signal_handlers();
-        run_ctx ctx = {extractor, NULL, 0};
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
-        size_t done = 0, patches = 0;
-        for (size_t i = 0; i < g.count && !rc; i++) {
-            if (skip[i]) continue;
-            if (cli_interrupted) break;
-            path_join(in_path, sizeof in_path, o.images, g.items[i].name, "");
-            path_join(out_path, sizeof out_path, o.out, g.items[i].name, ".featurevector");
-            rc = process_image(&ctx, &g.items[i], in_path, out_path);
-            if (rc == IMAGE_ABANDONED) {
-                rc = 0;
-                break;
-            }
-            if (rc) break;
-            done++;
-            patches += g.items[i].npoints;
-            double el = cli_now() - p.start;
-            cli_progress_update(&p, done, el > 0 ? (double)patches / el : 0.0, "patches");
-        }
+        extract_run run = {&g, skip, o.images, o.out, extractor, o.batch, o.queue, &p, 0, 0};
+        rc = o.queue ? extract_run_pipeline(&run) : extract_run_serial(&run);
+        size_t done = run.done, patches = run.patches;
         cli_progress_end(&p);
-        free(ctx.feat);
-        if (!rc && done < todo) {
+        if (rc == EXTRACT_INTERRUPTED) {
             rc = cli_fail(CMD, "interrupted after %zu of %zu images; rerun the same command to resume "
                                "(finished images are skipped)", done, todo);
         } else if (!rc) {

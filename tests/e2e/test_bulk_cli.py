@@ -14,9 +14,14 @@ nested folders, 3 seeded random points each, and the seeded test network.
    equals the unsharded run; temporary files of dead processes on this host and stale ones of
    other hosts are removed, a live-looking one of another host is left alone; two runs over
    the same folder at once both succeed and leave exactly the reference bytes.
-3. Signals: SIGTERM in the middle of a 1,200-point image ends the run within 2 s with the
-   resume message and nothing written; kill -9 mid-run leaves only complete files (each equal
-   to the reference) under final names, and a rerun completes the folder byte for byte.
+3. Signals, on the serial path (--threads 1) and the pipeline (--threads 2): SIGTERM in the
+   middle of a 1,200-point image ends the run within 2 s with the resume message and nothing
+   written; kill -9 mid-run leaves only complete files (each equal to the reference) under
+   final names, and a rerun completes the folder byte for byte.
+3b. The pipeline: the same bytes as the serial path (--queue 0) for queues 1-5 and batches
+   3-13 (spanning photos), on the fixtures and on real photos (JPEG and PNG); peak memory
+   (wait4's ru_maxrss) does not grow from 4 to 20 photos at the default queue by half a
+   decoded photo, while a queue of 20 does raise it (so the measurement can fail).
 4. `polyp status`: a complete folder exits 0; with one shard's files deleted and one file of
    another shard damaged it exits 1, names every missing and corrupt image (the expected
    sets are worked out here), their shards and the shards to rerun, in text and in --json;
@@ -223,16 +228,17 @@ def test_restarts(tmp, base, ref):
     print("overlap: two runs over one folder leave the reference bytes")
 
 
-def test_signals(tmp, weights, images, base, ref):
+def test_signals(tmp, weights, images, base, ref, threads):
     big_csv = os.path.join(tmp, "big.csv")
     rng = random.Random(5)
     with open(big_csv, "w") as f:
         f.write("Name,Row,Column\n")
         for _ in range(1200):
             f.write("img_000.png,%d,%d\n" % (rng.randrange(200), rng.randrange(300)))
-    out = os.path.join(tmp, "sigterm")
+    how = "serial" if threads == 1 else "pipeline"
+    out = os.path.join(tmp, "sigterm%d" % threads)
     args = [POLYP, "extract", "--weights", weights, "--images", images, "--points", big_csv, "--out", out,
-            "--threads", "1", "--backend", "portable"]
+            "--threads", str(threads), "--backend", "portable"]
     p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)
     t = time.time()
@@ -243,10 +249,10 @@ def test_signals(tmp, weights, images, base, ref):
     check(took < 2.0, "SIGTERM took %.2f s to end the run" % took)
     left = os.listdir(out) if os.path.isdir(out) else []
     check(left == [], "SIGTERM mid-image left %r" % left)
-    print("SIGTERM: run ended %.2f s after the signal, nothing written" % took)
+    print("SIGTERM (%s): run ended %.2f s after the signal, nothing written" % (how, took))
 
-    out = os.path.join(tmp, "kill9")
-    args = [POLYP] + base + ["--out", out, "--threads", "1"]
+    out = os.path.join(tmp, "kill9_%d" % threads)
+    args = [POLYP] + base + ["--out", out, "--threads", str(threads)]
     p = subprocess.Popen(args, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None and len([k for k in (outputs(out) if os.path.isdir(out)
@@ -260,7 +266,7 @@ def test_signals(tmp, weights, images, base, ref):
     r = run(base + ["--out", out])
     check(r.returncode == 0 and not temps(out) and outputs(out) == ref,
           "rerun after kill -9: %d %s, temps %r" % (r.returncode, r.stderr, temps(out)))
-    print("kill -9: %d complete files survived, the rerun finished the rest" % len(got))
+    print("kill -9 (%s): %d complete files survived, the rerun finished the rest" % (how, len(got)))
 
 
 def test_status(tmp, base, points, names, ref):
@@ -376,6 +382,75 @@ def test_templates(tmp, weights, images, points, ref):
     check(r.returncode != 0 and "SHARDS=%d" % shards in r.stderr, "slurm index beyond SHARDS: %r" % r.stderr)
 
 
+def rss_kib(args):
+    """Peak resident memory of one run (wait4's rusage of that child alone), and its result."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read().decode()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss, p.returncode, err
+
+
+def test_pipeline(tmp, weights, base, ref):
+    # The serial path (--queue 0: decode, extract within the photo, write) is the reference.
+    serial = os.path.join(tmp, "serial")
+    r = run(base + ["--out", serial, "--queue", "0"])
+    check(r.returncode == 0, "serial run failed: %s" % r.stderr)
+    check(outputs(serial) == ref, "default run (pipeline) differs from the serial path")
+    for queue, batch, threads in (("1", "8", "2"), ("2", "3", "2"), ("5", "13", "2"), ("3", "8", "1")):
+        out = os.path.join(tmp, "pipe_q%s_b%s_t%s" % (queue, batch, threads))
+        r = run(base + ["--out", out, "--queue", queue, "--batch", batch, "--threads", threads])
+        check(r.returncode == 0 and outputs(out) == ref, "pipeline --queue %s --batch %s --threads %s differs "
+              "from the serial path: %s" % (queue, batch, threads, r.stderr))
+    print("pipeline: same bytes as the serial path at queue 1-5, batches 3-13 spanning photos")
+    td = os.environ.get("POLYP_TESTDATA", "")
+    photo = os.path.join(td, "unlabeled-real-images", "coralnet_p82pkvoqn3.JPG")  # 1942 x 1935
+    if not os.path.isfile(photo):
+        print("note: POLYP_TESTDATA missing: the real-photo pipeline checks are not run", file=sys.stderr)
+        return
+    real = os.path.join(tmp, "real")
+    os.makedirs(real)
+    for src in ("mermaid-sample/mermaid_3805.JPG", "unlabeled-real-images/coralnet_p82pkvoqn3.JPG",
+                "unlabeled-real-images/benthoz_PR_20081006_232302_383_LC16.png"):
+        os.symlink(os.path.join(td, src), os.path.join(real, os.path.basename(src)))
+    for k in range(20):
+        os.symlink(photo, os.path.join(real, "rep%02d.JPG" % k))
+    def csv_for(names, n, path):
+        rng = random.Random(3)
+        with open(path, "w") as f:
+            f.write("Name,Row,Column\n")
+            for name in names:
+                h, w = (3000, 4000) if "mermaid" in name else (1024, 1360) if "benthoz" in name else (1935, 1942)
+                for _ in range(n):
+                    f.write("%s,%d,%d\n" % (name, rng.randrange(h), rng.randrange(w)))
+        return path
+    three = csv_for(["mermaid_3805.JPG", "coralnet_p82pkvoqn3.JPG", "benthoz_PR_20081006_232302_383_LC16.png"], 6,
+                    os.path.join(tmp, "three.csv"))
+    common = ["extract", "--weights", weights, "--images", real, "--backend", "portable", "--threads", "2"]
+    a, b = os.path.join(tmp, "real_serial"), os.path.join(tmp, "real_pipe")
+    ra = run(common + ["--points", three, "--out", a, "--queue", "0"])
+    rb = run(common + ["--points", three, "--out", b, "--queue", "2", "--batch", "5"])
+    check(ra.returncode == 0 and rb.returncode == 0 and outputs(a) == outputs(b) and len(outputs(a)) == 3,
+          "real photos: pipeline differs from serial: %s %s" % (ra.stderr, rb.stderr))
+    # Peak memory: flat in the number of photos with the default queue, but it would grow if
+    # decoded photos piled up (checked with a queue as long as the run, so the measurement
+    # is shown to see it). One decoded photo is 1942 x 1935 x 3 = 11.3 MB.
+    photo_kib = 1942 * 1935 * 3 / 1024
+    rss = {}
+    for count, queue in ((4, "2"), (20, "2"), (20, "20")):
+        csv = csv_for(["rep%02d.JPG" % k for k in range(count)], 10, os.path.join(tmp, "rep%d.csv" % count))
+        out = os.path.join(tmp, "rss_%d_%s" % (count, queue))
+        rss[count, queue], rc, err = rss_kib([POLYP] + common + ["--points", csv, "--out", out, "--queue", queue])
+        check(rc == 0, "memory run failed: %s" % err)
+    grow = rss[20, "2"] - rss[4, "2"]
+    pile = rss[20, "20"] - rss[4, "2"]
+    print("peak RSS: 4 photos %.0f MiB, 20 photos %.0f MiB (queue 2); 20 photos with queue 20: %.0f MiB"
+          % (rss[4, "2"] / 1024, rss[20, "2"] / 1024, rss[20, "20"] / 1024))
+    check(grow < 0.5 * photo_kib, "peak memory grew by %.0f KiB from 4 to 20 photos (queue 2)" % grow)
+    check(pile > 3 * photo_kib, "a queue of 20 did not raise peak memory (%.0f KiB): the memory check is blind"
+          % pile)
+
+
 def main():
     global POLYP
     POLYP = os.path.abspath(sys.argv[1])
@@ -395,7 +470,9 @@ def main():
         ref = test_shards(tmp, base, names)
         if ref:
             test_restarts(tmp, base, ref)
-            test_signals(tmp, weights, images, base, ref)
+            test_signals(tmp, weights, images, base, ref, 1)
+            test_signals(tmp, weights, images, base, ref, 2)
+            test_pipeline(tmp, weights, base, ref)
             test_status(tmp, base, points, names, ref)
             test_templates(tmp, weights, images, points, ref)
     if FAILURES:
