@@ -3,19 +3,13 @@
 #include "imageset.h"
 
 #include "cli.h"
+#include "shard.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Hash for grouping only (not the shard hash, which shard.h fixes for good). */
-static uint64_t hash_name(const char *s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 void groups_free(groups *g) {
     for (size_t i = 0; i < g->count; i++) free(g->items[i].points);
@@ -33,7 +27,7 @@ bool group_points(const polyp_annotations *a, groups *g) {
     if (!g->slots || !g->items) return false;
     for (size_t i = 0; i < a->count; i++) {
         const polyp_annotation *an = &a->items[i];
-        size_t s = (size_t)(hash_name(an->name) & (g->nslots - 1));
+        size_t s = (size_t)(cli_shard_hash(an->name) & (g->nslots - 1)); /* FNV-1a */
         while (g->slots[s] && strcmp(g->items[g->slots[s] - 1].name, an->name) != 0) s = (s + 1) & (g->nslots - 1);
         if (!g->slots[s]) {
             g->items[g->count].name = an->name;
