@@ -397,7 +397,7 @@ int polyp_cmd_extract(int argc, char **argv) {
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. */
     char in_path[4096], out_path[4096];
-    size_t missing = 0, done_before = 0, corrupt = 0;
+    size_t missing = 0, done_before = 0;
     bool *skip = calloc(g.count, sizeof *skip);
     rc = skip ? 0 : cli_fail(CMD, "out of memory");
     for (size_t i = 0; i < g.count && !rc; i++) {
@@ -427,7 +427,6 @@ int polyp_cmd_extract(int argc, char **argv) {
             done_before++;
         } else if (os == OUTPUT_CORRUPT) {
             fprintf(stderr, "polyp %s: %s: existing file is corrupt (%s): redoing it\n", CMD, out_path, why);
-            corrupt++;
         }
     }
     if (!rc && missing)
