@@ -18,6 +18,18 @@
 # Needs root (munged and slurmd run as root here): exits 77, saying so, otherwise; also 77
 # without ../shared/testdata. Missing Slurm or munge programs are a failure, not a skip:
 # native/install-deps.sh --test installs them.
+#
+# Traps met on these machines (Debian 12's slurm-wlm 22.05, munge 0.5.15), handled below:
+# - without SLURM_CONF, sbatch/squeue look the controller up by DNS SRV and die ("Could not
+#   establish a configuration source"): every daemon and client gets the private file;
+# - slurmctld only runs as primary when SlurmctldHost is this host's short name;
+# - no systemd or writable cgroups in CI containers: proctrack/linuxproc and task/none;
+# - munged refuses to run as root without --force; its socket is private (AuthInfo=socket=);
+# - a node line that does not match the hardware drains the node: it comes from slurmd -C;
+# - the template's #SBATCH --cpus-per-task=4 cannot run on a 2-core node: sbatch's
+#   command-line options override #SBATCH lines, so the template itself is left as written;
+# - exit codes say nothing of completeness (a cancelled task's array still "finishes"):
+#   the test asks polyp status, which reads the outputs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 POLYP=$(realpath "${1:-$ROOT/build/polyp}")
