@@ -143,8 +143,9 @@ def main():
         for k in configs:
             print("extract %-9s median %.3f s = %.1f patches/s, CPU %.2f s   (runs: %s)" % (
                 k, med[k], npatch / med[k], statistics.median(cpus[k]), ", ".join("%.2f" % x for x in walls[k])))
-        print("one thread alone (median of %d): decode %.3f s, crop %.3f s, network %.3f s" % (
-            a.reps, h["decode_s"], h["crop_s"], h["network_s"]))
+        print("one thread alone (median of %d): decode %.3f s, crop %.3f s, network %.3f s; CPU: decode %.3f s, "
+              "network %.3f s" % (a.reps, h["decode_s"], h["crop_s"], h["network_s"], h["decode_cpu_s"],
+                                  h["network_cpu_s"]))
         bound = (h["decode_s"] + h["network_s"]) / 2
         bound_crop = (h["decode_s"] + h["crop_s"] + h["network_s"]) / 2
         print("2 threads / 1 thread: %.2fx (target >= 1.7x); serial path on 2 threads: %.2fx" % (
@@ -152,6 +153,11 @@ def main():
         print("what 2 cores allow: (decode + network) / 2 = %.3f s = %.1f patches/s; measured %.1f patches/s "
               "= %.0f%% of it (target >= 90%%); counting the crop too: %.0f%%" % (
                   bound, npatch / bound, npatch / med["t2"], 100 * bound / med["t2"], 100 * bound_crop / med["t2"]))
+        cpu_bound = (h["decode_cpu_s"] + h["network_cpu_s"]) / 2
+        print("from CPU seconds (meaningful under load): (decode + network) / 2 = %.3f s; CPU of the whole "
+              "extract: 1 thread %.2f s, 2 threads %.2f s (%+.0f%%)" % (
+                  cpu_bound, statistics.median(cpus["t1"]), statistics.median(cpus["t2"]),
+                  100 * (statistics.median(cpus["t2"]) / statistics.median(cpus["t1"]) - 1)))
         if a.train_photos:
             r = train_classify(polyp, work, weights, os.path.join(work, "out_t2"), a.train_photos)
             print("train over %d photos (%d points): %.1f s; classify: %.1f s" % (

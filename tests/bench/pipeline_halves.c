@@ -7,7 +7,8 @@
  * For every repetition: decode every photo the CSV names (polyp_image_load_file: file read +
  * libjpeg-turbo / stb), crop its points (polyp_patch_crop), then run the network over all
  * patches (portable backend, the calling thread only, batches of --batch). Prints one JSON
- * line with the median seconds of each part. Public API only. Not a test: CI never runs it,
+ * line with the median seconds of each part, wall and CPU (the CPU figures hold on a loaded
+ * machine, where wall times only measure the load). Public API only. Not a test: CI never runs it,
  * and the times mean something only on a quiet machine.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -26,11 +27,14 @@ static void die(const char *what, const polyp_error *err) {
     exit(1);
 }
 
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU seconds of this (single-threaded) process: what the part costs whatever else runs. */
+static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -83,10 +87,10 @@ int main(int argc, char **argv) {
     float *patches = malloc(ann.count * PATCH_FLOATS * sizeof(float));
     float *feat = malloc(ann.count * POLYP_FEATURE_DIM * sizeof(float));
     if (!patches || !feat) die("out of memory for the patches", NULL);
-    double t_decode[MAX_REPS], t_crop[MAX_REPS], t_net[MAX_REPS];
+    double t_decode[MAX_REPS], t_crop[MAX_REPS], t_net[MAX_REPS], c_decode[MAX_REPS], c_net[MAX_REPS];
     size_t nimages = 0;
     for (int r = 0; r < reps; r++) {
-        double decode = 0, crop = 0;
+        double decode = 0, crop = 0, decode_cpu = 0;
         nimages = 0;
         /* The CSV's points in file order; an image is decoded once, when its first point comes
          * (points are grouped by image in the benchmark's CSV). */
@@ -95,10 +99,11 @@ int main(int argc, char **argv) {
             while (j < ann.count && !strcmp(ann.items[j].name, ann.items[i].name)) j++;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", images, ann.items[i].name);
-            double t0 = now();
+            double t0 = now(), c0 = cpu();
             polyp_image img;
             if (polyp_image_load_file(path, NULL, &img, &err) != POLYP_OK) die(path, &err);
             double t1 = now();
+            decode_cpu += cpu() - c0;
             for (size_t k = i; k < j; k++) {
                 polyp_point p = {ann.items[k].row, ann.items[k].col};
                 if (polyp_patch_crop(&img, p, patches + k * PATCH_FLOATS, &err) != POLYP_OK) die(path, &err);
@@ -110,15 +115,18 @@ int main(int argc, char **argv) {
             nimages++;
             i = j;
         }
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         if (polyp_extract_patches(ex, patches, ann.count, feat, &err) != POLYP_OK) die("network", &err);
         t_net[r] = now() - t0;
+        c_net[r] = cpu() - c0;
+        c_decode[r] = decode_cpu;
         t_decode[r] = decode;
         t_crop[r] = crop;
     }
     printf("{\"images\": %zu, \"patches\": %zu, \"reps\": %d, \"decode_s\": %.4f, \"crop_s\": %.4f, "
-           "\"network_s\": %.4f}\n",
-           nimages, ann.count, reps, median(t_decode, reps), median(t_crop, reps), median(t_net, reps));
+           "\"network_s\": %.4f, \"decode_cpu_s\": %.4f, \"network_cpu_s\": %.4f}\n",
+           nimages, ann.count, reps, median(t_decode, reps), median(t_crop, reps), median(t_net, reps),
+           median(c_decode, reps), median(c_net, reps));
     free(patches);
     free(feat);
     polyp_extractor_free(ex);
