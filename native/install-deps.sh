@@ -2,14 +2,17 @@
 # Installs what polyp needs from Debian's archive. Idempotent: installs only what is missing.
 #   native/install-deps.sh          build + run (compiler, cmake, libjpeg-turbo, stb, XNNPACK)
 #   native/install-deps.sh --test   also what the tests use (Check, Python references,
-#                                   Emscripten, node, Chromium for the browser test)
+#                                   Emscripten, node, Chromium for the browser test, Slurm
+#                                   and munge for tests/slurm)
 #   native/install-deps.sh --bench  also the benchmark's peers (allocators, ONNX)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libstb-dev libjpeg62-turbo-dev libxnnpack-dev libpthreadpool-dev)
 case "${1:-}" in
   --test|--bench)
     pkgs+=(check python3-numpy python3-pil python3-torch python3-torchvision python3-sklearn
-           emscripten chromium)
+           python3-yaml emscripten chromium)
+    # tests/slurm: a real single-node Slurm cluster (started without systemd by the test).
+    pkgs+=(slurmctld slurmd slurm-client munge)
     command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
     ;;&
   --bench)

@@ -12,6 +12,10 @@ echo "== native build (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPOLYP_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== Slurm: a single-node cluster runs the job template (tests/slurm/run.sh)"
+rc=0
+bash tests/slurm/run.sh build/polyp || rc=$?
+((rc == 0 || rc == 77)) || exit "$rc"
 echo "== python tests (models/: converter, reference network, fixtures)" && /usr/bin/python3 -m unittest discover -s tests/python
 
 echo "== strict configure: the demo needs no test-only package, impossible options stop"

@@ -18,6 +18,7 @@
     X(evaluate, "accuracy, per-label metrics, confusion matrix and Alleviate curve")    \
     X(points, "generate CoralNet's random, stratified or grid points")                  \
     X(cover, "percent cover per image and overall (mean, SE) from labels or suggestions") \
+    X(status, "check a (sharded) extract run's outputs: done / missing / corrupt")      \
     X(testnet, "write the seeded, untrained test network (safetensors)")
 
 #define POLYP_CLI_DECLARE(name, help) int polyp_cmd_##name(int argc, char **argv);
@@ -29,9 +30,15 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* Same, with a library error's message. */
 int cli_fail_err(const char *cmd, const polyp_error *err);
 
-/* Writes a whole file atomically: to "<path>.tmp-<pid>", fsync, then rename over path, so a
- * crash or Ctrl-C never leaves a half-written file under the final name. */
+/* Writes a whole file atomically: to "<path>.tmp-<pid>-<host>", fsync, then rename over path,
+ * so a crash or Ctrl-C never leaves a half-written file under the final name. The host in
+ * the name keeps two tasks on different nodes of a shared filesystem (same pid, same image)
+ * from writing one temporary file; both then rename identical, complete bytes into place. */
 bool cli_write_file_atomic(const char *path, const void *data, size_t size, polyp_error *err);
+
+/* This machine's host name with anything but [A-Za-z0-9._-] replaced by '_' (at most 64
+ * characters; "_" when unknown): the <host> of cli_write_file_atomic's temporary names. */
+void cli_host_tag(char *buf, size_t cap);
 
 /* Reads a whole file (polyp_free the result): the core's polyp_read_file. */
 bool cli_read_file(const char *path, void **data, size_t *size, polyp_error *err);

@@ -3,11 +3,15 @@
  *
  * Order of work: parse the CSV; group points by image (first-appearance order of images,
  * file order of points within an image); check every image exists before any heavy work
- * (all missing ones are listed); then per image: skip when its output already exists
- * (resume), decode, check the points lie inside it, extract, write the npz atomically
- * (never a half-written file under the final name). Ctrl-C stops after the current image. */
+ * (all missing ones are listed); keep the images of this --shard; check existing outputs
+ * against the CSV (resume: finished ones are skipped, corrupt ones redone); then per image:
+ * decode, check the points lie inside it, extract, write the npz atomically (never a
+ * half-written file under the final name). Ctrl-C / SIGTERM cancel the current image between
+ * batches (through the extractor's progress callback) and nothing of it is written. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "extract.h"
+#include "imageset.h"
+#include "shard.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const CMD = "extract";
@@ -24,7 +29,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W --images DIR --points POINTS.csv --out OUTDIR\n"
             "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
-            "                     [--kernels auto|scalar|v128|avx2|avx512]\n\n"
+            "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N] [--queue N]\n\n"
             "Extracts the network feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load),\n"
             "with the extractor's record (kind:sha256:dim and variant) that polyp train binds models to.\n\n"
@@ -41,97 +46,26 @@ static void usage(FILE *out) {
             "  --backend B      auto (default: portable with AVX2/AVX-512 kernels, else xnnpack when\n"
             "                   built), xnnpack or portable\n"
             "  --batch N        patches per network run (default 8)\n"
+            "  --queue N        photos decoded ahead on N threads while the network runs, and held\n"
+            "                   in memory at once (default: the thread count, at most 4; with\n"
+            "                   --threads 1 the default is 0: decode and network take turns).\n"
+            "                   The features are the same bits either way.\n"
             "  --kernels K      portable backend's kernels: auto (default: the best this CPU runs),\n"
             "                   scalar, v128 (the browser's SIMD128 arithmetic), avx2, avx512\n"
             "  --overwrite      redo images whose .featurevector already exists (default: skip them)\n"
+            "  --shard I/N      handle only shard I (0-based) of N: the images whose name hashes to I\n"
+            "                   (FNV-1a 64 of the name's bytes, mod N), so N tasks of an array job given\n"
+            "                   0/N .. N-1/N split one run between them, and adding images to the CSV\n"
+            "                   never moves a finished image to another shard. N is always explicit.\n"
             "  --help           this text\n\n"
-            "Progress goes to stderr. Interrupting (Ctrl-C) stops after the current image; rerun the\n"
-            "same command to resume: finished images are skipped.\n");
-}
-
-/* ------------------------------------------------------------------ grouping points */
-
-typedef struct image_group {
-    const char *name;      /* borrowed from the annotations */
-    polyp_point *points;   /* npoints, in CSV order */
-    size_t npoints, cap;
-    size_t first_item;     /* index of its first point in the CSV (for messages) */
-} image_group;
-
-typedef struct groups {
-    image_group *items;
-    size_t count;
-    size_t *slots;  /* open-addressing hash: group index + 1, 0 = empty */
-    size_t nslots;
-} groups;
-
-static uint64_t hash_name(const char *s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void groups_free(groups *g) {
-    for (size_t i = 0; i < g->count; i++) free(g->items[i].points);
-    free(g->items);
-    free(g->slots);
-    memset(g, 0, sizeof *g);
-}
-
-static bool group_points(const polyp_annotations *a, groups *g) {
-    memset(g, 0, sizeof *g);
-    g->nslots = 16;
-    while (g->nslots < a->count * 2) g->nslots *= 2;
-    g->slots = calloc(g->nslots, sizeof *g->slots);
-    g->items = calloc(a->count ? a->count : 1, sizeof *g->items);
-    if (!g->slots || !g->items) return false;
-    for (size_t i = 0; i < a->count; i++) {
-        const polyp_annotation *an = &a->items[i];
-        size_t s = (size_t)(hash_name(an->name) & (g->nslots - 1));
-        while (g->slots[s] && strcmp(g->items[g->slots[s] - 1].name, an->name) != 0) s = (s + 1) & (g->nslots - 1);
-        if (!g->slots[s]) {
-            g->items[g->count].name = an->name;
-            g->items[g->count].first_item = i;
-            g->slots[s] = ++g->count;
-        }
-        image_group *ig = &g->items[g->slots[s] - 1];
-        if (ig->npoints == ig->cap) {
-            size_t ncap = ig->cap ? ig->cap * 2 : 16;
-            polyp_point *np = realloc(ig->points, ncap * sizeof *np);
-            if (!np) return false;
-            ig->points = np;
-            ig->cap = ncap;
-        }
-        ig->points[ig->npoints].row = an->row;
-        ig->points[ig->npoints].col = an->col;
-        ig->npoints++;
-    }
-    return true;
+            "Progress goes to stderr. Ctrl-C or SIGTERM (scancel, preemption, a time limit) stops\n"
+            "within one batch: the current image is abandoned, never half-written (files are\n"
+            "written to a temporary name and renamed). Rerun the same command to resume: existing\n"
+            "outputs are read back and checked against the CSV; finished images are skipped,\n"
+            "corrupt or mismatched ones redone. Two runs over one folder write identical bytes.\n");
 }
 
 /* ------------------------------------------------------------------ paths */
-
-/* Image names come from a CSV: keep outputs inside OUTDIR and inputs inside DIR. */
-static bool name_is_safe(const char *name) {
-    if (name[0] == '/') return false;
-    const char *p = name;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 2 && p[0] == '.' && p[1] == '.') return false;
-        if (!slash) return true;
-        p = slash + 1;
-    }
-}
-
-static bool join(char *buf, size_t cap, const char *dir, const char *name, const char *suffix) {
-    return (size_t)snprintf(buf, cap, "%s/%s%s", dir, name, suffix) < cap;
-}
-
-static bool is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* mkdir -p of the folder part of `path` (everything before the last '/'). */
 static bool make_parent_dirs(const char *path, bool include_last) {
@@ -164,12 +98,22 @@ static bool make_parent_dirs(const char *path, bool include_last) {
     return true;
 }
 
-/* A run killed without warning (SIGKILL, power loss) leaves "<name>.featurevector.tmp-<pid>"
- * files behind (never a file under the final name). Removes those in `dir` whose process is
- * gone, so a resumed run cleans up after the one that died; returns how many. */
+/* A temporary file another host's task has not touched for this long is abandoned: a
+ * feature file is written in well under a second. */
+#define STALE_TEMP_SECONDS 600
+
+/* A run killed without warning (SIGKILL, power loss, a node lost) leaves
+ * "<name>.featurevector.tmp-<pid>-<host>" files behind (never a file under the final name).
+ * Removes those in `dir` that belong to a finished process: same host and no such pid, or
+ * another host and untouched for STALE_TEMP_SECONDS (its pid means nothing here). Temps of
+ * live tasks, on this node or another of a shared filesystem, are left alone. Returns how
+ * many it removed. */
 static size_t remove_stale_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
+    char host[80];
+    cli_host_tag(host, sizeof host);
+    time_t now = time(NULL);
     size_t removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -177,11 +121,18 @@ static size_t remove_stale_temps(const char *dir) {
         if (!tag) continue;
         char *end;
         long pid = strtol(tag + strlen(".featurevector.tmp-"), &end, 10);
-        if (*end || pid <= 0 || (long)getpid() == pid) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running: not ours */
+        if ((*end && *end != '-') || pid <= 0) continue;
+        bool same_host = !*end || !strcmp(end + 1, host); /* no host: written by an older polyp */
         char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path && unlink(path) == 0)
-            removed++;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
+        if (same_host) {
+            if ((long)getpid() == pid) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running */
+        } else {
+            struct stat st;
+            if (stat(path, &st) != 0 || difftime(now, st.st_mtime) < STALE_TEMP_SECONDS) continue;
+        }
+        if (unlink(path) == 0) removed++;
     }
     closedir(d);
     return removed;
@@ -213,42 +164,19 @@ static void clean_output_folders(const groups *g, const char *out_dir) {
 
 /* ------------------------------------------------------------------ one image */
 
-typedef struct run_ctx {
-    polyp_extractor *extractor;
-    size_t dim;           /* the network's feature width */
-    char *record;         /* extractor record written into every file */
-    float *feat;          /* scratch, grown to the largest image */
-    size_t feat_cap;      /* floats */
-} run_ctx;
-
-/* Returns 0 on success, else the exit status after printing the reason. */
-static int process_image(run_ctx *rc, const image_group *g, const char *in_path, const char *out_path) {
-    polyp_error err = {0};
-    polyp_image img;
-    if (polyp_image_load_file(in_path, NULL, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+int extract_check_points(const image_group *g, const polyp_image *img) {
     for (size_t i = 0; i < g->npoints; i++) {
-        if (g->points[i].row >= img.height || g->points[i].col >= img.width) {
-            int r = cli_fail(CMD, "%s: point %zu (row %u, column %u) is outside the %ux%u image (rows 0..%u, columns 0..%u)",
-                             g->name, i + 1, g->points[i].row, g->points[i].col, img.width, img.height,
-                             img.height - 1, img.width - 1);
-            polyp_image_free(&img);
-            return r;
-        }
+        if (g->points[i].row >= img->height || g->points[i].col >= img->width)
+            return cli_fail(CMD, "%s: point %zu (row %u, column %u) is outside the %ux%u image (rows 0..%u, columns 0..%u)",
+                            g->name, i + 1, g->points[i].row, g->points[i].col, img->width, img->height,
+                            img->height - 1, img->width - 1);
     }
-    size_t need = g->npoints * rc->dim;
-    if (need > rc->feat_cap) {
-        float *nf = realloc(rc->feat, need * sizeof *nf);
-        if (!nf) {
-            polyp_image_free(&img);
-            return cli_fail(CMD, "%s: out of memory for %zu points", g->name, g->npoints);
-        }
-        rc->feat = nf;
-        rc->feat_cap = need;
-    }
-    polyp_status st = polyp_extract_points(rc->extractor, &img, g->points, g->npoints, rc->feat, &err);
-    polyp_image_free(&img);
-    if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
+    return 0;
+}
 
+int extract_write_features(const extract_run *r, const image_group *g, const float *feat, const char *out_path) {
+    polyp_error err = {0};
+    polyp_status st;
     uint16_t *rows = malloc(g->npoints * sizeof *rows), *cols = malloc(g->npoints * sizeof *cols);
     if (!rows || !cols) {
         free(rows);
@@ -260,7 +188,7 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
         rows[i] = (uint16_t)g->points[i].row;
         cols[i] = (uint16_t)g->points[i].col;
     }
-    polyp_features f = {g->npoints, rc->dim, 1, rows, cols, rc->feat, rc->record};
+    polyp_features f = {g->npoints, r->dim, 1, rows, cols, (float *)feat, (char *)r->record};
     void *npz;
     size_t npz_size;
     st = polyp_features_write_npz(&f, &npz, &npz_size, &err);
@@ -277,13 +205,96 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
     return 0;
 }
 
+/* Serial: decode, extract (polyp_extract_points: batches within this image), write.
+ * Returns 0, EXTRACT_INTERRUPTED, or the exit status after printing the reason. */
+static int process_image(const extract_run *r, float **feat, size_t *feat_cap, const image_group *g,
+                         const char *in_path, const char *out_path) {
+    polyp_error err = {0};
+    polyp_image img;
+    if (polyp_image_load_file(in_path, NULL, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+    int bad = extract_check_points(g, &img);
+    if (bad) {
+        polyp_image_free(&img);
+        return bad;
+    }
+    size_t need = g->npoints * r->dim;
+    if (need > *feat_cap) {
+        float *nf = realloc(*feat, need * sizeof *nf);
+        if (!nf) {
+            polyp_image_free(&img);
+            return cli_fail(CMD, "%s: out of memory for %zu points", g->name, g->npoints);
+        }
+        *feat = nf;
+        *feat_cap = need;
+    }
+    polyp_status st = polyp_extract_points(r->extractor, &img, g->points, g->npoints, *feat, &err);
+    polyp_image_free(&img);
+    if (st == POLYP_ERR_CANCELLED) return EXTRACT_INTERRUPTED;
+    if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
+    return extract_write_features(r, g, *feat, out_path);
+}
+
+int extract_run_serial(extract_run *r) {
+    char in_path[4096], out_path[4096];
+    float *feat = NULL;
+    size_t feat_cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->g->count && !rc; i++) {
+        if (r->skip[i]) continue;
+        if (cli_interrupted) {
+            rc = EXTRACT_INTERRUPTED;
+            break;
+        }
+        const image_group *ig = &r->g->items[i];
+        path_join(in_path, sizeof in_path, r->images, ig->name, "");
+        path_join(out_path, sizeof out_path, r->out, ig->name, ".featurevector");
+        rc = process_image(r, &feat, &feat_cap, ig, in_path, out_path);
+        if (rc) break;
+        r->done++;
+        r->patches += ig->npoints;
+        double el = cli_now() - r->progress->start;
+        cli_progress_update(r->progress, r->done, el > 0 ? (double)r->patches / el : 0.0, "patches");
+    }
+    free(feat);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the command */
+
+static int cancel_on_signal(void *user, size_t done, size_t total) {
+    (void)user;
+    (void)done;
+    (void)total;
+    return cli_interrupted;
+}
+
+/* Keeps only the groups of shard s (in CSV order); the others' points are freed. The hash
+ * slots are dropped: they index the old positions and nothing after grouping needs them. */
+static void keep_shard(groups *g, cli_shard s) {
+    size_t kept = 0;
+    for (size_t i = 0; i < g->count; i++) {
+        if (cli_shard_of(g->items[i].name, s.count) == s.index) g->items[kept++] = g->items[i];
+        else free(g->items[i].points);
+    }
+    g->count = kept;
+    free(g->slots);
+    g->slots = NULL;
+    g->nslots = 0;
+}
+
+/* --queue: decoded photos held in memory at once (each is width x height x 3 bytes: 81 MB for
+ * a 27-megapixel photo), which is also the number of decode threads. */
+#define MAX_QUEUE 64
+#define DEFAULT_MAX_QUEUE 4
 
 typedef struct options {
     const char *weights, *images, *points, *out, *kernels;
     size_t threads, batch;
+    size_t queue;     /* decoded photos held at once; 0 = serial */
+    bool queue_given;
     polyp_backend backend;
     bool overwrite;
+    cli_shard shard;  /* {0, 1} when --shard is not given: every image */
 } options;
 
 static int parse_options(int argc, char **argv, options *o, bool *help) {
@@ -292,6 +303,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     o->threads = cpus > 0 ? (size_t)cpus : 1;
     o->batch = polyp_extractor_default_params().batch_size;
     o->backend = POLYP_BACKEND_AUTO;
+    o->shard.index = 0;
+    o->shard.count = 1;
     *help = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -306,18 +319,25 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
         const char **dst = !strcmp(a, "--weights") ? &o->weights : !strcmp(a, "--images") ? &o->images
                          : !strcmp(a, "--points") ? &o->points : !strcmp(a, "--out") ? &o->out
                          : !strcmp(a, "--kernels") ? &o->kernels : NULL;
-        bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch");
-        if (!dst && !numeric && strcmp(a, "--backend") != 0)
+        bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch") || !strcmp(a, "--queue");
+        bool shard = !strcmp(a, "--shard");
+        if (!dst && !numeric && !shard && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
         if (i + 1 >= argc) return cli_fail(CMD, "%s needs a value", a);
         const char *v = argv[++i];
         if (dst) {
             *dst = v;
+        } else if (shard) {
+            char msg[256];
+            if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
         } else if (numeric) {
-            size_t *n = !strcmp(a, "--threads") ? &o->threads : &o->batch;
+            bool queue = !strcmp(a, "--queue");
+            size_t *n = !strcmp(a, "--threads") ? &o->threads : queue ? &o->queue : &o->batch;
             if (!cli_parse_size(CMD, a, v, n)) return 1;
-            size_t max = !strcmp(a, "--threads") ? POLYP_THREADPOOL_MAX_THREADS : 4096;
-            if (*n < 1 || *n > max) return cli_fail(CMD, "%s must be between 1 and %zu, got %s", a, max, v);
+            size_t min = queue ? 0 : 1, max = !strcmp(a, "--threads") ? POLYP_THREADPOOL_MAX_THREADS
+                                            : queue ? MAX_QUEUE : 4096;
+            if (*n < min || *n > max) return cli_fail(CMD, "%s must be between %zu and %zu, got %s", a, min, max, v);
+            o->queue_given |= queue;
         } else if (!strcmp(v, "auto")) {
             o->backend = POLYP_BACKEND_AUTO;
         } else if (!strcmp(v, "xnnpack")) {
@@ -331,6 +351,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->points ? "--points"
                         : !o->out ? "--out" : NULL;
     if (missing) return cli_fail(CMD, "%s is required (polyp extract --help)", missing);
+    /* One compute thread has nothing to overlap decoding with: stay serial. */
+    if (!o->queue_given) o->queue = o->threads > 1 ? (o->threads < DEFAULT_MAX_QUEUE ? o->threads : DEFAULT_MAX_QUEUE) : 0;
     return 0;
 }
 
@@ -364,6 +386,18 @@ int polyp_cmd_extract(int argc, char **argv) {
         return cli_fail(CMD, "out of memory grouping %zu points", ann.count);
     }
 
+    if (o.shard.count > 1) {
+        size_t before = g.count;
+        keep_shard(&g, o.shard);
+        fprintf(stderr, "polyp %s: shard %u/%u: %zu of the %zu images in %s\n", CMD, o.shard.index, o.shard.count,
+                g.count, before, o.points);
+        if (g.count == 0) {
+            groups_free(&g);
+            polyp_annotations_free(&ann);
+            return 0;
+        }
+    }
+
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. */
     char in_path[4096], out_path[4096];
@@ -377,19 +411,26 @@ int polyp_cmd_extract(int argc, char **argv) {
                           name, g.items[i].first_item + 1);
             break;
         }
-        if (!join(in_path, sizeof in_path, o.images, name, "") ||
-            !join(out_path, sizeof out_path, o.out, name, ".featurevector")) {
+        if (!path_join(in_path, sizeof in_path, o.images, name, "") ||
+            !path_join(out_path, sizeof out_path, o.out, name, ".featurevector")) {
             rc = cli_fail(CMD, "image name '%s' makes a path that is too long", name);
             break;
         }
-        if (!is_file(in_path)) {
+        if (!is_regular_file(in_path)) {
             fprintf(stderr, "polyp %s: missing image: %s\n", CMD, in_path);
             missing++;
             continue;
         }
-        if (!o.overwrite && is_file(out_path)) {
+        if (o.overwrite) continue;
+        /* An existing output is read back and checked against the CSV, not trusted: a file
+         * cut short by a full disk, damaged later or left by a different CSV is redone. */
+        char why[512];
+        output_state os = check_output(out_path, &g.items[i], why, sizeof why);
+        if (os == OUTPUT_DONE) {
             skip[i] = true;
             done_before++;
+        } else if (os == OUTPUT_CORRUPT) {
+            fprintf(stderr, "polyp %s: %s: existing file is corrupt (%s): redoing it\n", CMD, out_path, why);
         }
     }
     if (!rc && missing)
@@ -417,6 +458,9 @@ int polyp_cmd_extract(int argc, char **argv) {
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
         ep.parallel = polyp_threadpool_parallel(pool); /* the threads of every backend */
+        /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
+         * points is abandoned within a batch's time, and nothing of it is written. */
+        ep.progress = cancel_on_signal;
         if (polyp_extractor_init(weights, &ep, &extractor, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
 
@@ -426,25 +470,14 @@ int polyp_cmd_extract(int argc, char **argv) {
         char record[POLYP_EXTRACTOR_ID_MAX + 64];
         snprintf(record, sizeof record, "%s variant=%s", polyp_weights_extractor_id(weights),
                  polyp_weights_variant(weights));
-        run_ctx ctx = {extractor, polyp_weights_feature_dim(weights), record, NULL, 0};
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
-        size_t done = 0, patches = 0;
-        for (size_t i = 0; i < g.count && !rc; i++) {
-            if (skip[i]) continue;
-            if (cli_interrupted) break;
-            join(in_path, sizeof in_path, o.images, g.items[i].name, "");
-            join(out_path, sizeof out_path, o.out, g.items[i].name, ".featurevector");
-            rc = process_image(&ctx, &g.items[i], in_path, out_path);
-            if (rc) break;
-            done++;
-            patches += g.items[i].npoints;
-            double el = cli_now() - p.start;
-            cli_progress_update(&p, done, el > 0 ? (double)patches / el : 0.0, "patches");
-        }
+        extract_run run = {&g, skip, o.images, o.out, extractor, polyp_weights_feature_dim(weights), record,
+                           o.batch, o.queue, &p, 0, 0};
+        rc = o.queue ? extract_run_pipeline(&run) : extract_run_serial(&run);
+        size_t done = run.done, patches = run.patches;
         cli_progress_end(&p);
-        free(ctx.feat);
-        if (!rc && done < todo) {
+        if (rc == EXTRACT_INTERRUPTED) {
             rc = cli_fail(CMD, "interrupted after %zu of %zu images; rerun the same command to resume "
                                "(finished images are skipped)", done, todo);
         } else if (!rc) {

@@ -36,9 +36,24 @@ static bool set_io_error(polyp_error *err, const char *what, const char *path) {
     return false;
 }
 
+void cli_host_tag(char *buf, size_t cap) {
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    size_t n = 0;
+    for (const char *c = host; *c && n + 1 < cap && n < 64; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                  *c == '_' || *c == '-';
+        buf[n++] = ok ? *c : '_';
+    }
+    if (n == 0 && cap > 1) buf[n++] = '_';
+    if (cap) buf[n] = '\0';
+}
+
 bool cli_write_file_atomic(const char *path, const void *data, size_t size, polyp_error *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    char tmp[4096], host[80];
+    cli_host_tag(host, sizeof host);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%s", path, (long)getpid(), host) >= (int)sizeof tmp) {
         errno = ENAMETOOLONG;
         return set_io_error(err, "cannot write", path);
     }
@@ -135,6 +150,10 @@ void cli_install_signal_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* The first signal asks for a clean stop; a second one (an impatient Ctrl-C, or
+     * `scancel` escalating) gets the default action and ends the process at once, which is
+     * still safe: files reach their final name only by rename. */
+    sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, finish, init, one_line_error, run  # noqa: E402
+
 try:
     import numpy as np
 except ImportError:
@@ -38,18 +41,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FIX = os.path.join(ROOT, "tests", "fixtures", "effnet")
 TOL = 1e-4
 POLYP = None
-FAILURES = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILURES.append(msg)
-        print("FAIL:", msg, file=sys.stderr)
-    return cond
-
-
-def run(args, **kw):
-    return subprocess.run([POLYP] + args, capture_output=True, text=True, **kw)
 
 
 def load_cases(testdata):
@@ -131,17 +122,10 @@ def snapshot(out):
             for d, _, fs in os.walk(out) for f in fs if ".tmp-" not in f}
 
 
-def one_line_error(args, needle, label):
-    r = run(args)
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check(r.returncode != 0, "%s: exit status 0" % label)
-    check(len(lines) == 1, "%s: %d lines on stderr: %r" % (label, len(lines), r.stderr))
-    check(needle in r.stderr, "%s: %r not in %r" % (label, needle, r.stderr))
-
-
 def main():
     global POLYP
     POLYP = os.path.abspath(sys.argv[1])
+    init(POLYP)
     td = os.environ.get("POLYP_TESTDATA")
     testdata = td if td and os.path.isdir(os.path.join(td, "parity-images")) else None
     threads = os.environ.get("POLYP_E2E_THREADS", "2")
@@ -282,11 +266,7 @@ def main():
         r = run(["extract", "--help"])
         check(r.returncode == 0 and "usage: polyp extract" in r.stdout, "--help")
 
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
-        return 1
-    print("all extract CLI checks passed")
-    return 0
+    return finish("extract CLI")
 
 
 if __name__ == "__main__":
