@@ -126,7 +126,11 @@ typedef struct polyp_weights polyp_weights;
 
 /* Parses and validates a safetensors file of EfficientNet-B0 (every tensor's name, dtype and
  * shape checked; the first bad one is named), folds batch norm into the convolutions. `data`
- * is borrowed: the weights keep their own copy. Owned: polyp_weights_free. */
+ * is borrowed: the weights keep their own copy. Owned: polyp_weights_free.
+ * A TFLite flatbuffer ("TFL3" at byte 4: a uint8-quantized MobileNet v1/v2 such as
+ * mobilenet_v1_1.0_224_quant_embedding_extractor.tflite) is detected from the bytes, read
+ * by a strict flatbuffer reader and run as a float network from its dequantized weights
+ * (core/tflite_net.h); unsupported ops, types and shapes are refused by name. */
 POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out,
                                           polyp_error *err);
 POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
@@ -139,6 +143,13 @@ POLYP_API const char *polyp_weights_variant(const polyp_weights *weights);
 /* SHA-256 of the weights file, lowercase hex (64 chars + NUL): identifies the extractor
  * a classifier was trained for. */
 POLYP_API const char *polyp_weights_sha256(const polyp_weights *weights);
+
+/* Which network the weights are ("efficientnet_b0", or for TFLite files "mobilenet_v1",
+ * "mobilenet_v2" from the tensor names, else "tflite") and its feature width (1280 for B0,
+ * 1024 for MobileNet v1's embedding, 1280 for v2's pooled feature). Static / kept strings.
+ * (tflite branch; the extractor-concept work declares the same two functions.) */
+POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
+POLYP_API size_t polyp_weights_feature_dim(const polyp_weights *weights);
 
 /* The seeded, untrained test network as safetensors bytes: tensors drawn from a counter-based
  * PRNG that models/testnet.py shares, batch-norm running statistics from `bn_stats` (the
@@ -183,11 +194,12 @@ POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 /* Name of the backend actually in use ("portable", "xnnpack", "cuda"). */
 POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
-/* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x 1280). */
+/* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x dim, dim =
+ * polyp_weights_feature_dim of the extractor's weights). */
 POLYP_API polyp_status polyp_extract_patches(polyp_extractor *extractor, const float *patches, size_t n,
                                              float *features, polyp_error *err);
 
-/* Crops and extracts every point of one image: features is n x 1280 floats, caller memory. */
+/* Crops and extracts every point of one image: features is n x dim floats, caller memory. */
 POLYP_API polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image *image,
                                             const polyp_point *points, size_t n, float *features,
                                             polyp_error *err);

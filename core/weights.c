@@ -5,6 +5,7 @@
 #include "effnet_tensors.h"
 #include "safetensors.h"
 #include "sha256.h"
+#include "tflite_net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -210,6 +211,8 @@ polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **o
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: out is NULL");
     *out = NULL;
     if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: data is NULL");
+    /* Format from the bytes: TFLite flatbuffers carry "TFL3" at offset 4 (weights_tflite.c). */
+    if (polyp_tfl_detect(data, size)) return polyp_weights_load_tflite(data, size, out, err);
     polyp_st_file f;
     polyp_status st = polyp_st_parse(data, size, &f, err);
     if (st != POLYP_OK) return polyp_fail_prefix(err, st, "weights: ");
@@ -276,11 +279,13 @@ polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, poly
 
 void polyp_weights_free(polyp_weights *weights) {
     if (!weights) return;
+    polyp_tfl_net_free(weights->net);
     polyp_aligned_free(weights->arena);
     free(weights);
 }
 
 const char *polyp_weights_variant(const polyp_weights *weights) {
+    if (weights && weights->net) return "tflite";
     return weights && !weights->tf_same_padding ? "torchvision" : "lukemelas";
 }
 
