@@ -46,7 +46,10 @@ struct polyp_weights {
     const float *head_w, *head_b;        /* [1280][320], [1280] */
     float *arena;                        /* owns every float above (64-byte aligned) */
     size_t arena_floats;
-    char sha256[65];
+    char sha256[65];                     /* polyp_weights_sha256 */
+    const char *kind;                    /* polyp_weights_kind: static string */
+    size_t feature_dim;
+    char extractor_id[POLYP_EXTRACTOR_ID_MAX];  /* "<kind>:<sha256>:<feature_dim>" */
     /* A TFLite MobileNet instead of B0 (tflite_net.h; owned, freed with the weights): then
      * none of the B0 fields above is set and polyp_backend_tflite_ops runs it. */
     struct polyp_tfl_net *net;

@@ -14,8 +14,8 @@
  * with a reason. Values are written and read byte by byte in little-endian order, so the
  * code does not depend on the host's byte order. */
 #include "crc32.h"
-#include "inflate.h"
 #include "internal.h"
+#include "zip.h"
 
 #include <float.h>
 #include <math.h>
@@ -205,14 +205,8 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
 
 /* ------------------------------------------------------------------------------ reading */
 
-typedef struct zip_entry {
-    const char *name; /* borrowed from the archive, not NUL-terminated */
-    size_t name_len;
-    uint32_t method, crc;
-    size_t csize, usize, local_off;
-} zip_entry;
-
-/* A parsed .npy array whose data points into `bytes` (owned). */
+/* A parsed .npy array whose data points into the archive or into `bytes` (owned, NULL for
+ * a stored entry). */
 typedef struct npy_array {
     unsigned char *bytes;
     const unsigned char *data;
@@ -223,109 +217,22 @@ typedef struct npy_array {
     size_t count;
 } npy_array;
 
-static polyp_status find_entries(const unsigned char *z, size_t size, zip_entry *want[4], zip_entry slots[4],
-                                 polyp_error *err) {
+/* The four arrays by name ("meta.npy" or "meta", as numpy.load finds them); other members
+ * are not ours to judge. */
+static polyp_status find_entries(const polyp_zip *z, const polyp_zip_entry *want[4], polyp_error *err) {
     static const char *const names[4] = {"meta", "rows", "cols", "feat"};
     for (int i = 0; i < 4; i++) want[i] = NULL;
-    if (size < 22 || rd32(z) != 0x04034b50u)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: not a zip file (numpy's .npz / pyspacer's .featurevector)");
-    size_t eocd = SIZE_MAX;
-    size_t lowest = size - 22 > 65535 ? size - 22 - 65535 : 0;
-    for (size_t p = size - 22 + 1; p-- > lowest;)
-        if (rd32(z + p) == 0x06054b50u) {
-            eocd = p;
-            break;
-        }
-    if (eocd == SIZE_MAX)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no zip end-of-central-directory record (file truncated?)");
-    const unsigned char *e = z + eocd;
-    size_t entries = rd16(e + 10), cd_size = rd32(e + 12), cd_off = rd32(e + 16);
-    if (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu ||
-        (eocd >= 20 && rd32(z + eocd - 20) == 0x07064b50u))
-        return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: zip64 archives are not supported");
-    if (rd16(e + 4) != 0 || rd16(e + 6) != 0 || rd16(e + 8) != entries)
-        return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: multi-disk zip archives are not supported");
-    if (cd_off > eocd || cd_size > eocd - cd_off)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory lies outside the file");
-    if (entries > NPZ_MAX_ENTRIES)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: %zu entries (at most %d)", entries, NPZ_MAX_ENTRIES);
-    size_t p = cd_off, end = cd_off + cd_size;
-    for (size_t k = 0; k < entries; k++) {
-        if (end - p < 46 || rd32(z + p) != 0x02014b50u)
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory entry %zu is damaged", k + 1);
-        const unsigned char *c = z + p;
-        zip_entry en;
-        size_t flags = rd16(c + 8);
-        en.method = rd16(c + 10);
-        en.crc = rd32(c + 16);
-        en.csize = rd32(c + 20);
-        en.usize = rd32(c + 24);
-        en.name_len = rd16(c + 28);
-        size_t extra = rd16(c + 30), comment = rd16(c + 32);
-        en.local_off = rd32(c + 42);
-        if (end - p - 46 < en.name_len + extra + comment)
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: central directory entry %zu is damaged", k + 1);
-        en.name = (const char *)c + 46;
-        p += 46 + en.name_len + extra + comment;
-        /* numpy names arrays "<key>.npy"; numpy.load also finds them without the suffix. */
-        size_t base = en.name_len;
-        if (base > 4 && memcmp(en.name + base - 4, ".npy", 4) == 0) base -= 4;
+    for (size_t k = 0; k < z->count; k++) {
+        const polyp_zip_entry *en = &z->entries[k];
+        size_t base = en->name_len;
+        if (base > 4 && memcmp(en->name + base - 4, ".npy", 4) == 0) base -= 4;
         int which = -1;
         for (int i = 0; i < 4; i++)
-            if (base == 4 && memcmp(en.name, names[i], 4) == 0) which = i;
-        if (which < 0) continue; /* other arrays are not ours to judge */
-        if (want[which])
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: array '%s' appears twice", names[which]);
-        if (en.csize == 0xFFFFFFFFu || en.usize == 0xFFFFFFFFu || en.local_off == 0xFFFFFFFFu)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s.npy: zip64 entries are not supported",
-                              names[which]);
-        if (flags & 1)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s.npy is encrypted", names[which]);
-        if (en.method != 0 && en.method != 8)
-            return polyp_fail(err, POLYP_ERR_UNSUPPORTED,
-                              "npz: %s.npy uses compression method %u (only stored and deflate are supported)",
-                              names[which], en.method);
-        slots[which] = en;
-        want[which] = &slots[which];
+            if (base == 4 && memcmp(en->name, names[i], 4) == 0) which = i;
+        if (which < 0) continue;
+        if (want[which]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: array '%s' appears twice", names[which]);
+        want[which] = en;
     }
-    return POLYP_OK;
-}
-
-static polyp_status extract(const unsigned char *z, size_t size, const zip_entry *en, const char *what,
-                            unsigned char **out, polyp_error *err) {
-    *out = NULL;
-    size_t lo = en->local_off;
-    if (lo > size || size - lo < 30 || rd32(z + lo) != 0x04034b50u)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: local header is missing or damaged", what);
-    size_t data_off = lo + 30 + rd16(z + lo + 26) + rd16(z + lo + 28);
-    if (data_off > size || size - data_off < en->csize)
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: data runs past the end of the file (truncated?)", what);
-    if (en->usize > NPZ_MAX_ENTRY_BYTES)
-        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: %s: %zu bytes uncompressed is too large", what, en->usize);
-    unsigned char *buf = polyp_malloc(en->usize);
-    if (!buf) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: %s: out of memory", what);
-    if (en->method == 0) {
-        if (en->csize != en->usize) {
-            free(buf);
-            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: stored entry with different sizes (%zu and %zu)",
-                              what, en->csize, en->usize);
-        }
-        memcpy(buf, z + data_off, en->usize);
-    } else {
-        size_t got;
-        polyp_status st = polyp_inflate(z + data_off, en->csize, buf, en->usize, &got, NULL, err);
-        if (st == POLYP_OK && got != en->usize)
-            st = polyp_fail(err, POLYP_ERR_FORMAT, "deflate: %zu bytes instead of the declared %zu", got, en->usize);
-        if (st != POLYP_OK) {
-            free(buf);
-            return polyp_fail_prefix(err, POLYP_ERR_FORMAT, "npz: %s: ", what);
-        }
-    }
-    if (polyp_crc32_update(0, buf, en->usize) != en->crc) {
-        free(buf);
-        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: CRC mismatch (file corrupt)", what);
-    }
-    *out = buf;
     return POLYP_OK;
 }
 
@@ -360,7 +267,7 @@ static bool read_str(lit *l, char *buf, size_t cap) {
     return true;
 }
 
-static polyp_status parse_npy(unsigned char *bytes, size_t len, const char *what, npy_array *a, polyp_error *err) {
+static polyp_status parse_npy(const unsigned char *bytes, unsigned char *owned, size_t len, const char *what, npy_array *a, polyp_error *err) {
     memset(a, 0, sizeof *a);
     if (len < 10 || memcmp(bytes, "\x93NUMPY", 6) != 0)
         return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s is not a .npy array (bad magic)", what);
@@ -443,7 +350,7 @@ static polyp_status parse_npy(unsigned char *bytes, size_t len, const char *what
         return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s: data size %zu does not match its shape and dtype '%s'",
                           what, len - hstart - hlen, descr);
     a->count = count;
-    a->bytes = bytes;
+    a->bytes = owned;
     a->data = bytes + hstart + hlen;
     return POLYP_OK;
 }
@@ -511,12 +418,21 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL output");
     memset(out, 0, sizeof *out);
     if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL data");
-    const unsigned char *z = data;
-    zip_entry slots[4], *want[4];
-    polyp_status st = find_entries(z, size, want, slots, err);
+    polyp_zip z;
+    const polyp_zip_entry *want[4];
+    polyp_status st = polyp_zip_open(data, size, NPZ_MAX_ENTRIES, "npz", &z, err);
+    if (st == POLYP_ERR_FORMAT && strstr(err ? err->message : "", "not a zip"))
+        return polyp_fail(err, st, "npz: not a zip file (numpy's .npz / pyspacer's .featurevector)");
     if (st != POLYP_OK) return st;
-    if (!want[0]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no meta.npy array (not a pyspacer feature file)");
-    if (!want[3]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: no feat.npy array (not a pyspacer feature file)");
+    st = find_entries(&z, want, err);
+    if (st == POLYP_OK && !want[0])
+        st = polyp_fail(err, POLYP_ERR_FORMAT, "npz: no meta.npy array (not a pyspacer feature file)");
+    if (st == POLYP_OK && !want[3])
+        st = polyp_fail(err, POLYP_ERR_FORMAT, "npz: no feat.npy array (not a pyspacer feature file)");
+    if (st != POLYP_OK) {
+        polyp_zip_close(&z);
+        return st;
+    }
 
     static const char *const what[4] = {"meta.npy", "rows.npy", "cols.npy", "feat.npy"};
     npy_array arr[4];
@@ -526,10 +442,11 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
     int64_t meta[3];
     for (int i = 0; i < 4; i++) {
         if (!want[i]) continue;
-        unsigned char *bytes;
-        if ((st = extract(z, size, want[i], what[i], &bytes, err)) != POLYP_OK) goto done;
-        if ((st = parse_npy(bytes, want[i]->usize, what[i], &arr[i], err)) != POLYP_OK) {
-            free(bytes);
+        const unsigned char *bytes;
+        unsigned char *owned;
+        if ((st = polyp_zip_read(&z, want[i], NPZ_MAX_ENTRY_BYTES, &bytes, &owned, err)) != POLYP_OK) goto done;
+        if ((st = parse_npy(bytes, owned, want[i]->usize, what[i], &arr[i], err)) != POLYP_OK) {
+            free(owned);
             goto done;
         }
     }
@@ -580,6 +497,7 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
     st = POLYP_OK;
 done:
     for (int i = 0; i < 4; i++) free(arr[i].bytes);
+    polyp_zip_close(&z);
     polyp_features_free(&f);
     return st;
 }

@@ -124,32 +124,54 @@ POLYP_API polyp_status polyp_patch_crop(const polyp_image *image, polyp_point po
 
 typedef struct polyp_weights polyp_weights;
 
-/* Parses and validates a safetensors file of EfficientNet-B0 (every tensor's name, dtype and
- * shape checked; the first bad one is named), folds batch norm into the convolutions. `data`
- * is borrowed: the weights keep their own copy. Owned: polyp_weights_free.
- * A TFLite flatbuffer ("TFL3" at byte 4: a uint8-quantized MobileNet v1/v2 such as
- * mobilenet_v1_1.0_224_quant_embedding_extractor.tflite) is detected from the bytes, read
- * by a strict flatbuffer reader and run as a float network from its dequantized weights
- * (core/tflite_net.h); unsupported ops, types and shapes are refused by name. */
+/* Parses and validates network weights; the format is detected from the bytes:
+ * - safetensors: EfficientNet-B0 in the canonical (lukemelas) tensor names, as
+ *   models/convert.py and `polyp testnet` write it (variant from its metadata);
+ * - PyTorch checkpoints, both torch.save formats (zip, starting "PK\3\4", and the legacy
+ *   pickle stream): CoralNet's {'net': state_dict} with `module.` names, a lukemelas
+ *   state_dict (bare or under 'state_dict' / 'model' / 'model_state_dict'), torchvision's
+ *   efficientnet_b0 state_dict. Read by a restricted unpickler that knows only the opcodes and
+ *   globals a state_dict needs and never runs code; anything else is refused, naming it;
+ * - TFLite flatbuffers ("TFL3" at byte 4): uint8-quantized MobileNet v1 / v2 (such as
+ *   mobilenet_v1_1.0_224_quant_embedding_extractor.tflite), read by a strict flatbuffer
+ *   reader and run as a float network from the dequantized weights (core/tflite_net.h);
+ *   unsupported ops, types and shapes are refused, naming the op or tensor.
+ * Every tensor's name, dtype and shape is checked (the first bad one is named); batch norm is
+ * folded into the convolutions. `data` is borrowed: the weights keep their own copy.
+ * Owned: polyp_weights_free. */
 POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out,
                                           polyp_error *err);
 POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
 POLYP_API void polyp_weights_free(polyp_weights *weights);
 
+/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS. Static string, never NULL. */
+#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2"
+POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
+
+/* Width of the features this network gives (EfficientNet-B0: POLYP_FEATURE_DIM = 1280;
+ * MobileNet v1: 1024, v2: 1280). 0 for NULL. */
+POLYP_API size_t polyp_weights_feature_dim(const polyp_weights *weights);
+
 /* "lukemelas" (CoralNet's, TF-SAME padding, BN eps 1e-3) or "torchvision" (symmetric
- * padding, BN eps 1e-5), from the file's metadata. Static string, never NULL. */
+ * padding, BN eps 1e-5) for EfficientNet-B0, from the file's metadata or tensor names;
+ * "tflite" for TFLite files. Static string, never NULL. */
 POLYP_API const char *polyp_weights_variant(const polyp_weights *weights);
 
-/* SHA-256 of the weights file, lowercase hex (64 chars + NUL): identifies the extractor
- * a classifier was trained for. */
+/* SHA-256 (lowercase hex, 64 chars + NUL) of the file the network was published as, so the
+ * same network counts as one extractor whichever way it was loaded:
+ * - a PyTorch checkpoint read directly: the checkpoint's own bytes;
+ * - a safetensors file made by models/convert.py: the `source_sha256` it records, i.e. the
+ *   same checkpoint's bytes (CoralNet's efficientnet_b0_ver1.pt keeps its pinned sha256
+ *   either way, and both paths give the same features bit for bit);
+ * - any other file (the test network, TFLite): the file's own bytes. */
 POLYP_API const char *polyp_weights_sha256(const polyp_weights *weights);
 
-/* Which network the weights are ("efficientnet_b0", or for TFLite files "mobilenet_v1",
- * "mobilenet_v2" from the tensor names, else "tflite") and its feature width (1280 for B0,
- * 1024 for MobileNet v1's embedding, 1280 for v2's pooled feature). Static / kept strings.
- * (tflite branch; the extractor-concept work declares the same two functions.) */
-POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
-POLYP_API size_t polyp_weights_feature_dim(const polyp_weights *weights);
+/* The extractor identity recorded with features and models:
+ * "<kind>:<sha256>:<feature dim>", e.g. "efficientnet_b0:3f2a...e9:1280" (at most
+ * POLYP_EXTRACTOR_ID_MAX - 1 chars). Features and classifiers with different ids are not
+ * interchangeable. Kept by the weights, never NULL ("" for NULL). */
+#define POLYP_EXTRACTOR_ID_MAX 128
+POLYP_API const char *polyp_weights_extractor_id(const polyp_weights *weights);
 
 /* The seeded, untrained test network as safetensors bytes: tensors drawn from a counter-based
  * PRNG that models/testnet.py shares, batch-norm running statistics from `bn_stats` (the

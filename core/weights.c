@@ -1,4 +1,5 @@
-/* weights.c - loads EfficientNet-B0 from safetensors: checks every tensor (presence, dtype,
+/* weights.c - loads network weights (format detected from the bytes: safetensors, PyTorch
+ * checkpoints via torch_ckpt.h, TFLite) and EfficientNet-B0 from safetensors: checks every tensor (presence, dtype,
  * shape, finite values), folds batch norm into the convolutions and re-lays the parameters
  * out for NHWC kernels (effnet.h) in one 64-byte-aligned arena. */
 #include "effnet.h"
@@ -6,6 +7,7 @@
 #include "safetensors.h"
 #include "sha256.h"
 #include "tflite_net.h"
+#include "torch_ckpt.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -207,61 +209,97 @@ static void build(const polyp_st_file *f, polyp_weights *w, arena *a) {
     }
 }
 
-polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out, polyp_error *err) {
-    if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: out is NULL");
-    *out = NULL;
-    if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: data is NULL");
-    /* Format from the bytes: TFLite flatbuffers carry "TFL3" at offset 4 (weights_tflite.c). */
-    if (polyp_tfl_detect(data, size)) return polyp_weights_load_tflite(data, size, out, err);
-    polyp_st_file f;
-    polyp_status st = polyp_st_parse(data, size, &f, err);
-    if (st != POLYP_OK) return polyp_fail_prefix(err, st, "weights: ");
+/* The file's own sha256, or for a converter-made safetensors file the sha256 of the
+ * checkpoint it came from (recorded as `source_sha256`): see polyp_weights_sha256. */
+static polyp_status identity_sha256(const polyp_st_file *f, const void *data, size_t size, char out[65],
+                                    polyp_error *err) {
+    const char *src = polyp_st_meta(f, "source_sha256");
+    if (!src) {
+        polyp_sha256_hex(data, size, out);
+        return POLYP_OK;
+    }
+    size_t n = strlen(src);
+    bool hex = n == 64;
+    for (size_t i = 0; hex && i < n; i++) hex = (src[i] >= '0' && src[i] <= '9') || (src[i] >= 'a' && src[i] <= 'f');
+    if (!hex)
+        return polyp_fail(err, POLYP_ERR_FORMAT,
+                          "weights: metadata source_sha256 \"%.80s\" is not 64 lowercase hex digits", src);
+    memcpy(out, src, 65);
+    return POLYP_OK;
+}
 
+/* EfficientNet-B0 from a parsed safetensors file; `data`/`size` are the bytes it came from
+ * (hashed when no source_sha256 is recorded). */
+static polyp_status load_effnet(const polyp_st_file *f, const void *data, size_t size, polyp_weights **out,
+                                polyp_error *err) {
     int tf_same = 1;
-    const char *variant = polyp_st_meta(&f, "variant");
+    const char *variant = polyp_st_meta(f, "variant");
     if (variant && !strcmp(variant, "torchvision")) tf_same = 0;
-    else if (variant && strcmp(variant, "lukemelas") != 0) {
-        st = polyp_fail(err, POLYP_ERR_UNSUPPORTED,
-                        "weights: unknown variant \"%.64s\" in metadata (expected \"lukemelas\" or \"torchvision\")", variant);
-        polyp_st_free(&f);
-        return st;
-    }
+    else if (variant && strcmp(variant, "lukemelas") != 0)
+        return polyp_fail(err, POLYP_ERR_UNSUPPORTED,
+                          "weights: unknown variant \"%.64s\" in metadata (expected \"lukemelas\" or \"torchvision\")",
+                          variant);
+    char sha[65];
+    polyp_status st = identity_sha256(f, data, size, sha, err);
+    if (st != POLYP_OK) return st;
     polyp_effnet_tensor *exp = polyp_malloc(POLYP_EFFNET_TENSORS * sizeof *exp);
-    if (!exp) {
-        polyp_st_free(&f);
-        return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
-    }
+    if (!exp) return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
     size_t nexp = polyp_effnet_tensors(exp);
-    st = check_tensors(&f, exp, nexp, err);
+    st = check_tensors(f, exp, nexp, err);
     free(exp);
-    if (st != POLYP_OK) {
-        polyp_st_free(&f);
-        return st;
-    }
+    if (st != POLYP_OK) return st;
     polyp_weights *w = calloc(1, sizeof *w);
-    if (!w) {
-        polyp_st_free(&f);
-        return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
-    }
+    if (!w) return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
     w->tf_same_padding = tf_same;
     w->bn_eps = tf_same ? 1e-3f : 1e-5f;
     arena a = {NULL, 0};
-    build(&f, w, &a); /* sizing pass */
+    build(f, w, &a); /* sizing pass */
     w->arena_floats = a.used;
     w->arena = polyp_aligned_alloc(a.used * sizeof(float));
     if (!w->arena) {
-        polyp_st_free(&f);
         free(w);
         return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory (%zu floats)", a.used);
     }
     memset(w->arena, 0, a.used * sizeof(float));
     a.base = w->arena;
     a.used = 0;
-    build(&f, w, &a);
-    polyp_sha256_hex(data, size, w->sha256);
-    polyp_st_free(&f);
+    build(f, w, &a);
+    memcpy(w->sha256, sha, sizeof sha);
+    w->kind = "efficientnet_b0";
+    w->feature_dim = POLYP_FEATURE_DIM;
+    snprintf(w->extractor_id, sizeof w->extractor_id, "%s:%s:%zu", w->kind, w->sha256, w->feature_dim);
     *out = w;
     return POLYP_OK;
+}
+
+static polyp_status load_safetensors(const void *data, size_t size, polyp_weights **out, polyp_error *err) {
+    polyp_st_file f;
+    polyp_status st = polyp_st_parse(data, size, &f, err);
+    if (st != POLYP_OK) return polyp_fail_prefix(err, st, "weights: ");
+    st = load_effnet(&f, data, size, out, err);
+    polyp_st_free(&f);
+    return st;
+}
+
+polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **out, polyp_error *err) {
+    if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: out is NULL");
+    *out = NULL;
+    if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: data is NULL");
+    const unsigned char *b = data;
+    /* ---- TFLite dispatch point: "TFL3" at byte 4 (weights_tflite.c) ---- */
+    if (polyp_tfl_detect(b, size)) return polyp_weights_load_tflite(data, size, out, err);
+    if (polyp_torch_detect(data, size)) {
+        /* A PyTorch checkpoint becomes the safetensors file models/convert.py would write
+         * (its source_sha256 is this file's, see identity_sha256), then loads as one. */
+        void *st_bytes;
+        size_t st_size;
+        polyp_status st = polyp_torch_to_safetensors(data, size, &st_bytes, &st_size, err);
+        if (st != POLYP_OK) return polyp_fail_prefix(err, st, "weights: ");
+        st = load_safetensors(st_bytes, st_size, out, err);
+        polyp_free(st_bytes);
+        return st;
+    }
+    return load_safetensors(data, size, out, err);
 }
 
 polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err) {
@@ -290,3 +328,11 @@ const char *polyp_weights_variant(const polyp_weights *weights) {
 }
 
 const char *polyp_weights_sha256(const polyp_weights *weights) { return weights ? weights->sha256 : ""; }
+
+const char *polyp_weights_kind(const polyp_weights *weights) {
+    return weights && weights->kind ? weights->kind : "efficientnet_b0";
+}
+
+size_t polyp_weights_feature_dim(const polyp_weights *weights) { return weights ? weights->feature_dim : 0; }
+
+const char *polyp_weights_extractor_id(const polyp_weights *weights) { return weights ? weights->extractor_id : ""; }

@@ -1,10 +1,11 @@
 /* weights_tflite.c - polyp_weights from a TFLite flatbuffer: parse (tflite.c), check and
- * dequantize into float layers (tflite_net.c), and the public questions every weights
- * answers (kind, feature width). */
+ * dequantize into float layers (tflite_net.c), and the extractor identity (kind from the
+ * tensor names, sha256 of the file, feature width). */
 #include "effnet.h"
 #include "sha256.h"
 #include "tflite_net.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 polyp_status polyp_weights_load_tflite(const void *data, size_t size, polyp_weights **out, polyp_error *err) {
@@ -22,16 +23,9 @@ polyp_status polyp_weights_load_tflite(const void *data, size_t size, polyp_weig
     }
     w->net = net;
     polyp_sha256_hex(data, size, w->sha256);
+    w->kind = net->kind;
+    w->feature_dim = net->dim;
+    snprintf(w->extractor_id, sizeof w->extractor_id, "%s:%s:%zu", w->kind, w->sha256, w->feature_dim);
     *out = w;
     return POLYP_OK;
-}
-
-const char *polyp_weights_kind(const polyp_weights *weights) {
-    if (!weights) return "";
-    return weights->net ? weights->net->kind : "efficientnet_b0";
-}
-
-size_t polyp_weights_feature_dim(const polyp_weights *weights) {
-    if (!weights) return 0;
-    return weights->net ? weights->net->dim : POLYP_FEATURE_DIM;
 }

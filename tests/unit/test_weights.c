@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,11 @@ START_TEST(loads_the_test_network) {
     char hex[65];
     polyp_sha256_hex(base_net, base_size, hex);
     ck_assert_str_eq(polyp_weights_sha256(w), hex);
+    ck_assert_str_eq(polyp_weights_kind(w), "efficientnet_b0");
+    ck_assert_uint_eq(polyp_weights_feature_dim(w), 1280);
+    char id[POLYP_EXTRACTOR_ID_MAX];
+    snprintf(id, sizeof id, "efficientnet_b0:%s:1280", hex);
+    ck_assert_str_eq(polyp_weights_extractor_id(w), id);
     ck_assert_ptr_null(w->blocks[0].expand_w);
     ck_assert_ptr_nonnull(w->blocks[1].expand_w);
     /* Every parameter pointer 64-byte aligned inside the arena. */
@@ -190,6 +196,50 @@ START_TEST(variants) {
     polyp_weights_free(w);
     ck_assert_int_eq(load_edited(NULL, 0, "keras", &w, &err), POLYP_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.message, "keras"));
+}
+END_TEST
+
+/* A converter-made file is identified by the checkpoint it came from (source_sha256), so
+ * the .pth read directly and its conversion are one extractor; a malformed claim is refused. */
+static polyp_status load_with_source(const char *source, polyp_weights **w, polyp_error *err) {
+    polyp_st_file f;
+    ck_assert_int_eq(polyp_st_parse(base_net, base_size, &f, err), POLYP_OK);
+    polyp_st_writer *wr = polyp_st_writer_new();
+    for (size_t i = 0; i < f.count; i++) {
+        const polyp_st_tensor *t = &f.tensors[i];
+        ck_assert_int_eq(polyp_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data, err), POLYP_OK);
+    }
+    ck_assert_int_eq(polyp_st_writer_meta(wr, "source_sha256", source, err), POLYP_OK);
+    void *buf;
+    size_t size;
+    ck_assert_int_eq(polyp_st_writer_finish(wr, &buf, &size, err), POLYP_OK);
+    polyp_st_writer_free(wr);
+    polyp_st_free(&f);
+    polyp_status st = polyp_weights_load(buf, size, w, err);
+    polyp_free(buf);
+    return st;
+}
+
+START_TEST(identity_of_converted_files) {
+    polyp_weights *w;
+    polyp_error err = {0};
+    const char *src = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    ck_assert_msg(load_with_source(src, &w, &err) == POLYP_OK, "%s", err.message);
+    ck_assert_str_eq(polyp_weights_sha256(w), src);
+    ck_assert_str_eq(polyp_weights_extractor_id(w),
+                     "efficientnet_b0:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef:1280");
+    polyp_weights_free(w);
+    ck_assert_int_eq(load_with_source("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", &w, &err),
+                     POLYP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "source_sha256"));
+    ck_assert_int_eq(load_with_source("abc", &w, &err), POLYP_ERR_FORMAT);
+    ck_assert_ptr_null(w);
+    /* TFLite bytes reach the TFLite reader (a root table past the 16 bytes: refused). */
+    static const unsigned char tfl[16] = {0x1c, 0, 0, 0, 'T', 'F', 'L', '3'};
+    ck_assert_int_eq(polyp_weights_load(tfl, sizeof tfl, &w, &err), POLYP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "tflite"));
+    ck_assert_str_eq(polyp_weights_extractor_id(NULL), "");
+    ck_assert_uint_eq(polyp_weights_feature_dim(NULL), 0);
 }
 END_TEST
 
@@ -323,6 +373,7 @@ int main(void) {
     tcase_add_test(tc, bad_values_are_named);
     tcase_add_test(tc, variants);
     tcase_add_test(tc, truncated_and_garbage_files);
+    tcase_add_test(tc, identity_of_converted_files);
     tcase_add_test(tc, folds_batch_norm_by_hand);
     tcase_add_test(tc, sha256_test_vectors);
     suite_add_tcase(s, tc);
