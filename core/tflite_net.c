@@ -90,6 +90,11 @@ static polyp_status clamp_of(builder *b, const polyp_tfl_op *op, float *lo, floa
                          opname(op, on, sizeof on), op->act);
     }
     const polyp_tfl_tensor *t = &b->m->tensors[op->output];
+    if ((t->type == POLYP_TFL_UINT8 || t->type == POLYP_TFL_INT8) && t->nquant != 1) {
+        char tn[96];
+        return FAIL(POLYP_ERR_UNSUPPORTED, "%s: output %s is not quantized per tensor", opname(op, on, sizeof on),
+                    tname(t, tn, sizeof tn));
+    }
     if (t->type == POLYP_TFL_UINT8 || t->type == POLYP_TFL_INT8) {
         double qmin = t->type == POLYP_TFL_UINT8 ? 0 : -128, qmax = qmin + 255;
         double s = scale_of(t, 0), z = zp_of(t, 0);

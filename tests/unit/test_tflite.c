@@ -331,6 +331,22 @@ START_TEST(random_mutations_never_crash) {
 }
 END_TEST
 
+/* Inputs the fuzzer found (tests/fuzz/seeds/tflite): refused with a message, no crash. */
+START_TEST(fuzz_findings_are_refused) {
+    static const char *const files[] = {"tests/fuzz/seeds/tflite/unquantized-pool-output.tflite"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        size_t n;
+        void *data = tu_read(tu_source_path(files[i]), &n);
+        memcpy((uint8_t *)data + 4, "TFL3", 4); /* as the fuzz target does */
+        polyp_weights *wt = NULL;
+        polyp_error e = {0};
+        ck_assert_msg(polyp_weights_load(data, n, &wt, &e) != POLYP_OK, "%s loaded", files[i]);
+        ck_assert_msg(e.message[0] && wt == NULL, "%s: no message", files[i]);
+        free(data);
+    }
+}
+END_TEST
+
 /* The real files, when ../shared/testdata is there: kinds, widths, every layer built. */
 START_TEST(real_mobilenets_load) {
     if (!tu_testdata_path("mobilenet-tflite")) return; /* the hand-made tests above still run */
@@ -361,6 +377,7 @@ int main(void) {
     tcase_add_test(tc, corrupt_files_are_refused);
     tcase_add_test(tc, every_truncation_is_refused);
     tcase_add_test(tc, random_mutations_never_crash);
+    tcase_add_test(tc, fuzz_findings_are_refused);
     tcase_add_test(tc, real_mobilenets_load);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
