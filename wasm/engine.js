@@ -156,7 +156,7 @@ export class Engine {
   freeImage(img) { this.m._polyp_wasm_image_free(img); }
 
   // ---- weights and extraction
-  /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
+  /** Replaces the loaded weights (and extractor) with these bytes (safetensors, or a TFLite MobileNet). */
   loadWeights(bytes, { batchSize = 0 } = {}) {
     this.need('extraction', '_polyp_wasm_weights_load');
     const b = asBytes(bytes);
@@ -176,9 +176,12 @@ export class Engine {
     this.unloadWeights();
     this.weights = w;
     this.extractor = x;
+    this.dim = this.m._polyp_wasm_weights_feature_dim(w) >>> 0; // 1280 B0 / v2, 1024 MobileNet v1
     return {
       sha256: this.cstring(this.m._polyp_wasm_weights_sha256(w)),
       variant: this.cstring(this.m._polyp_wasm_weights_variant(w)),
+      kind: this.cstring(this.m._polyp_wasm_weights_kind(w)),
+      featureDim: this.dim,
       backend: this.cstring(this.m._polyp_wasm_extractor_backend(x)),
       threads: this.m._polyp_wasm_extractor_threads(x),
     };
@@ -214,22 +217,24 @@ export class Engine {
   /**
    * Features of points [row, col] (Uint32Array of pairs) of one decoded image, `chunk` points
    * per call; between chunks `between(done, total)` runs and may return a promise (the worker
-   * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x 1280.
+   * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x dim
+   * (the weights' feature width: 1280 for EfficientNet-B0 and MobileNet v2, 1024 for v1).
    */
   async extractPoints(img, rowcol, { chunk = 8, between } = {}) {
     if (!this.extractor) throw new PolypError(1, 'extract: no weights loaded (call loadWeights first)');
     const n = rowcol.length / 2;
-    const out = new Float32Array(n * FEATURE_DIM);
+    const dim = this.dim;
+    const out = new Float32Array(n * dim);
     const cn = Math.max(1, Math.min(chunk, n || 1));
     const ptsP = this.alloc(cn * 8);
-    const featP = this.alloc(cn * FEATURE_DIM * 4);
+    const featP = this.alloc(cn * dim * 4);
     try {
       for (let start = 0; start < n; start += cn) {
         const k = Math.min(cn, n - start);
         new Uint32Array(this.buffer(), ptsP, k * 2).set(rowcol.subarray(start * 2, (start + k) * 2));
         const st = this.m._polyp_wasm_extract_points(this.extractor, img, ptsP, k, featP, this.err);
         if (st !== 0) this.fail();
-        out.set(new Float32Array(this.buffer(), featP, k * FEATURE_DIM), start * FEATURE_DIM);
+        out.set(new Float32Array(this.buffer(), featP, k * dim), start * dim);
         if (between) await between(start + k, n);
       }
     } finally {

@@ -55,8 +55,12 @@ export interface CallOptions {
 export interface WeightsInfo {
   /** SHA-256 of the weights file (lowercase hex): identifies the extractor. */
   sha256: string;
-  /** 'lukemelas' (CoralNet's) or 'torchvision'. */
+  /** 'lukemelas' (CoralNet's) or 'torchvision'; 'tflite' for a TFLite MobileNet. */
   variant: string;
+  /** The network: 'efficientnet_b0', 'mobilenet_v1', 'mobilenet_v2'. */
+  kind: string;
+  /** Floats per point in extract results (1280; 1024 for MobileNet v1). */
+  featureDim: number;
   /** Backend in use ('portable' in wasm). */
   backend: string;
   /** Threads the extractor uses. */
