@@ -3,10 +3,11 @@
  * tensor's range), KxK or strided convolutions the same GEMM over an im2col copy,
  * depthwise convolutions dwconv_clamp, ADD and the global mean small loops.
  *
- * Parallelism: whole patches per task. Each of min(threads, batch) workspaces runs patches
- * w, w + W, w + 2W, ... of a batch one after another, so every value is computed by the
- * same instructions in the same order whatever the thread count or batch size (results are
- * bit-identical across them). A single patch runs on one thread. */
+ * Parallelism: whole patches per task where there are enough: each of W = min(threads,
+ * batch) workspaces runs patches w, w + W, ... one after another; the patches left over
+ * (fewer than W: a single point's patch, say) run one at a time with each layer's rows
+ * split among the threads. Every value is computed by the same instructions in the same
+ * order either way, so results are bit-identical for any thread count and batch size. */
 #include "backend_portable.h"
 #include "tflite_net.h"
 
@@ -35,47 +36,60 @@ typedef struct tfl_backend {
     size_t n;
 } tfl_backend;
 
-/* Rows [ho*wo] of k*k*c taps in (ky, kx, ci) order, the filter's OHWI order; zeros where a
- * tap falls in the padding (the quantized graph pads with the zero point, i.e. real 0). */
-static void im2col(const polyp_tn_layer *L, const float *x, float *col) {
+/* Rows [ho*wo] of k*k*c taps in (ky, kx, ci) order, the filter's OHWI order, for output
+ * pixels [p0, p1); zeros where a tap falls in the padding (the quantized graph pads with the
+ * zero point, i.e. real 0). */
+static void im2col(const polyp_tn_layer *L, const float *x, float *col, size_t p0, size_t p1) {
     const size_t K = L->k, C = L->c, row = K * K * C;
-    for (size_t oy = 0; oy < L->ho; oy++)
-        for (size_t ox = 0; ox < L->wo; ox++) {
-            float *r = col + (oy * L->wo + ox) * row;
-            for (size_t ky = 0; ky < K; ky++) {
-                const long iy = (long)(oy * L->stride + ky) - (long)L->pad_top;
-                for (size_t kx = 0; kx < K; kx++) {
-                    const long ix = (long)(ox * L->stride + kx) - (long)L->pad_left;
-                    float *dst = r + (ky * K + kx) * C;
-                    if (iy < 0 || ix < 0 || iy >= (long)L->h || ix >= (long)L->w) memset(dst, 0, C * sizeof *dst);
-                    else memcpy(dst, x + ((size_t)iy * L->w + (size_t)ix) * C, C * sizeof *dst);
-                }
+    for (size_t p = p0; p < p1; p++) {
+        const size_t oy = p / L->wo, ox = p % L->wo;
+        float *r = col + p * row;
+        for (size_t ky = 0; ky < K; ky++) {
+            const long iy = (long)(oy * L->stride + ky) - (long)L->pad_top;
+            for (size_t kx = 0; kx < K; kx++) {
+                const long ix = (long)(ox * L->stride + kx) - (long)L->pad_left;
+                float *dst = r + (ky * K + kx) * C;
+                if (iy < 0 || ix < 0 || iy >= (long)L->h || ix >= (long)L->w) memset(dst, 0, C * sizeof *dst);
+                else memcpy(dst, x + ((size_t)iy * L->w + (size_t)ix) * C, C * sizeof *dst);
             }
         }
+    }
 }
 
-static void run_layer(const tfl_backend *s, size_t li, workspace *w) {
+/* Work units of a layer, the granularity a layer splits into among threads: output
+ * pixels (convolutions, ADD), output rows (depthwise), one (the pool). */
+static size_t layer_units(const polyp_tn_layer *L) {
+    switch (L->kind) {
+    case POLYP_TN_DW: return L->ho;
+    case POLYP_TN_POOL: return 1;
+    default: return L->ho * L->wo;
+    }
+}
+
+/* Units [u0, u1) of layer li. Every output value is computed by the same instructions
+ * whatever the range (the gemm and depthwise kernels guarantee it for row splits), so a
+ * layer split among threads gives the same bits as one run whole. */
+static void run_units(const tfl_backend *s, size_t li, workspace *w, size_t u0, size_t u1) {
     const polyp_tn_layer *L = &s->net->layers[li];
     const float *x = w->slot[L->in];
     float *y = w->slot[L->out];
     switch (L->kind) {
     case POLYP_TN_CONV:
         if (L->k == 1 && L->stride == 1) {
-            s->k->gemm(&s->gemm[li], x, y, NULL, 0, L->h * L->w, POLYP_ACT_CLAMP);
+            s->k->gemm(&s->gemm[li], x, y, NULL, u0, u1, POLYP_ACT_CLAMP);
         } else {
-            im2col(L, x, w->im2col);
-            s->k->gemm(&s->gemm[li], w->im2col, y, NULL, 0, L->ho * L->wo, POLYP_ACT_CLAMP);
+            im2col(L, x, w->im2col, u0, u1);
+            s->k->gemm(&s->gemm[li], w->im2col, y, NULL, u0, u1, POLYP_ACT_CLAMP);
         }
         break;
     case POLYP_TN_DW: {
         const polyp_dw_shape sh = {L->h, L->w, L->c, L->ho, L->wo, L->k, L->stride, L->pad_top, L->pad_left};
-        s->k->dwconv_clamp(&sh, x, L->wt, L->bias, y, L->lo, L->hi, 0, L->ho);
+        s->k->dwconv_clamp(&sh, x, L->wt, L->bias, y, L->lo, L->hi, u0, u1);
         break;
     }
     case POLYP_TN_ADD: {
         const float *z = w->slot[L->in2];
-        const size_t n = L->h * L->w * L->c;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = u0 * L->c; i < u1 * L->c; i++) {
             float v = x[i] + z[i];
             y[i] = v < L->lo ? L->lo : v > L->hi ? L->hi : v;
         }
@@ -88,17 +102,21 @@ static void run_layer(const tfl_backend *s, size_t li, workspace *w) {
     }
 }
 
-/* One patch: the model's input scaling, every layer, the pooled feature out. */
-static void run_patch(const tfl_backend *s, workspace *w, const float *patch, float *feat) {
-    const polyp_tfl_net *net = s->net;
-    float *x = w->slot[net->in_slot];
+/* The model's input scaling: q = round(255 p) (the crop's p = pixel / 255 gives back the
+ * pixel exactly), real = scale * (q - zero point). */
+static void load_input(const polyp_tfl_net *net, const float *patch, float *x) {
     for (size_t i = 0; i < PATCH_FLOATS; i++) {
-        /* q = round(255 p): the crop's p = pixel / 255 gives back the pixel exactly */
         float q = floorf(patch[i] * 255.0f + 0.5f);
         q = q < 0 ? 0 : q > 255 ? 255 : q;
         x[i] = net->in_scale * (q - (float)net->in_zp);
     }
-    for (size_t li = 0; li < net->nlayers; li++) run_layer(s, li, w);
+}
+
+/* One patch on the calling thread: input, every layer, the pooled feature out. */
+static void run_patch(const tfl_backend *s, workspace *w, const float *patch, float *feat) {
+    const polyp_tfl_net *net = s->net;
+    load_input(net, patch, w->slot[net->in_slot]);
+    for (size_t li = 0; li < net->nlayers; li++) run_units(s, li, w, 0, layer_units(&net->layers[li]));
     memcpy(feat, w->slot[net->feat_slot], net->dim * sizeof *feat);
 }
 
@@ -107,15 +125,50 @@ static void ws_task(void *arg, size_t t) {
     for (size_t p = t; p < s->n; p += s->nws) run_patch(s, &s->ws[t], s->in + p * PATCH_FLOATS, s->out + p * s->net->dim);
 }
 
+/* One layer of one patch split among the threads (fewer patches than threads). */
+typedef struct layer_job {
+    const tfl_backend *s;
+    size_t li, per, units;
+} layer_job;
+
+static void layer_task(void *arg, size_t t) {
+    const layer_job *j = arg;
+    size_t u0 = t * j->per, u1 = u0 + j->per < j->units ? u0 + j->per : j->units;
+    if (u0 < u1) run_units(j->s, j->li, &j->s->ws[0], u0, u1);
+}
+
+static void run_patch_split(const tfl_backend *s, const float *patch, float *feat) {
+    const polyp_tfl_net *net = s->net;
+    const size_t threads = (size_t)s->par->n_threads, mr = s->k->mr;
+    load_input(net, patch, s->ws[0].slot[net->in_slot]);
+    for (size_t li = 0; li < net->nlayers; li++) {
+        const polyp_tn_layer *L = &net->layers[li];
+        layer_job j = {s, li, 0, layer_units(L)};
+        /* two chunks a thread; gemm chunks in whole micro-tiles of rows */
+        size_t chunks = j.units < 2 * threads ? j.units : 2 * threads;
+        j.per = (j.units + chunks - 1) / chunks;
+        if (L->kind == POLYP_TN_CONV || L->kind == POLYP_TN_ADD) j.per = (j.per + mr - 1) / mr * mr;
+        chunks = (j.units + j.per - 1) / j.per;
+        if (chunks > 1) polyp_parallel_for(s->par, layer_task, &j, chunks);
+        else run_units(s, li, &s->ws[0], 0, j.units);
+    }
+    memcpy(feat, s->ws[0].slot[net->feat_slot], net->dim * sizeof *feat);
+}
+
 static polyp_status tfl_run(void *state, const float *in, size_t n, float *out, polyp_error *err) {
     tfl_backend *s = state;
     if (!s || !in || !out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "tflite backend: NULL argument");
     if (n > s->batch)
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "tflite backend: %zu patches exceed the batch size %zu", n, s->batch);
+    /* Whole patches per thread for as many patches as divide evenly among the workspaces
+     * (no barrier between layers); the rest one at a time, each layer split among the
+     * threads, so a single patch (one point per image) still uses them all. */
+    const size_t whole = n / s->nws * s->nws;
     s->in = in;
     s->out = out;
-    s->n = n;
-    polyp_parallel_for(s->par, ws_task, s, n < s->nws ? n : s->nws);
+    s->n = whole;
+    if (whole) polyp_parallel_for(s->par, ws_task, s, s->nws);
+    for (size_t p = whole; p < n; p++) run_patch_split(s, in + p * PATCH_FLOATS, out + p * s->net->dim);
     return POLYP_OK;
 }
 

@@ -181,6 +181,11 @@ static polyp_status load(const fbw *w, size_t n, polyp_error *err) {
     return st;
 }
 
+static void reverse_run(void *ctx, void (*fn)(void *arg, size_t i), void *arg, size_t n) {
+    (void)ctx;
+    for (size_t i = n; i-- > 0;) fn(arg, i);
+}
+
 START_TEST(tiny_model_gives_the_hand_worked_feature) {
     fbw w;
     offsets o;
@@ -215,6 +220,19 @@ START_TEST(tiny_model_gives_the_hand_worked_feature) {
             ck_assert_msg(fabsf(feat[q * 4 + c] - want[c]) <= 3e-3f * fmaxf(1.0f, fabsf(want[c])), "patch %zu channel %d: %g, want %g", q, c,
                           (double)feat[q * 4 + c], (double)want[c]);
     }
+    /* two "threads" (a parallel_for that runs tasks backwards): whole patches, and a single
+     * patch split layer by layer, give the same bits as the calling thread */
+    polyp_parallel par = {NULL, 2, reverse_run};
+    polyp_extractor *exp2 = NULL;
+    p.parallel = &par;
+    ck_assert_msg(polyp_extractor_init(wt, &p, &exp2, &err) == POLYP_OK, "%s", err.message);
+    float feat2[12];
+    ck_assert(polyp_extract_patches(exp2, patches, 3, feat2, &err) == POLYP_OK);
+    ck_assert(!memcmp(feat, feat2, sizeof feat));
+    ck_assert(polyp_extract_patches(exp2, patches + PF, 1, feat2, &err) == POLYP_OK);
+    ck_assert(!memcmp(feat + 4, feat2, 4 * sizeof *feat));
+    polyp_extractor_free(exp2);
+    p.parallel = NULL;
     /* a TFLite network runs on the portable kernels only */
     polyp_extractor *ex2 = NULL;
     p.backend = POLYP_BACKEND_XNNPACK;
