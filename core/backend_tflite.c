@@ -181,12 +181,6 @@ static void tfl_destroy(void *state) {
     free(s);
 }
 
-static float *carve(float *base, size_t *used, size_t n) {
-    float *p = base ? base + *used : NULL;
-    *used += (n + 15) & ~(size_t)15;
-    return p;
-}
-
 static void layout(tfl_backend *s, float *base, size_t *used) {
     const polyp_tfl_net *net = s->net;
     const size_t nr = s->k->nr;
@@ -195,8 +189,8 @@ static void layout(tfl_backend *s, float *base, size_t *used) {
         if (L->kind != POLYP_TN_CONV) continue;
         polyp_gemm *g = &s->gemm[li];
         const size_t kk = L->k * L->k * L->c;
-        float *panels = carve(base, used, polyp_pack_panel_floats(L->co, kk, nr));
-        float *bias = carve(base, used, polyp_pack_bias_floats(L->co, nr));
+        float *panels = polyp_arena_take(base, used, polyp_pack_panel_floats(L->co, kk, nr));
+        float *bias = polyp_arena_take(base, used, polyp_pack_bias_floats(L->co, nr));
         g->n = L->co;
         g->k = kk;
         g->panels = panels;
@@ -206,8 +200,8 @@ static void layout(tfl_backend *s, float *base, size_t *used) {
         if (base) polyp_pack_1x1(L->wt, L->bias, L->co, kk, nr, panels, bias);
     }
     for (size_t q = 0; q < s->nws; q++) {
-        for (size_t i = 0; i < net->nslots; i++) s->ws[q].slot[i] = carve(base, used, net->slot_floats);
-        s->ws[q].im2col = net->im2col_floats ? carve(base, used, net->im2col_floats) : NULL;
+        for (size_t i = 0; i < net->nslots; i++) s->ws[q].slot[i] = polyp_arena_take(base, used, net->slot_floats);
+        s->ws[q].im2col = net->im2col_floats ? polyp_arena_take(base, used, net->im2col_floats) : NULL;
     }
 }
 

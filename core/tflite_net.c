@@ -36,12 +36,6 @@ static const char *opname(const polyp_tfl_op *op, char *buf, size_t cap) {
 
 #define FAIL(st, ...) polyp_fail(b->err, st, "tflite: " __VA_ARGS__)
 
-static float *take(builder *b, size_t n) {
-    float *p = b->arena ? b->arena + b->used : NULL;
-    b->used += (n + 15) & ~(size_t)15;
-    return p;
-}
-
 static double scale_of(const polyp_tfl_tensor *t, size_t ch) {
     return polyp_tfl_f32(t->scales + 4 * (t->nquant > 1 ? ch : 0));
 }
@@ -165,7 +159,7 @@ static polyp_status conv(builder *b, const polyp_tfl_op *op, polyp_tn_layer *L) 
     L->ho = ho, L->wo = wo, L->co = CO;
     L->k = K, L->stride = st_, L->pad_top = pt, L->pad_left = pl;
     const size_t nw = f->elems;
-    float *w = take(b, nw), *bias = take(b, CO);
+    float *w = polyp_arena_take(b->arena, &b->used, nw), *bias = polyp_arena_take(b->arena, &b->used, CO);
     if (!dw && !(K == 1 && st_ == 1) && ho * wo * K * K * C > b->im2col) b->im2col = ho * wo * K * K * C;
     if (!b->arena) return POLYP_OK;
     /* Both TFLite layouts are already the kernels': conv OHWI = [co][k*k*c], depthwise

@@ -146,6 +146,23 @@ END_TEST
 
 /* ------------------------------------------------------------------ depthwise */
 
+/* Depthwise sum (bias included) of output (oy, ox, c) in double; *scale = sum of |terms|. */
+static double ref_dw(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, size_t oy,
+                     size_t ox, size_t c, double *scale) {
+    const size_t C = s->c, ks = s->k;
+    double acc = bias[c];
+    *scale = fabs(bias[c]);
+    for (size_t ky = 0; ky < ks; ky++)
+        for (size_t kx = 0; kx < ks; kx++) {
+            long iy = (long)(oy * s->stride + ky) - (long)s->pad_top, ix = (long)(ox * s->stride + kx) - (long)s->pad_left;
+            if (iy < 0 || ix < 0 || iy >= (long)s->h || ix >= (long)s->w) continue;
+            double t = (double)in[((size_t)iy * s->w + (size_t)ix) * C + c] * w[(ky * ks + kx) * C + c];
+            acc += t;
+            *scale += fabs(t);
+        }
+    return acc;
+}
+
 START_TEST(dwconv_matches_reference) {
     const polyp_kernels *k = polyp_kernels_available((size_t)_i);
     const size_t chans[] = {1, 7, 21, 40, 67}; /* 67: four 16-wide vectors + a tail */
@@ -167,16 +184,7 @@ START_TEST(dwconv_matches_reference) {
                         for (size_t c = 0; c < C; c++) {
                             double rsum = 0;
                             for (size_t ox = 0; ox < wo; ox++) {
-                                double acc = bias[c], scale = fabs(bias[c]);
-                                for (size_t ky = 0; ky < ks; ky++)
-                                    for (size_t kx = 0; kx < ks; kx++) {
-                                        long iy = (long)(oy * st + ky) - pb, ix = (long)(ox * st + kx) - qb;
-                                        if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)wd) continue;
-                                        double t = (double)in[((size_t)iy * wd + (size_t)ix) * C + c] * w[(ky * ks + kx) * C + c];
-                                        acc += t;
-                                        scale += fabs(t);
-                                    }
-                                double v = ref_swish(acc);
+                                double scale, v = ref_swish(ref_dw(&s, in, w, bias, oy, ox, c, &scale));
                                 rsum += out[(oy * wo + ox) * C + c];
                                 expect_close("dwconv", k, (oy * wo + ox) * C + c, out[(oy * wo + ox) * C + c], v, scale, 2e-6);
                             }
@@ -187,15 +195,7 @@ START_TEST(dwconv_matches_reference) {
                     for (size_t oy = 0; oy < ho; oy++)
                         for (size_t ox = 0; ox < wo; ox++)
                             for (size_t c = 0; c < C; c++) {
-                                double acc = bias[c], scale = fabs(bias[c]);
-                                for (size_t ky = 0; ky < ks; ky++)
-                                    for (size_t kx = 0; kx < ks; kx++) {
-                                        long iy = (long)(oy * st + ky) - pb, ix = (long)(ox * st + kx) - qb;
-                                        if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)wd) continue;
-                                        double t = (double)in[((size_t)iy * wd + (size_t)ix) * C + c] * w[(ky * ks + kx) * C + c];
-                                        acc += t;
-                                        scale += fabs(t);
-                                    }
+                                double scale, acc = ref_dw(&s, in, w, bias, oy, ox, c, &scale);
                                 double v = acc < -0.5 ? -0.5f : acc > 0.8 ? 0.8f : acc;
                                 expect_close("dwconv_clamp", k, (oy * wo + ox) * C + c, out2[(oy * wo + ox) * C + c], v,
                                              scale, 2e-6);
