@@ -144,8 +144,10 @@ POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_w
 POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
 POLYP_API void polyp_weights_free(polyp_weights *weights);
 
-/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS. Static string, never NULL. */
-#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2"
+/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS ("tflite": a TFLite graph of
+ * the supported ops whose tensor names are not MobileNet v1's or v2's). Static string,
+ * never NULL. */
+#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2, tflite"
 POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
 
 /* Width of the features this network gives (EfficientNet-B0: POLYP_FEATURE_DIM = 1280;
