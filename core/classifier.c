@@ -96,6 +96,19 @@ const double *polyp_classifier_ref_accuracy(const polyp_classifier *c, size_t *n
 }
 double polyp_classifier_val_accuracy(const polyp_classifier *c) { return c ? c->val_acc : -1.0; }
 
+/* The sha256 inside an extractor id: "<kind>:<sha256>:<dim>" -> sha256, a bare 64-hex id
+ * (models trained with `--extractor SHA256` before ids had a kind) -> itself; NULL for
+ * other ids. `n` is the id's length (a record's id ends at its first space). */
+static const char *id_sha256(const char *id, size_t n) {
+    const char *colon = memchr(id, ':', n);
+    const char *sha = colon ? colon + 1 : id;
+    size_t left = n - (size_t)(sha - id);
+    if (left < 64 || (left > 64 && sha[64] != ':') || (colon && left == 64)) return NULL;
+    for (size_t i = 0; i < 64; i++)
+        if (!((sha[i] >= '0' && sha[i] <= '9') || (sha[i] >= 'a' && sha[i] <= 'f'))) return NULL;
+    return sha;
+}
+
 polyp_status polyp_classifier_check_features(const polyp_classifier *c, size_t dim,
                                              const char *extractor_id, polyp_error *err) {
     if (!c) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "classifier: NULL");
@@ -103,12 +116,18 @@ polyp_status polyp_classifier_check_features(const polyp_classifier *c, size_t d
         return polyp_fail(err, POLYP_ERR_INVALID_ARG,
                           "features have %zu values per point but the model was trained on %zu", dim, c->dim);
     const char *mine = polyp_classifier_extractor_id(c);
-    if (extractor_id && strcmp(extractor_id, "unknown") != 0 && strcmp(mine, "unknown") != 0 &&
-        strcmp(extractor_id, mine) != 0)
-        return polyp_fail(err, POLYP_ERR_INVALID_ARG,
-                          "features come from extractor %s but the model was trained for extractor %s",
-                          extractor_id, mine);
-    return POLYP_OK;
+    if (!extractor_id) return POLYP_OK;
+    size_t n = strcspn(extractor_id, " "), m = strcspn(mine, " ");
+    if ((n == 7 && !strncmp(extractor_id, "unknown", 7)) || (m == 7 && !strncmp(mine, "unknown", 7)) ||
+        (n == m && !strncmp(extractor_id, mine, n)))
+        return POLYP_OK;
+    /* A bare sha256 (older models and --extractor values) matches the id holding it. */
+    const char *a = id_sha256(extractor_id, n), *b = id_sha256(mine, m);
+    bool bare = (a && a == extractor_id) || (b && b == mine);
+    if (bare && a && b && !strncmp(a, b, 64)) return POLYP_OK;
+    return polyp_fail(err, POLYP_ERR_INVALID_ARG,
+                      "features come from extractor %.*s but the model was trained for extractor %.*s", (int)n,
+                      extractor_id, (int)m, mine);
 }
 
 polyp_status polyp_classifier_predict(const polyp_classifier *c, const float *feat, size_t n,

@@ -5,6 +5,8 @@
  *   rows.npy  uint16 [N]     point rows; legacy files (valid_rowcol 0): float64 [0]
  *   cols.npy  uint16 [N]     point columns; same
  *   feat.npy  float64 [N, D] features, row-major, in point order
+ *   extractor.npy  <U n []   optional (polyp's own): the extractor record, a 0-d unicode
+ *                            string ("<kind>:<sha256>:<dim> variant=<variant>")
  *
  * Writing: STORED entries laid out as numpy.savez lays them out, npy v1.0 headers byte for
  * byte as numpy writes them (dict, growth-axis spaces, padded with spaces and '\n' to a
@@ -28,6 +30,7 @@
 #define NPY_MAX_HEADER 65536                  /* npy header text */
 #define NPZ_MAX_POINTS ((size_t)1 << 24)
 #define NPZ_MAX_DIM ((size_t)1 << 20)
+#define NPZ_MAX_RECORD 1024                   /* characters of the extractor record */
 
 static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const unsigned char *p) {
@@ -61,12 +64,14 @@ typedef struct npy_member {
  * version 1.0). */
 static void npy_make_header(npy_member *m, const char *descr, const size_t *shape, int ndim) {
     char dict[160], shape_s[64];
-    if (ndim == 1) snprintf(shape_s, sizeof shape_s, "(%zu,)", shape[0]);
+    if (ndim == 0) snprintf(shape_s, sizeof shape_s, "()");
+    else if (ndim == 1) snprintf(shape_s, sizeof shape_s, "(%zu,)", shape[0]);
     else snprintf(shape_s, sizeof shape_s, "(%zu, %zu)", shape[0], shape[1]);
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape_s);
-    /* Spare room numpy leaves so the first axis can grow in place: 21 digits minus its own. */
+    /* Spare room numpy leaves so the first axis can grow in place: 21 digits minus its own
+     * (none for a 0-d array). */
     char first[32];
-    int growth = 21 - snprintf(first, sizeof first, "%zu", shape[0]);
+    int growth = ndim ? 21 - snprintf(first, sizeof first, "%zu", shape[0]) : 0;
     size_t dict_len = (size_t)n + (size_t)(growth > 0 ? growth : 0);
     size_t hlen = dict_len + 1;                  /* + the final '\n' */
     size_t pad = 64 - ((10 + hlen) % 64);        /* numpy pads a full 64 when already aligned */
@@ -92,7 +97,16 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     if (f->valid_rowcol && n > 0 && (!f->rows || !f->cols))
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: valid_rowcol is set but rows or cols is NULL");
 
-    npy_member m[4];
+    /* The record: printable ASCII, stored as numpy's UTF-32LE '<U' string. */
+    size_t rec_len = f->extractor ? strlen(f->extractor) : 0;
+    for (size_t k = 0; k < rec_len; k++)
+        if (f->extractor[k] < 0x20 || f->extractor[k] > 0x7e)
+            return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: extractor record has a non-printable character");
+    if (rec_len > NPZ_MAX_RECORD)
+        return polyp_fail(err, POLYP_ERR_LIMIT, "npz: extractor record of %zu characters (at most %d)", rec_len,
+                          NPZ_MAX_RECORD);
+    int members = f->extractor && rec_len ? 5 : 4;
+    npy_member m[5];
     size_t s3[1] = {3}, sn[1] = {f->valid_rowcol ? n : 0}, snd[2] = {n, d};
     m[0].name = "meta.npy";
     npy_make_header(&m[0], "<i8", s3, 1);
@@ -108,10 +122,17 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     m[3].name = "feat.npy";
     npy_make_header(&m[3], "<f8", snd, 2);
     m[3].data_len = nd * 8;
+    if (members == 5) {
+        char descr[32];
+        snprintf(descr, sizeof descr, "<U%zu", rec_len);
+        m[4].name = "extractor.npy";
+        npy_make_header(&m[4], descr, NULL, 0);
+        m[4].data_len = rec_len * 4;
+    }
 
-    /* Layout: [local header, name, npy header, data] x 4, central directory, end record. */
+    /* Layout: [local header, name, npy header, data] x members, central directory, end record. */
     size_t total = 22, central = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name), entry = 30 + nl + m[i].header_len + m[i].data_len;
         if (m[i].header_len + m[i].data_len >= 0xFFFFFFFFu || !polyp_add_ok(total, entry + 46 + nl, &total))
             return polyp_fail(err, POLYP_ERR_LIMIT, "npz: features too large for a zip without zip64");
@@ -122,9 +143,9 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     unsigned char *buf = polyp_malloc(total);
     if (!buf) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: out of memory for %zu bytes", total);
 
-    size_t pos = 0, offsets[4];
-    uint32_t crcs[4];
-    for (int i = 0; i < 4; i++) {
+    size_t pos = 0, offsets[5];
+    uint32_t crcs[5];
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name);
         size_t usize = m[i].header_len + m[i].data_len;
         unsigned char *lh = buf + pos;
@@ -136,10 +157,12 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
             wr64(p, (uint64_t)(f->valid_rowcol ? 1 : 0));
             wr64(p + 8, (uint64_t)n);
             wr64(p + 16, (uint64_t)d);
+        } else if (i == 4) {
+            for (size_t k = 0; k < rec_len; k++) wr32(p + 4 * k, (unsigned char)f->extractor[k]);
         } else if (i == 1 || i == 2) {
             const uint16_t *v = i == 1 ? f->rows : f->cols;
             for (size_t k = 0; k < sn[0]; k++) wr16(p + 2 * k, v[k]);
-        } else {
+        } else if (i == 3) {
             for (size_t k = 0; k < nd; k++) {
                 double x = (double)f->feat[k];
                 uint64_t bits;
@@ -164,7 +187,7 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
         pos += 30 + nl + usize;
     }
     size_t cd_start = pos;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < members; i++) {
         size_t nl = strlen(m[i].name);
         size_t usize = m[i].header_len + m[i].data_len;
         unsigned char *c = buf + pos;
@@ -192,8 +215,8 @@ polyp_status polyp_features_write_npz(const polyp_features *features, void **out
     wr32(e, 0x06054b50u);
     wr16(e + 4, 0);
     wr16(e + 6, 0);
-    wr16(e + 8, 4);
-    wr16(e + 10, 4);
+    wr16(e + 8, (uint32_t)members);
+    wr16(e + 10, (uint32_t)members);
     wr32(e + 12, (uint32_t)central);
     wr32(e + 16, (uint32_t)cd_start);
     wr16(e + 20, 0);
@@ -217,18 +240,18 @@ typedef struct npy_array {
     size_t count;
 } npy_array;
 
-/* The four arrays by name ("meta.npy" or "meta", as numpy.load finds them); other members
- * are not ours to judge. */
-static polyp_status find_entries(const polyp_zip *z, const polyp_zip_entry *want[4], polyp_error *err) {
-    static const char *const names[4] = {"meta", "rows", "cols", "feat"};
-    for (int i = 0; i < 4; i++) want[i] = NULL;
+/* The arrays by name ("meta.npy" or "meta", as numpy.load finds them); other members are
+ * not ours to judge. */
+static polyp_status find_entries(const polyp_zip *z, const polyp_zip_entry *want[5], polyp_error *err) {
+    static const char *const names[5] = {"meta", "rows", "cols", "feat", "extractor"};
+    for (int i = 0; i < 5; i++) want[i] = NULL;
     for (size_t k = 0; k < z->count; k++) {
         const polyp_zip_entry *en = &z->entries[k];
         size_t base = en->name_len;
         if (base > 4 && memcmp(en->name + base - 4, ".npy", 4) == 0) base -= 4;
         int which = -1;
-        for (int i = 0; i < 4; i++)
-            if (base == 4 && memcmp(en->name, names[i], 4) == 0) which = i;
+        for (int i = 0; i < 5; i++)
+            if (base == strlen(names[i]) && memcmp(en->name, names[i], base) == 0) which = i;
         if (which < 0) continue;
         if (want[which]) return polyp_fail(err, POLYP_ERR_FORMAT, "npz: array '%s' appears twice", names[which]);
         want[which] = en;
@@ -267,7 +290,7 @@ static bool read_str(lit *l, char *buf, size_t cap) {
     return true;
 }
 
-static polyp_status parse_npy(const unsigned char *bytes, unsigned char *owned, size_t len, const char *what, npy_array *a, polyp_error *err) {
+static polyp_status parse_npy(const unsigned char *bytes, unsigned char *owned, size_t len, bool text, const char *what, npy_array *a, polyp_error *err) {
     memset(a, 0, sizeof *a);
     if (len < 10 || memcmp(bytes, "\x93NUMPY", 6) != 0)
         return polyp_fail(err, POLYP_ERR_FORMAT, "npz: %s is not a .npy array (bad magic)", what);
@@ -335,13 +358,15 @@ static polyp_status parse_npy(const unsigned char *bytes, unsigned char *owned, 
     char order = descr[0], kind = descr[1];
     char *endp;
     long item = strtol(descr + 2, &endp, 10);
-    if (!strchr("<>|=", order) || !strchr("biuf", kind) || *endp || item < 1 ||
-        (kind == 'f' && item != 4 && item != 8) || (kind != 'f' && item != 1 && item != 2 && item != 4 && item != 8))
+    bool str = text && kind == 'U' && item >= 1 && item <= NPZ_MAX_RECORD;
+    if (!strchr("<>|=", order) || (!str && !strchr("biuf", kind)) || *endp || item < 1 ||
+        (kind == 'f' && item != 4 && item != 8) ||
+        (!str && kind != 'f' && item != 1 && item != 2 && item != 4 && item != 8))
         return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s: dtype '%s' is not supported", what, descr);
-    if (order == '>' && item > 1)
+    if (order == '>' && (item > 1 || str))
         return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "npz: %s: big-endian dtype '%s' is not supported", what, descr);
     a->kind = kind;
-    a->itemsize = (size_t)item;
+    a->itemsize = (size_t)item * (str ? 4 : 1); /* 'U': UTF-32 code units */
     size_t count = 1, nbytes;
     for (int i = 0; i < a->ndim; i++)
         if (!polyp_mul_ok(count, a->shape[i], &count))
@@ -414,12 +439,33 @@ static polyp_status read_uint16s(const npy_array *a, size_t n, const char *what,
     return POLYP_OK;
 }
 
+/* extractor.npy: one '<U' string of printable ASCII (numpy pads with NULs: dropped). */
+static polyp_status read_record(const npy_array *a, char **out, polyp_error *err) {
+    if (a->kind != 'U' || a->count != 1 || a->ndim > 1)
+        return polyp_fail(err, POLYP_ERR_FORMAT, "npz: extractor.npy must hold one unicode string");
+    size_t n = a->itemsize / 4;
+    while (n > 0 && rd32(a->data + 4 * (n - 1)) == 0) n--;
+    char *s = polyp_malloc(n + 1);
+    if (!s) return polyp_fail(err, POLYP_ERR_NOMEM, "npz: out of memory");
+    for (size_t k = 0; k < n; k++) {
+        uint32_t c = rd32(a->data + 4 * k);
+        if (c < 0x20 || c > 0x7e) {
+            free(s);
+            return polyp_fail(err, POLYP_ERR_FORMAT, "npz: extractor.npy has a character outside printable ASCII");
+        }
+        s[k] = (char)c;
+    }
+    s[n] = '\0';
+    *out = s;
+    return POLYP_OK;
+}
+
 polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out, polyp_error *err) {
     if (!out) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL output");
     memset(out, 0, sizeof *out);
     if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "npz: NULL data");
     polyp_zip z;
-    const polyp_zip_entry *want[4];
+    const polyp_zip_entry *want[5];
     polyp_status st = polyp_zip_open(data, size, NPZ_MAX_ENTRIES, "npz", &z, err);
     if (st == POLYP_ERR_FORMAT && strstr(err ? err->message : "", "not a zip"))
         return polyp_fail(err, st, "npz: not a zip file (numpy's .npz / pyspacer's .featurevector)");
@@ -434,18 +480,18 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
         return st;
     }
 
-    static const char *const what[4] = {"meta.npy", "rows.npy", "cols.npy", "feat.npy"};
-    npy_array arr[4];
+    static const char *const what[5] = {"meta.npy", "rows.npy", "cols.npy", "feat.npy", "extractor.npy"};
+    npy_array arr[5];
     memset(arr, 0, sizeof arr);
     polyp_features f;
     memset(&f, 0, sizeof f);
     int64_t meta[3];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (!want[i]) continue;
         const unsigned char *bytes;
         unsigned char *owned;
         if ((st = polyp_zip_read(&z, want[i], NPZ_MAX_ENTRY_BYTES, &bytes, &owned, err)) != POLYP_OK) goto done;
-        if ((st = parse_npy(bytes, owned, want[i]->usize, what[i], &arr[i], err)) != POLYP_OK) {
+        if ((st = parse_npy(bytes, owned, want[i]->usize, i == 4, what[i], &arr[i], err)) != POLYP_OK) {
             free(owned);
             goto done;
         }
@@ -492,11 +538,12 @@ polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_featur
         if ((st = read_uint16s(&arr[1], f.npoints, what[1], &f.rows, err)) != POLYP_OK) goto done;
         if ((st = read_uint16s(&arr[2], f.npoints, what[2], &f.cols, err)) != POLYP_OK) goto done;
     }
+    if (want[4] && (st = read_record(&arr[4], &f.extractor, err)) != POLYP_OK) goto done;
     *out = f;
     memset(&f, 0, sizeof f);
     st = POLYP_OK;
 done:
-    for (int i = 0; i < 4; i++) free(arr[i].bytes);
+    for (int i = 0; i < 5; i++) free(arr[i].bytes);
     polyp_zip_close(&z);
     polyp_features_free(&f);
     return st;
@@ -507,5 +554,6 @@ void polyp_features_free(polyp_features *features) {
     free(features->rows);
     free(features->cols);
     free(features->feat);
+    free(features->extractor);
     memset(features, 0, sizeof *features);
 }

@@ -94,6 +94,19 @@ static const char *op_name(unsigned char op) {
 
 #define FAIL(S, status, ...) polyp_fail((S)->err, status, __VA_ARGS__)
 
+/* Makes room for one more element in a growable array (*arr of *cap elements of `size`
+ * bytes, doubling from `first`). */
+static polyp_status grow(pk_state *S, void *arr, size_t *cap, size_t used, size_t size, size_t first) {
+    if (used < *cap) return POLYP_OK;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *old, *n;
+    memcpy(&old, arr, sizeof old); /* arr is a T **: copied, not aliased */
+    if (!(n = realloc(old, nc * size))) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
+    memcpy(arr, &n, sizeof n);
+    *cap = nc;
+    return POLYP_OK;
+}
+
 static polyp_status bad(pk_state *S, const char *why) {
     return FAIL(S, POLYP_ERR_FORMAT, "pickle: %s %s at byte %zu", op_name(S->op), why, S->op_pos);
 }
@@ -117,16 +130,7 @@ static polyp_pk_value *new_value(pk_state *S, polyp_pk_type type) {
         FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %zu values", PK_MAX_VALUES);
         return NULL;
     }
-    if (S->n_all == S->cap_all) {
-        size_t nc = S->cap_all ? S->cap_all * 2 : 256;
-        polyp_pk_value **na = realloc(S->all, nc * sizeof *na);
-        if (!na) {
-            FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-            return NULL;
-        }
-        S->all = na;
-        S->cap_all = nc;
-    }
+    if (grow(S, &S->all, &S->cap_all, S->n_all, sizeof *S->all, 256) != POLYP_OK) return NULL;
     polyp_pk_value *v = calloc(1, sizeof *v);
     if (!v) {
         FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
@@ -139,14 +143,9 @@ static polyp_pk_value *new_value(pk_state *S, polyp_pk_type type) {
 
 static polyp_status push(pk_state *S, polyp_pk_value *v) {
     if (!v) return S->err ? S->err->status : POLYP_ERR_NOMEM;
-    if (S->sp == S->stack_cap) {
-        if (S->sp >= PK_MAX_STACK) return FAIL(S, POLYP_ERR_LIMIT, "pickle: stack deeper than %zu", PK_MAX_STACK);
-        size_t nc = S->stack_cap ? S->stack_cap * 2 : 64;
-        polyp_pk_value **ns = realloc(S->stack, nc * sizeof *ns);
-        if (!ns) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-        S->stack = ns;
-        S->stack_cap = nc;
-    }
+    if (S->sp >= PK_MAX_STACK) return FAIL(S, POLYP_ERR_LIMIT, "pickle: stack deeper than %zu", PK_MAX_STACK);
+    polyp_status st = grow(S, &S->stack, &S->stack_cap, S->sp, sizeof *S->stack, 64);
+    if (st != POLYP_OK) return st;
     S->stack[S->sp++] = v;
     return POLYP_OK;
 }
@@ -179,13 +178,8 @@ static polyp_status pop_mark(pk_state *S, size_t *start) {
 static polyp_status add_item(pk_state *S, polyp_pk_value *c, polyp_pk_value *v) {
     if (S->items_total >= PK_MAX_ITEMS)
         return FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %zu container items", PK_MAX_ITEMS);
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 4;
-        polyp_pk_value **ni = realloc(c->items, nc * sizeof *ni);
-        if (!ni) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-        c->items = ni;
-        c->cap = nc;
-    }
+    polyp_status st = grow(S, &c->items, &c->cap, c->n, sizeof *c->items, 4);
+    if (st != POLYP_OK) return st;
     c->items[c->n++] = v;
     S->items_total++;
     return POLYP_OK;
@@ -196,13 +190,8 @@ static polyp_status add_pair(pk_state *S, polyp_pk_value *d, polyp_pk_value *k, 
     if (d->n >= PK_MAX_DICT) return FAIL(S, POLYP_ERR_LIMIT, "pickle: a dict with more than %d entries", PK_MAX_DICT);
     if (S->items_total >= PK_MAX_ITEMS - 1)
         return FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %zu container items", PK_MAX_ITEMS);
-    if (2 * d->n + 2 > d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 8;
-        polyp_pk_value **ni = realloc(d->items, nc * sizeof *ni);
-        if (!ni) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-        d->items = ni;
-        d->cap = nc;
-    }
+    polyp_status st = grow(S, &d->items, &d->cap, 2 * d->n + 1, sizeof *d->items, 8); /* two slots */
+    if (st != POLYP_OK) return st;
     d->items[2 * d->n] = k;
     d->items[2 * d->n + 1] = v;
     d->n++;
@@ -367,13 +356,8 @@ static polyp_status persistent_id(pk_state *S) {
     v->i = a[4]->i;
     if (S->n_storages >= PK_MAX_STORAGES)
         return FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %d storage references", PK_MAX_STORAGES);
-    if (S->n_storages == S->storages_cap) {
-        size_t nc = S->storages_cap ? S->storages_cap * 2 : 64;
-        polyp_pk_value **ns = realloc(S->storages, nc * sizeof *ns);
-        if (!ns) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-        S->storages = ns;
-        S->storages_cap = nc;
-    }
+    polyp_status st = grow(S, &S->storages, &S->storages_cap, S->n_storages, sizeof *S->storages, 64);
+    if (st != POLYP_OK) return st;
     S->storages[S->n_storages++] = v;
     return push(S, v);
 }
@@ -444,14 +428,8 @@ static polyp_status step(pk_state *S, bool *stop) {
         return POLYP_OK;
     }
     case '(':
-        if (S->n_marks == S->marks_cap) {
-            if (S->n_marks >= PK_MAX_MARKS) return FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %zu open MARKs", PK_MAX_MARKS);
-            size_t nc = S->marks_cap ? S->marks_cap * 2 : 16;
-            size_t *nm = realloc(S->marks, nc * sizeof *nm);
-            if (!nm) return FAIL(S, POLYP_ERR_NOMEM, "pickle: out of memory");
-            S->marks = nm;
-            S->marks_cap = nc;
-        }
+        if (S->n_marks >= PK_MAX_MARKS) return FAIL(S, POLYP_ERR_LIMIT, "pickle: more than %zu open MARKs", PK_MAX_MARKS);
+        if ((st = grow(S, &S->marks, &S->marks_cap, S->n_marks, sizeof *S->marks, 16)) != POLYP_OK) return st;
         S->marks[S->n_marks++] = S->sp;
         return POLYP_OK;
     case '0':

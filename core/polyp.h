@@ -240,15 +240,21 @@ typedef struct polyp_features {
     uint16_t *rows;    /* npoints */
     uint16_t *cols;    /* npoints */
     float *feat;       /* npoints x dim, row-major, in point order */
+    char *extractor;   /* the extractor record, "<extractor id>[ key=value...]" (polyp extract
+                          writes "<polyp_weights_extractor_id> variant=<variant>"), printable
+                          ASCII; NULL when unknown (pyspacer's files have none) */
 } polyp_features;
 
-/* npz bytes as numpy.savez writes them (readable with numpy.load). *out owned: polyp_free. */
+/* npz bytes as numpy.savez writes them (readable with numpy.load). A non-NULL extractor
+ * record is stored as a fifth member, extractor.npy (a 0-d numpy unicode string, which
+ * numpy.load reads without pickle and pyspacer ignores). *out owned: polyp_free. */
 POLYP_API polyp_status polyp_features_write_npz(const polyp_features *features, void **out, size_t *out_size,
                                                 polyp_error *err);
-/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed). */
+/* Reads stored or deflate-compressed npz (pyspacer writes savez_compressed), with the
+ * extractor record when the file has one. */
 POLYP_API polyp_status polyp_features_read_npz(const void *data, size_t size, polyp_features *out,
                                                polyp_error *err);
-POLYP_API void polyp_features_free(polyp_features *features);
+POLYP_API void polyp_features_free(polyp_features *features);  /* rows, cols, feat, extractor */
 
 /* ------------------------------------------------------------------------------------ */
 /* Annotation CSV (CoralNet's import format)                                             */
@@ -297,8 +303,9 @@ typedef struct polyp_train_params {
     size_t epochs;                   /* default 10 */
     size_t chunk_points;             /* points per partial_fit chunk (default 5000) */
     size_t ref_max_points;           /* reference set cap (default 5000) */
-    const char *extractor_id;        /* borrowed, copied into the model: the weights' sha256
-                                        or "unknown" (NULL = "unknown") */
+    const char *extractor_id;        /* borrowed, copied into the model: the features'
+                                        extractor id (polyp_weights_extractor_id) or "unknown"
+                                        (NULL = "unknown") */
     const polyp_parallel *parallel;  /* borrowed for the call; NULL = calling thread */
     polyp_epoch_fn on_epoch;         /* optional */
     void *on_epoch_user;
@@ -450,8 +457,11 @@ POLYP_API polyp_status polyp_classifier_load(const void *data, size_t size, poly
                                              polyp_error *err);
 POLYP_API polyp_status polyp_classifier_load_file(const char *path, polyp_classifier **out,
                                                   polyp_error *err);
-/* Fails clearly when features of width `dim` from extractor `extractor_id` (NULL or
- * "unknown" = not known, accepted) cannot be scored by this model. */
+/* Fails clearly when features of width `dim` from extractor `extractor_id` cannot be scored
+ * by this model: a different width, or both extractors known and different. extractor_id is
+ * an id ("<kind>:<sha256>:<dim>") or a feature file's record (its id ends at the first
+ * space); NULL or "unknown" = not known, accepted (pyspacer's files). A bare sha256 (models
+ * trained before ids had a kind) matches the id that holds it. */
 POLYP_API polyp_status polyp_classifier_check_features(const polyp_classifier *clf, size_t dim,
                                                        const char *extractor_id, polyp_error *err);
 

@@ -8,6 +8,7 @@
 
 #include "json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,13 @@ static const struct {
     {"U16", POLYP_ST_UNKNOWN, 2}, {"U32", POLYP_ST_UNKNOWN, 4}, {"U64", POLYP_ST_UNKNOWN, 8},
     {"F8_E4M3", POLYP_ST_UNKNOWN, 1}, {"F8_E5M2", POLYP_ST_UNKNOWN, 1},
 };
+
+void polyp_st_shape_str(char *buf, size_t cap, int ndim, const uint64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, d ? ", %llu" : "%llu", (unsigned long long)shape[d]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
 
 size_t polyp_st_dtype_size(polyp_st_dtype dtype) {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)

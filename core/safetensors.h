@@ -45,6 +45,8 @@ const polyp_st_tensor *polyp_st_find(const polyp_st_file *file, const char *name
 const char *polyp_st_meta(const polyp_st_file *file, const char *key); /* NULL if absent */
 void polyp_st_free(polyp_st_file *file);
 size_t polyp_st_dtype_size(polyp_st_dtype dtype);
+/* "[a, b, c]" for messages (truncated to cap). */
+void polyp_st_shape_str(char *buf, size_t cap, int ndim, const uint64_t *shape);
 
 /* Writer: collect tensors (data borrowed until finish) and metadata, then serialise. */
 typedef struct polyp_st_writer polyp_st_writer;

@@ -17,7 +17,7 @@
 
 #define CKPT_MAX_ENTRIES ((size_t)1 << 16)
 #define CKPT_MAX_PICKLE ((size_t)256 << 20)   /* data.pkl of a plain state_dict: kilobytes */
-#define CKPT_MAX_STORAGE ((size_t)1 << 32)    /* one storage: B0's largest is 1.6 MB */
+#define CKPT_MAX_STORAGE ((size_t)1 << 30)    /* one storage: B0's largest is 1.6 MB; fits wasm32 */
 
 /* torch/serialization.py: MAGIC_NUMBER = 0x1950a86a20f9469cfc6c, PROTOCOL_VERSION = 1001,
  * pickled as LONG1 (10 bytes, little-endian) and BININT2. */
@@ -73,7 +73,7 @@ static polyp_status bind_storages(ckpt *c, storage_lookup lookup, void *user, po
     for (size_t i = 0; i < c->obj.n_storages; i++) {
         polyp_pk_value *s = c->obj.storages[i];
         size_t es = polyp_pk_storage_elem_size(s->global), want;
-        if (!polyp_mul_ok((size_t)s->i, es, &want) || want > CKPT_MAX_STORAGE)
+        if ((uint64_t)s->i > SIZE_MAX || !polyp_mul_ok((size_t)s->i, es, &want) || want > CKPT_MAX_STORAGE)
             return polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: storage %s of %lld elements is too large", s->s,
                               (long long)s->i);
         const polyp_pk_value *same = NULL;
@@ -250,7 +250,7 @@ static polyp_status read_legacy(const void *data, size_t size, ckpt *c, polyp_er
         if (numel != (uint64_t)first->i) {
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: storage %s holds %llu elements, its tensors say %lld",
                             key->s, (unsigned long long)numel, (long long)first->i);
-        } else if (!polyp_mul_ok((size_t)numel, es, &nb) || nb > CKPT_MAX_STORAGE) {
+        } else if (numel > SIZE_MAX || !polyp_mul_ok((size_t)numel, es, &nb) || nb > CKPT_MAX_STORAGE) {
             st = polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: storage %s is too large", key->s);
         } else if (L.size - L.pos < nb) {
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: truncated inside storage %s (%zu of %zu bytes)", key->s,
@@ -365,13 +365,6 @@ static const polyp_pk_tensor *sd_find(const polyp_pk_value *sd, size_t strip, co
     return NULL;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const uint64_t *shape) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %llu" : "%llu", (unsigned long long)shape[d]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
 static float half_to_float(uint32_t h) {
     uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
     if (exp == 0x1F) bits = sign | 0x7F800000u | man << 13;
@@ -398,6 +391,10 @@ static polyp_status tensor_f32(const polyp_pk_tensor *t, const char *name, const
     const polyp_pk_value *s = t->storage;
     size_t es = polyp_pk_storage_elem_size(s->global), count = 1, extent = 1, c_stride = 1;
     bool contiguous = true;
+    /* Offsets and strides come from the file: past size_t (wasm32) they would wrap. */
+    bool wide = t->offset > SIZE_MAX;
+    for (int d = 0; d < t->ndim; d++) wide |= t->stride[d] > SIZE_MAX || t->shape[d] > SIZE_MAX;
+    if (wide) return polyp_fail(err, POLYP_ERR_LIMIT, "checkpoint: tensor %s: offset or stride too large", name);
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] > 1 && t->stride[d] != c_stride) contiguous = false;
         size_t last;
@@ -494,8 +491,8 @@ static polyp_status write_canonical(const polyp_pk_value *sd, const char *contai
         bool same = t->ndim == exp[i].ndim;
         for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == exp[i].shape[d];
         if (!same) {
-            shape_str(got, sizeof got, t->ndim, t->shape);
-            shape_str(want, sizeof want, exp[i].ndim, exp[i].shape);
+            polyp_st_shape_str(got, sizeof got, t->ndim, t->shape);
+            polyp_st_shape_str(want, sizeof want, exp[i].ndim, exp[i].shape);
             st = polyp_fail(err, POLYP_ERR_FORMAT, "checkpoint: wrong shape for %s: %s, expected %s", src[i], got, want);
             break;
         }

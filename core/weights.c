@@ -23,13 +23,6 @@ static float ld(const polyp_st_tensor *t, size_t i) {
     return f;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const uint64_t *shape) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %llu" : "%llu", (unsigned long long)shape[d]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
 static bool ignored(const char *name) {
     size_t n = strlen(name);
     static const char suffix[] = ".num_batches_tracked";
@@ -46,14 +39,14 @@ static polyp_status check_tensors(const polyp_st_file *f, const polyp_effnet_ten
     for (size_t i = 0; i < nexp; i++) {
         const polyp_effnet_tensor *e = &exp[i];
         const polyp_st_tensor *t = polyp_st_find(f, e->name);
-        shape_str(want, sizeof want, e->ndim, e->shape);
+        polyp_st_shape_str(want, sizeof want, e->ndim, e->shape);
         if (!t) return polyp_fail(err, POLYP_ERR_FORMAT, "weights: tensor %s %s is missing", e->name, want);
         if (t->dtype != POLYP_ST_F32)
             return polyp_fail(err, POLYP_ERR_FORMAT, "weights: tensor %s has dtype %s, expected F32", e->name, t->dtype_name);
         bool same = t->ndim == e->ndim;
         for (int d = 0; same && d < e->ndim; d++) same = t->shape[d] == e->shape[d];
         if (!same) {
-            shape_str(got, sizeof got, t->ndim, t->shape);
+            polyp_st_shape_str(got, sizeof got, t->ndim, t->shape);
             return polyp_fail(err, POLYP_ERR_FORMAT, "weights: tensor %s has shape %s, expected %s", e->name, got, want);
         }
         size_t n = t->nbytes / 4;

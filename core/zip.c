@@ -128,9 +128,11 @@ polyp_status polyp_zip_open(const void *data, size_t size, size_t max_entries, c
         en->name = (const char *)c + 46;
         bool bu = en->usize == 0xFFFFFFFFu, bc = en->csize == 0xFFFFFFFFu, bo = en->local_off == 0xFFFFFFFFu;
         if ((bu || bc || bo) && !apply_zip64_extra(en, c + 46 + en->name_len, extra, bu, bc, bo)) {
+            /* The message borrows the name from the archive, not from the entries freed next. */
+            st = polyp_fail(err, POLYP_ERR_FORMAT, "%s: %.*s: zip64 sizes without a valid zip64 extra field", what,
+                            (int)(en->name_len > 200 ? 200 : en->name_len), en->name);
             polyp_zip_close(out);
-            return polyp_fail(err, POLYP_ERR_FORMAT, "%s: %.*s: zip64 sizes without a valid zip64 extra field", what,
-                              (int)(en->name_len > 200 ? 200 : en->name_len), en->name);
+            return st;
         }
         p += 46 + en->name_len + extra + comment;
         out->count++;
@@ -180,6 +182,11 @@ polyp_status polyp_zip_read(const polyp_zip *zip, const polyp_zip_entry *en, siz
             return polyp_fail(err, POLYP_ERR_FORMAT, "%s: %.*s: stored entry with different sizes (%zu and %zu)", what,
                               nl, en->name, en->csize, en->usize);
     } else {
+        /* Deflate expands at most ~1032:1: a larger declared size is a lie, refused before
+         * allocating it. */
+        if (en->usize / 1032 > en->csize + 1)
+            return polyp_fail(err, POLYP_ERR_FORMAT, "%s: %.*s: %zu bytes cannot inflate to the declared %zu", what, nl,
+                              en->name, en->csize, en->usize);
         unsigned char *buf = polyp_malloc(en->usize ? en->usize : 1);
         if (!buf) return polyp_fail(err, POLYP_ERR_NOMEM, "%s: %.*s: out of memory", what, nl, en->name);
         size_t got;

@@ -57,8 +57,9 @@ polyp_weights *polyp_wasm_weights_load(const void *data, size_t size, polyp_erro
 void polyp_wasm_weights_free(polyp_weights *weights);
 const char *polyp_wasm_weights_sha256(const polyp_weights *weights);
 const char *polyp_wasm_weights_variant(const polyp_weights *weights);
-size_t polyp_wasm_weights_feature_dim(const polyp_weights *weights);
 const char *polyp_wasm_weights_kind(const polyp_weights *weights);
+size_t polyp_wasm_weights_feature_dim(const polyp_weights *weights);
+const char *polyp_wasm_weights_extractor_id(const polyp_weights *weights);
 /* The seeded test network as safetensors bytes (seed = seed_hi:seed_lo); *out_size set;
  * free the result with polyp_wasm_free. */
 void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *bn_stats,

@@ -31,10 +31,13 @@ const char *polyp_wasm_weights_variant(const polyp_weights *weights) {
     return polyp_weights_variant(weights);
 }
 
-/* TFLite MobileNets give 1024 or 1280 floats per point: the JS side sizes its buffers here. */
+const char *polyp_wasm_weights_kind(const polyp_weights *weights) { return polyp_weights_kind(weights); }
+
 size_t polyp_wasm_weights_feature_dim(const polyp_weights *weights) { return polyp_weights_feature_dim(weights); }
 
-const char *polyp_wasm_weights_kind(const polyp_weights *weights) { return polyp_weights_kind(weights); }
+const char *polyp_wasm_weights_extractor_id(const polyp_weights *weights) {
+    return polyp_weights_extractor_id(weights);
+}
 
 void *polyp_wasm_testnet_build(uint32_t seed_lo, uint32_t seed_hi, const void *bn_stats,
                                size_t bn_stats_size, size_t *out_size, polyp_error *err) {

@@ -25,7 +25,7 @@ void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, 
         rc[i] = (uint16_t)rowcol[2 * i];
         rc[n + i] = (uint16_t)rowcol[2 * i + 1];
     }
-    polyp_features f = {n, dim, 1, rc, rc + n, (float *)feat};
+    polyp_features f = {n, dim, 1, rc, rc + n, (float *)feat, NULL};
     void *out = NULL;
     polyp_status st = polyp_features_write_npz(&f, &out, out_size, err);
     free(rc);

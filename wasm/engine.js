@@ -182,6 +182,7 @@ export class Engine {
       variant: this.cstring(this.m._polyp_wasm_weights_variant(w)),
       kind: this.cstring(this.m._polyp_wasm_weights_kind(w)),
       featureDim: this.dim,
+      extractorId: this.cstring(this.m._polyp_wasm_weights_extractor_id(w)),
       backend: this.cstring(this.m._polyp_wasm_extractor_backend(x)),
       threads: this.m._polyp_wasm_extractor_threads(x),
     };

@@ -53,14 +53,19 @@ export interface CallOptions {
 }
 
 export interface WeightsInfo {
-  /** SHA-256 of the weights file (lowercase hex): identifies the extractor. */
+  /** SHA-256 (lowercase hex) of the file the network was published as: a PyTorch
+   * checkpoint's own bytes, also for models/convert.py's safetensors of it (its source_sha256);
+   * other files' own bytes. */
   sha256: string;
-  /** 'lukemelas' (CoralNet's) or 'torchvision'; 'tflite' for a TFLite MobileNet. */
+  /** 'lukemelas' (CoralNet's) or 'torchvision' (EfficientNet-B0), 'tflite'. */
   variant: string;
-  /** The network: 'efficientnet_b0', 'mobilenet_v1', 'mobilenet_v2'. */
+  /** The network: 'efficientnet_b0' | 'mobilenet_v1' | 'mobilenet_v2'. */
   kind: string;
-  /** Floats per point in extract results (1280; 1024 for MobileNet v1). */
+  /** Width of its features: floats per point in extract results (1280 for EfficientNet-B0 and
+   * MobileNet v2, 1024 for MobileNet v1). */
   featureDim: number;
+  /** '<kind>:<sha256>:<featureDim>': pass it as TrainOptions.extractorId. */
+  extractorId: string;
   /** Backend in use ('portable' in wasm). */
   backend: string;
   /** Threads the extractor uses. */
@@ -125,7 +130,8 @@ export interface TrainOptions {
   seed?: bigint | number;
   /** Epochs (default 10). */
   epochs?: number;
-  /** The weights' sha256 the features came from (WeightsInfo.sha256), stored in the model. */
+  /** The features' extractor (WeightsInfo.extractorId), stored in the model; classifiers
+   * refuse features of another extractor. */
   extractorId?: string | null;
   /** Cancels at the next epoch boundary on every page (the worker runs one epoch at a time
    * and yields between epochs); the training is freed and the promise rejects with an
@@ -217,7 +223,8 @@ export declare class Polyp {
   /** Whether training may use a SharedArrayBuffer cancel flag (CreateOptions.sharedCancel). */
   readonly sharedCancel: boolean;
 
-  /** Loads EfficientNet-B0 weights (safetensors; every tensor checked), replacing earlier ones. */
+  /** Loads network weights, replacing earlier ones: safetensors, or a PyTorch checkpoint (.pt/.pth,
+   * both torch.save formats, read without running pickled code); every tensor checked. */
   loadWeights(weights: Bytes, options?: CallOptions & { batchSize?: number }): Promise<WeightsInfo>;
   /** Fetches weights once and keeps them in Cache Storage (default cache 'polyp-weights-v1';
    * null: no cache); `cached` says whether this load came from the cache. */

@@ -107,6 +107,7 @@ void clf_source_free(clf_source *s) {
     free(s->names);
     free(s->images);
     free(s->dir);
+    free(s->extractor);
     polyp_annotations_free(&s->ann);
     memset(s, 0, sizeof *s);
 }
@@ -193,6 +194,28 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
         }
         if (i == 0) s->dim = f.dim;
         bool bad_dim = f.dim != s->dim;
+        /* One extractor per source: records (their id, up to the first space) must agree. */
+        size_t idn = f.extractor ? strcspn(f.extractor, " ") : 0;
+        if (!f.extractor) {
+            s->unrecorded++;
+        } else if (!s->extractor) {
+            if (!(s->extractor = strndup(f.extractor, idn))) {
+                cli_progress_end(&prog);
+                cli_fail(cmd, "out of memory");
+                polyp_features_free(&f);
+                clf_source_free(s);
+                return false;
+            }
+            s->extractor_image = i;
+        } else if (strlen(s->extractor) != idn || strncmp(s->extractor, f.extractor, idn) != 0) {
+            cli_progress_end(&prog);
+            cli_fail(cmd, "%s/%s.featurevector comes from extractor %.*s, but %s from %s: features of two "
+                     "extractors cannot be mixed (re-extract one of them)", s->dir, s->names[i], (int)idn,
+                     f.extractor, s->names[s->extractor_image], s->extractor);
+            polyp_features_free(&f);
+            clf_source_free(s);
+            return false;
+        }
         polyp_dataset_image *im = &s->images[i];
         bool *used = calloc(f.npoints + 1, 1);
         const polyp_annotation *missing = NULL;
@@ -241,6 +264,22 @@ bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_
     s->data.load = load_cb;
     s->data.release = release_cb;
     s->data.user = s;
+    return true;
+}
+
+bool clf_source_extractor(const char *cmd, const clf_source *src, const char *given, const char **out) {
+    *out = src->extractor ? src->extractor : given;
+    if (src->extractor && given && strcmp(given, src->extractor) != 0) {
+        cli_fail(cmd, "--extractor %s disagrees with the extractor recorded in the feature files (%s)", given,
+                 src->extractor);
+        return false;
+    }
+    if (src->unrecorded && (src->extractor || given))
+        fprintf(stderr, "polyp %s: note: %zu of %zu feature files carry no extractor record (pyspacer's?); taken "
+                "to come from %s\n", cmd, src->unrecorded, src->n_images, *out);
+    else if (src->unrecorded)
+        fprintf(stderr, "polyp %s: note: the feature files carry no extractor record (pyspacer's): the extractor "
+                "is unknown and not checked (--extractor ID names it)\n", cmd);
     return true;
 }
 

@@ -17,6 +17,11 @@ typedef struct clf_source {
     polyp_dataset data;         /* streaming: data.load reads the image's file */
     size_t dim;
     char *dir;
+    /* The extractor the files come from: the id of their records (all must agree), NULL
+     * when none has one (pyspacer's files); unrecorded = files without a record. */
+    char *extractor;
+    size_t unrecorded;
+    size_t extractor_image;     /* the first image with a record (for messages) */
     /* Features kept in memory between epochs, up to cache_budget bytes (first images first);
      * the rest is re-read from disk each time (pyspacer's streaming). */
     float **cache;              /* per image, NULL when not cached */
@@ -30,6 +35,11 @@ typedef struct clf_source {
 bool clf_source_open(const char *cmd, const char *csv_path, const char *feature_dir, size_t cache_bytes,
                      clf_source *src);
 void clf_source_free(clf_source *src);
+
+/* The extractor id to use for `src`: the files' (given, when also set, must agree; it
+ * stands for the files without a record). NULL when neither is known. Prints the reason
+ * and returns false on a conflict; prints a note when files carry no record. */
+bool clf_source_extractor(const char *cmd, const clf_source *src, const char *given, const char **out);
 
 /* Loads the model and opens the CSV's feature source (default cache), as classify and
  * evaluate both start: false after printing the reason; on success the caller frees both. */

@@ -21,8 +21,9 @@ static void usage(FILE *out) {
             "  --out SCORES.csv  output (written atomically)\n"
             "  --all-scores      also one column per label with its probability (integer percent)\n"
             "  --top N           machine suggestions per point (default 5)\n"
-            "  --extractor ID    the features' extractor id: refused when the model was trained for\n"
-            "                    another one (default: not checked)\n"
+            "  --extractor ID    the features' extractor id, for files without a record (pyspacer's);\n"
+            "                    polyp extract's files record it. Features of another extractor than\n"
+            "                    the model's are refused (unknown ones are not checked)\n"
             "  --threads N       compute threads (default: the number of CPUs)\n"
             "  --help            this text\n");
 }
@@ -72,6 +73,10 @@ int polyp_cmd_classify(int argc, char **argv) {
     size_t csv_size = 0;
     clf_threads th;
     if (!clf_threads_start(CMD, threads, &th)) {
+        rc = 1;
+        goto done;
+    }
+    if (!clf_source_extractor(CMD, &src, extractor, &extractor)) {
         rc = 1;
         goto done;
     }

@@ -172,7 +172,12 @@ int polyp_cmd_evaluate(int argc, char **argv) {
         rc = cli_fail(CMD, "out of memory for %zu points", n);
         goto done;
     }
-    if (polyp_classifier_check_features(clf, src.dim, NULL, &err) != POLYP_OK) {
+    const char *extractor;
+    if (!clf_source_extractor(CMD, &src, NULL, &extractor)) {
+        rc = 1;
+        goto done;
+    }
+    if (polyp_classifier_check_features(clf, src.dim, extractor, &err) != POLYP_OK) {
         rc = cli_fail(CMD, "%s: %s", model, err.message);
         goto done;
     }

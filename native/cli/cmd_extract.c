@@ -23,14 +23,18 @@ static const char *const CMD = "extract";
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: polyp extract --weights W.safetensors|W.tflite --images DIR --points POINTS.csv --out OUTDIR\n"
+            "usage: polyp extract --weights W --images DIR --points POINTS.csv --out OUTDIR\n"
             "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
             "                     [--kernels auto|scalar|v128|avx2|avx512]\n\n"
-            "Extracts the network's feature of every point in POINTS.csv (EfficientNet-B0: 1280-d;\n"
-            "MobileNet v1 / v2 TFLite: 1024-d / 1280-d) and writes\n"
-            "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load).\n\n"
-            "  --weights PATH   network weights: EfficientNet-B0 safetensors (`polyp testnet` writes an\n"
-            "                   untrained one) or a uint8 MobileNet v1/v2 .tflite (portable backend)\n"
+            "Extracts the network feature of every point in POINTS.csv and writes\n"
+            "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load),\n"
+            "with the extractor's record (kind:sha256:dim and variant) that polyp train binds models to.\n\n"
+            "  --weights PATH   network weights, format detected from the bytes: safetensors\n"
+            "                   (models/convert.py; `polyp testnet` writes an untrained one), a PyTorch\n"
+            "                   checkpoint (.pt/.pth as CoralNet, lukemelas or torchvision save it;\n"
+            "                   read without running any pickled code), or a uint8 TFLite MobileNet\n"
+            "                   v1 / v2 (portable backend; 1024-d / 1280-d features)\n"
+            "                   extractor kinds: " POLYP_EXTRACTOR_KINDS "\n"
             "  --images DIR     folder the CSV's image names are relative to\n"
             "  --points CSV     CoralNet annotation CSV: Name, Row, Column (any other columns are\n"
             "                   ignored; `image,row,column` also works)\n"
@@ -213,7 +217,8 @@ static void clean_output_folders(const groups *g, const char *out_dir) {
 
 typedef struct run_ctx {
     polyp_extractor *extractor;
-    size_t dim;           /* feature width of the weights (1280 B0, 1024 MobileNet v1...) */
+    size_t dim;           /* the network's feature width */
+    char *record;         /* extractor record written into every file */
     float *feat;          /* scratch, grown to the largest image */
     size_t feat_cap;      /* floats */
 } run_ctx;
@@ -257,7 +262,7 @@ static int process_image(run_ctx *rc, const image_group *g, const char *in_path,
         rows[i] = (uint16_t)g->points[i].row;
         cols[i] = (uint16_t)g->points[i].col;
     }
-    polyp_features f = {g->npoints, rc->dim, 1, rows, cols, rc->feat};
+    polyp_features f = {g->npoints, rc->dim, 1, rows, cols, rc->feat, rc->record};
     void *npz;
     size_t npz_size;
     st = polyp_features_write_npz(&f, &npz, &npz_size, &err);
@@ -422,7 +427,11 @@ int polyp_cmd_extract(int argc, char **argv) {
 
     if (!rc && todo > 0) {
         cli_install_signal_handlers();
-        run_ctx ctx = {extractor, polyp_weights_feature_dim(weights), NULL, 0};
+        /* The record binds the files to their extractor (polyp train reads it). */
+        char record[POLYP_EXTRACTOR_ID_MAX + 64];
+        snprintf(record, sizeof record, "%s variant=%s", polyp_weights_extractor_id(weights),
+                 polyp_weights_variant(weights));
+        run_ctx ctx = {extractor, polyp_weights_feature_dim(weights), record, NULL, 0};
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
         size_t done = 0, patches = 0;

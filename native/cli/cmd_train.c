@@ -28,8 +28,10 @@ static void usage(FILE *out) {
             "                     validation accuracy is >= 1.01 x the previous model's on the same\n"
             "                     validation set (CoralNet's acceptance rule); otherwise MODEL is not\n"
             "                     written and the previous model stays\n"
-            "  --extractor ID     the feature extractor's id (weights sha256) recorded in the model;\n"
-            "                     default 'unknown'\n"
+            "  --extractor ID     the features' extractor id (kind:sha256:dim), for feature files that\n"
+            "                     carry no record (pyspacer's); polyp extract's files record it and the\n"
+            "                     model is bound to it without this option (default: recorded, else\n"
+            "                     'unknown')\n"
             "  --threads N        compute threads (default: the number of CPUs)\n"
             "  --cache-mb N       keep up to N MiB of features in memory between epochs (default %d);\n"
             "                     the rest is re-read from disk every epoch, so memory stays bounded\n"
@@ -46,7 +48,7 @@ static int on_epoch(void *user, size_t epoch, size_t n, double acc) {
 static bool validation_accuracy(clf_source *src, const polyp_split *split, const polyp_classifier *clf,
                                 const polyp_parallel *par, double *acc, polyp_error *err) {
     size_t right = 0, total = 0, K = polyp_classifier_n_labels(clf);
-    if (polyp_classifier_check_features(clf, src->dim, NULL, err) != POLYP_OK) return false;
+    if (polyp_classifier_check_features(clf, src->dim, src->extractor, err) != POLYP_OK) return false;
     for (size_t i = 0; i < src->n_images; i++) {
         if (split->roles[i] != POLYP_SPLIT_VALIDATION) continue;
         size_t n = src->images[i].npoints;
@@ -119,7 +121,6 @@ int polyp_cmd_train(int argc, char **argv) {
     }
     if (!features || !annotations || !out)
         return cli_fail(CMD, "--features, --annotations and --out are required (polyp train --help)");
-    tp.extractor_id = extractor;
 
     polyp_error err = {0};
     polyp_classifier *prev = NULL;
@@ -136,6 +137,10 @@ int polyp_cmd_train(int argc, char **argv) {
     void *bytes = NULL;
     size_t nbytes = 0;
     if (!clf_threads_start(CMD, threads, &th)) {
+        rc = 1;
+        goto done;
+    }
+    if (!clf_source_extractor(CMD, &src, extractor, &tp.extractor_id)) {
         rc = 1;
         goto done;
     }
@@ -167,6 +172,7 @@ int polyp_cmd_train(int argc, char **argv) {
     if (rep.hidden[1]) fprintf(stderr, " %zu)", rep.hidden[1]);
     fprintf(stderr, " in %.1f s\n", cli_now() - t0);
     printf("validation accuracy %.4f (%zu points, %zu labels)\n", rep.val_accuracy, rep.points[2], rep.n_classes);
+    fprintf(stderr, "model bound to extractor %s\n", polyp_classifier_extractor_id(clf));
     if (prev) {
         double pacc;
         if (!validation_accuracy(&src, &split, prev, &th.par, &pacc, &err)) {

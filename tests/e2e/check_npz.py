@@ -8,7 +8,10 @@ For several shapes (pyspacer-style and legacy): runs the C writer, then with num
   (meta int64 [valid, n, d]; rows/cols uint16, or empty float64 for legacy; feat float64);
 - every value equals the one computed here independently (see npz_write_sample.c);
 - each .npy member is byte-identical to numpy.lib.format.write_array of the same array;
-- pyspacer's own loading logic (ImageFeatures.load) accepts the file.
+- pyspacer's own loading logic (ImageFeatures.load) accepts the file;
+- with an extractor record (polyp extract's fifth member), numpy.load (allow_pickle=False)
+  reads it back as the same 0-d unicode string, byte-identical to numpy's own .npy, and the
+  four pyspacer members are unchanged.
 Exits 77 (ctest: skipped) when numpy is not importable.
 """
 import io
@@ -62,12 +65,16 @@ def pyspacer_load(path):
     return data["feat"].tolist()
 
 
-def check(writer, tmp, valid, n, d):
-    path = os.path.join(tmp, "f_%d_%d_%d.npz" % (valid, n, d))
-    subprocess.run([writer, path, str(valid), str(n), str(d)], check=True)
+def check(writer, tmp, valid, n, d, record=None):
+    path = os.path.join(tmp, "f_%d_%d_%d_%d.npz" % (valid, n, d, record is not None))
+    subprocess.run([writer, path, str(valid), str(n), str(d)] + ([record] if record else []), check=True)
     want = expected(valid, n, d)
-    with np.load(path) as z:
-        assert sorted(z.files) == ["cols", "feat", "meta", "rows"], z.files
+    with np.load(path, allow_pickle=False) as z:
+        assert sorted(z.files) == sorted(["cols", "feat", "meta", "rows"] + (["extractor"] if record else [])), z.files
+        if record:
+            got = z["extractor"]
+            assert got.dtype.kind == "U" and got.shape == (), (got.dtype, got.shape)
+            assert str(got) == record, (str(got), record)
         for key, w in want.items():
             got = z[key]
             assert got.dtype == w.dtype, (key, got.dtype, w.dtype)
@@ -78,9 +85,11 @@ def check(writer, tmp, valid, n, d):
         assert zf.testzip() is None
         for key, w in want.items():
             assert zf.read(key + ".npy") == npy_bytes(w), key + ".npy differs from numpy's bytes"
+        if record:
+            assert zf.read("extractor.npy") == npy_bytes(np.array(record)), "extractor.npy differs from numpy's"
     if n > 0:
         pyspacer_load(path)
-    print("ok: valid_rowcol=%d npoints=%d dim=%d" % (valid, n, d))
+    print("ok: valid_rowcol=%d npoints=%d dim=%d%s" % (valid, n, d, " with extractor record" if record else ""))
 
 
 def main():
@@ -88,6 +97,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for valid, n, d in [(1, 1, 1280), (1, 25, 1280), (1, 1000, 8), (0, 3, 1280), (1, 2, 3), (1, 0, 1280)]:
             check(writer, tmp, valid, n, d)
+        rec = "efficientnet_b0:" + "0123456789abcdef" * 4 + ":1280 variant=lukemelas"
+        for valid, n, d in [(1, 25, 1280), (0, 3, 1280), (1, 0, 8)]:
+            check(writer, tmp, valid, n, d, rec)
+        check(writer, tmp, 1, 2, 3, "x")
 
 
 if __name__ == "__main__":

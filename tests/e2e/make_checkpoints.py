@@ -70,10 +70,10 @@ def cases(testnet_path, scratch):
     plain = collections.OrderedDict(list(msd.items()) + fc)
     plain._metadata = msd._metadata
     yield from both('lukemelas', plain, 'exact')
-    yield from both('wrapped_state_dict', {'state_dict': plain, 'epoch': 3, 'best_acc': 0.5, 'arch': 'b0'}, 'exact',
+    yield from both('wrapped_state_dict', {'state_dict': plain, 'epoch': 3, 'arch': 'b0'}, 'exact',
                     legacy_too=False)
     yield from both('wrapped_model', {'model': msd}, 'exact', legacy_too=False)
-    yield from both('wrapped_model_state_dict', {'model_state_dict': msd, 'lr': [0.1, 0.01], 'note': None}, 'exact',
+    yield from both('wrapped_model_state_dict', {'model_state_dict': msd, 'milestones': [30, 60], 'note': None}, 'exact',
                     legacy_too=False)
     # torchvision's names (the canonical tensors mapped as models/convert.py maps them).
     names = convert.torchvision_names()

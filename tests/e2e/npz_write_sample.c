@@ -13,8 +13,8 @@
 #include <stdlib.h>
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s OUT.npz VALID_ROWCOL NPOINTS DIM\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s OUT.npz VALID_ROWCOL NPOINTS DIM [EXTRACTOR_RECORD]\n", argv[0]);
         return 2;
     }
     int valid = atoi(argv[2]);
@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     }
     const float special[5] = {-0.0f, 0.1f, FLT_MAX, FLT_MIN, 1e-40f};
     for (size_t j = 0; j < 5 && n > 0 && j < d; j++) feat[j] = special[j];
-    polyp_features f = {n, d, valid, valid ? rows : NULL, valid ? cols : NULL, feat};
+    polyp_features f = {n, d, valid, valid ? rows : NULL, valid ? cols : NULL, feat, argc == 6 ? argv[5] : NULL};
     void *buf;
     size_t size;
     polyp_error err = {0};

@@ -371,6 +371,51 @@ START_TEST(streaming_dataset_matches_in_memory) {
 }
 END_TEST
 
+/* Extractor ids bind a model to its features: same id or record (its id ends at the first
+ * space) passes, another kind / sha256 / width fails naming both, a bare sha256 (older
+ * models and --extractor values) matches the id holding it, unknown passes. */
+START_TEST(extractor_ids_are_checked) {
+    synth s;
+    synth_make(&s, 17, 40, 3, 12, 1.0f, 0.5f);
+    polyp_dataset d = synth_dataset(&s);
+    polyp_train_params p = polyp_train_default_params();
+    p.epochs = 1;
+    char sha[65], other[65], id[160], rec[200];
+    memset(sha, 'a', 64), sha[64] = '\0';
+    memset(other, 'b', 64), other[64] = '\0';
+    snprintf(id, sizeof id, "efficientnet_b0:%s:12", sha);
+    snprintf(rec, sizeof rec, "%s variant=lukemelas", id);
+    polyp_error err = {0};
+    for (int bare = 0; bare < 2; bare++) {
+        p.extractor_id = bare ? sha : id;
+        polyp_classifier *c;
+        ck_assert_msg(polyp_classifier_train(&d, &p, &c, NULL, &err) == POLYP_OK, "%s", err.message);
+        ck_assert_int_eq(polyp_classifier_check_features(c, 12, id, &err), POLYP_OK);
+        ck_assert_int_eq(polyp_classifier_check_features(c, 12, rec, &err), POLYP_OK);
+        ck_assert_int_eq(polyp_classifier_check_features(c, 12, sha, &err), POLYP_OK);
+        ck_assert_int_eq(polyp_classifier_check_features(c, 12, "unknown", &err), POLYP_OK);
+        ck_assert_int_eq(polyp_classifier_check_features(c, 12, NULL, &err), POLYP_OK);
+        char bad[3][160];
+        snprintf(bad[0], sizeof bad[0], "efficientnet_b0:%s:12", other);
+        snprintf(bad[1], sizeof bad[1], "mobilenet_v2:%s:12 variant=tflite", other);
+        snprintf(bad[2], sizeof bad[2], "%s", other);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(polyp_classifier_check_features(c, 12, bad[k], &err), POLYP_ERR_INVALID_ARG);
+            ck_assert_ptr_nonnull(strstr(err.message, other));
+            ck_assert_ptr_nonnull(strstr(err.message, sha));
+            ck_assert_ptr_null(strstr(err.message, "variant="));
+        }
+        if (!bare) {
+            /* Same sha256, another kind: a different extractor. */
+            snprintf(bad[0], sizeof bad[0], "mobilenet_v1:%s:12", sha);
+            ck_assert_int_eq(polyp_classifier_check_features(c, 12, bad[0], &err), POLYP_ERR_INVALID_ARG);
+        }
+        polyp_classifier_free(c);
+    }
+    synth_free(&s);
+}
+END_TEST
+
 START_TEST(model_round_trip_and_checks) {
     synth s;
     synth_make(&s, 17, 40, 3, 12, 1.0f, 0.5f);
@@ -525,6 +570,7 @@ int main(void) {
     TCase *tc = tcase_create("classifier");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, generator_matches_numpy);
+    tcase_add_test(tc, extractor_ids_are_checked);
     tcase_add_test(tc, separable_problem_is_solved);
     tcase_add_test(tc, training_is_deterministic_and_cancellable);
     tcase_add_test(tc, streaming_dataset_matches_in_memory);

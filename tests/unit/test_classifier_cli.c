@@ -44,6 +44,9 @@ static char *out_text(const char *name) {
     return read_text(p);
 }
 
+/* Extractor records make_source writes into even / odd images' files (NULL: none). */
+static const char *rec_even, *rec_odd;
+
 /* 40 images x 24 points, 3 well separated labels in `dim` dimensions. */
 static void make_source(const char *dir, size_t dim, bool write_csv) {
     char path[4200];
@@ -59,7 +62,7 @@ static void make_source(const char *dir, size_t dim, bool write_csv) {
     const char *names[3] = {"Acro", "Sand", "Turf"};
     for (int i = 0; i < 40; i++) {
         size_t n = 24;
-        polyp_features f = {n, dim, 1, malloc(n * 2), malloc(n * 2), malloc(n * dim * sizeof(float))};
+        polyp_features f = {n, dim, 1, malloc(n * 2), malloc(n * 2), malloc(n * dim * sizeof(float)), NULL};
         for (size_t p = 0; p < n; p++) {
             int c = (int)((i + p) % 3);
             f.rows[p] = (uint16_t)(10 + p * 3);
@@ -71,7 +74,9 @@ static void make_source(const char *dir, size_t dim, bool write_csv) {
         void *bytes;
         size_t size;
         polyp_error err = {0};
+        f.extractor = (char *)(i % 2 ? rec_odd : rec_even); /* borrowed: reset before the free */
         ck_assert_msg(polyp_features_write_npz(&f, &bytes, &size, &err) == POLYP_OK, "%s", err.message);
+        f.extractor = NULL;
         snprintf(path, sizeof path, "%s/%s/img%02d.jpg.featurevector", work, dir, i);
         write_file(path, bytes, size);
         polyp_free(bytes);
@@ -79,6 +84,64 @@ static void make_source(const char *dir, size_t dim, bool write_csv) {
     }
     if (csv) fclose(csv);
 }
+
+static bool err_has(const char *needle) {
+    char *e = out_text("err.txt");
+    bool ok = strstr(e, needle) != NULL;
+    if (!ok) fprintf(stderr, "stderr lacks \"%s\":\n%s", needle, e);
+    free(e);
+    return ok;
+}
+
+/* polyp extract's records bind models to their extractor without --extractor; features of
+ * another extractor are refused by classify and evaluate; pyspacer's files (no record) still
+ * work, with a note. */
+START_TEST(extractor_binding) {
+    static const char A[] = "efficientnet_b0:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:16";
+    static const char B[] = "mobilenet_v2:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb:16";
+    rec_even = rec_odd = "efficientnet_b0:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:16 variant=lukemelas";
+    make_source("fa", 16, true);
+    rec_even = rec_odd = "mobilenet_v2:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb:16 variant=tflite";
+    make_source("fb", 16, false);
+    rec_odd = NULL;
+    make_source("fb_half", 16, false);
+    rec_even = rec_odd = NULL;
+    make_source("fnone", 16, false);
+    ck_assert_int_eq(run("train --features fa --annotations ann.csv --out ma.st --epochs 2"), 0);
+    ck_assert(err_has("model bound to extractor efficientnet_b0:aaaa"));
+    ck_assert_int_eq(run("classify --model ma.st --features fa --points ann.csv --out s.csv"), 0);
+    ck_assert_int_eq(run("evaluate --model ma.st --features fa --annotations ann.csv"), 0);
+    ck_assert_int_ne(run("classify --model ma.st --features fb --points ann.csv --out s.csv"), 0);
+    ck_assert(err_has(B) && err_has(A));
+    ck_assert_int_ne(run("evaluate --model ma.st --features fb --annotations ann.csv"), 0);
+    ck_assert(err_has("features come from extractor mobilenet_v2:bbbb"));
+    /* pyspacer's files: accepted, with a note, unknown extractor. */
+    ck_assert_int_eq(run("classify --model ma.st --features fnone --points ann.csv --out s.csv"), 0);
+    ck_assert(err_has("carry no extractor record"));
+    ck_assert_int_eq(run("train --features fnone --annotations ann.csv --out mn.st --epochs 2"), 0);
+    ck_assert(err_has("model bound to extractor unknown"));
+    ck_assert_int_eq(run("classify --model mn.st --features fb --points ann.csv --out s.csv"), 0);
+    /* --extractor names the files without a record, and must agree with the records. */
+    ck_assert_int_eq(run("train --features fnone --annotations ann.csv --out mx.st --epochs 2 --extractor "
+                         "efficientnet_b0:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:16"), 0);
+    ck_assert(err_has("model bound to extractor efficientnet_b0:aaaa"));
+    ck_assert_int_ne(run("classify --model mx.st --features fb --points ann.csv --out s.csv"), 0);
+    ck_assert_int_ne(run("train --features fb --annotations ann.csv --out my.st --extractor "
+                         "efficientnet_b0:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:16"), 0);
+    ck_assert(err_has("disagrees"));
+    /* Half the files recorded: bound to the recorded one, with a note for the rest. */
+    ck_assert_int_eq(run("train --features fb_half --annotations ann.csv --out mh.st --epochs 2"), 0);
+    ck_assert(err_has("20 of 40 feature files carry no extractor record"));
+    ck_assert(err_has("model bound to extractor mobilenet_v2:bbbb"));
+    /* Two extractors in one folder: refused, naming both files. */
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s/fb/img03.jpg.featurevector", work);
+    snprintf(dst, sizeof dst, "%s/fa/img03.jpg.featurevector", work);
+    ck_assert_int_eq(rename(src, dst), 0);
+    ck_assert_int_ne(run("train --features fa --annotations ann.csv --out mz.st"), 0);
+    ck_assert(err_has("img03.jpg.featurevector comes from extractor mobilenet_v2") && err_has("cannot be mixed"));
+}
+END_TEST
 
 START_TEST(train_classify_evaluate) {
     make_source("feat", 16, true);
@@ -196,6 +259,7 @@ int main(void) {
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, train_classify_evaluate);
+    tcase_add_test(tc, extractor_binding);
     tcase_add_test(tc, points_and_help);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);

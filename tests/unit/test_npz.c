@@ -189,12 +189,60 @@ START_TEST(hand_corrupted_zips) {
 }
 END_TEST
 
+/* The extractor record survives a round trip; pyspacer-style files read as unknown; a
+ * non-printable record is refused when writing, a damaged one when reading. */
+START_TEST(extractor_record_round_trip) {
+    uint16_t rows[2] = {1, 2}, cols[2] = {3, 4};
+    float feat[6] = {1, 2, 3, 4, 5, 6};
+    char rec[] = "efficientnet_b0:00ff:1280 variant=lukemelas";
+    polyp_features f = {2, 3, 1, rows, cols, feat, rec}, g;
+    void *buf;
+    size_t size;
+    ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, NULL), POLYP_OK);
+    ck_assert_int_eq(polyp_features_read_npz(buf, size, &g, NULL), POLYP_OK);
+    ck_assert_str_eq(g.extractor, rec);
+    ck_assert_uint_eq(g.dim, 3);
+    ck_assert(g.feat[5] == 6.0f);
+    polyp_features_free(&g);
+    /* One UTF-32 unit of the record turned into U+00E9: refused, naming the member (the CRC
+     * is patched back so the record reader itself must catch it). */
+    unsigned char *z = buf, *hit = NULL;
+    for (size_t i = 0; i + 16 < size && !hit; i++)
+        if (!memcmp(z + i, "v\0\0\0a\0\0\0r\0\0\0", 12)) hit = z + i;
+    ck_assert_ptr_nonnull(hit);
+    hit[0] = 0xE9;
+    size_t cd = 0;
+    for (size_t i = 0; i + 4 < size; i++)
+        if (z[i] == 0x50 && z[i + 1] == 0x4b && z[i + 2] == 1 && z[i + 3] == 2 && !memcmp(z + i + 46, "extractor.npy", 13))
+            cd = i;
+    ck_assert_uint_gt(cd, 0);
+    size_t lo = (size_t)z[cd + 42] | (size_t)z[cd + 43] << 8 | (size_t)z[cd + 44] << 16;
+    size_t usize = (size_t)z[cd + 24] | (size_t)z[cd + 25] << 8;
+    uint32_t crc = polyp_crc32_update(0, z + lo + 30 + 13, usize);
+    for (int k = 0; k < 4; k++) z[cd + 16 + k] = z[lo + 14 + k] = (unsigned char)(crc >> (8 * k));
+    polyp_error err = {0};
+    ck_assert_int_eq(polyp_features_read_npz(buf, size, &g, &err), POLYP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "extractor.npy"));
+    polyp_free(buf);
+    f.extractor = (char *)"bad\nrecord";
+    ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, &err), POLYP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err.message, "extractor record"));
+    /* No record: none read back (pyspacer's files). */
+    f.extractor = NULL;
+    ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, NULL), POLYP_OK);
+    ck_assert_int_eq(polyp_features_read_npz(buf, size, &g, NULL), POLYP_OK);
+    ck_assert_ptr_null(g.extractor);
+    polyp_features_free(&g);
+    polyp_free(buf);
+}
+END_TEST
+
 START_TEST(bad_npy_headers_in_stored_zip) {
     /* Build a valid file with our writer, then damage the npy header of meta.npy: the CRC is
      * patched back so the npy parser itself has to catch it. */
     uint16_t rows[2] = {1, 2}, cols[2] = {3, 4};
     float feat[6] = {1, 2, 3, 4, 5, 6};
-    polyp_features f = {2, 3, 1, rows, cols, feat};
+    polyp_features f = {2, 3, 1, rows, cols, feat, NULL};
     void *buf;
     size_t size;
     ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, NULL), POLYP_OK);
@@ -281,7 +329,7 @@ START_TEST(write_read_round_trip) {
     }
     for (int i = 0; i < N; i++) rows[i] = (uint16_t)(i * 1771), cols[i] = (uint16_t)(65535 - i);
     for (int valid = 0; valid <= 1; valid++) {
-        polyp_features f = {N, D, valid, valid ? rows : NULL, valid ? cols : NULL, feat};
+        polyp_features f = {N, D, valid, valid ? rows : NULL, valid ? cols : NULL, feat, NULL};
         void *buf;
         size_t size;
         ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, NULL), POLYP_OK);
@@ -302,7 +350,7 @@ START_TEST(write_read_round_trip) {
         polyp_free(buf);
     }
     /* Zero points is representable too. */
-    polyp_features e = {0, D, 1, NULL, NULL, NULL};
+    polyp_features e = {0, D, 1, NULL, NULL, NULL, NULL};
     void *buf;
     size_t size;
     ck_assert_int_eq(polyp_features_write_npz(&e, &buf, &size, NULL), POLYP_OK);
@@ -318,7 +366,7 @@ START_TEST(writer_argument_checks) {
     void *buf;
     size_t size;
     polyp_error err = {0};
-    polyp_features f = {2, 3, 1, NULL, NULL, NULL};
+    polyp_features f = {2, 3, 1, NULL, NULL, NULL, NULL};
     ck_assert_int_eq(polyp_features_write_npz(NULL, &buf, &size, &err), POLYP_ERR_INVALID_ARG);
     ck_assert_int_eq(polyp_features_write_npz(&f, &buf, &size, &err), POLYP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err.message, "feat is NULL"));
@@ -344,6 +392,7 @@ int main(void) {
     tcase_add_test(tc, writer_matches_numpy_bytes);
     tcase_add_test(tc, write_read_round_trip);
     tcase_add_test(tc, writer_argument_checks);
+    tcase_add_test(tc, extractor_record_round_trip);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

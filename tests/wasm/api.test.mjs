@@ -9,6 +9,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,6 +176,50 @@ test('progress is reported per chunk and a cancelled extraction stops and reject
   const r = await polyps[1].extract(png, points.slice(0, 1));
   assert.equal(r.npoints, 1);
   assert.deepEqual([r.width, r.height], [300, 200]);
+});
+
+test('loadWeights names the extractor and reads PyTorch checkpoints as the native build does', async () => {
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
+  const info = await polyps[1].loadWeights(weights);
+  assert.equal(info.kind, 'efficientnet_b0');
+  assert.equal(info.featureDim, 1280);
+  assert.equal(info.sha256, sha(weights));
+  assert.equal(info.extractorId, `efficientnet_b0:${sha(weights)}:1280`);
+  // A torch.save file's bytes go through the same loader: a small non-B0 state_dict is read
+  // through the restricted unpickler and refused at the layout check.
+  await assert.rejects(polyps[1].loadWeights(readFileSync(join(root, 'tests/fixtures/checkpoints/state_dict_zip.pth'))),
+    (e) => e.statusName === 'format' && /unexpected tensor view/.test(e.message));
+  await assert.rejects(polyps[1].loadWeights(new Uint8Array([0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e])),
+    (e) => e.statusName === 'format' && /checkpoint/.test(e.message));
+  // CoralNet's layout as a real checkpoint (Debian's python3-torch, when present): the same
+  // features as the safetensors file, identified by the checkpoint's sha256.
+  const tmp = mkdtempSync(join(tmpdir(), 'polyp-pth-'));
+  try {
+    writeFileSync(join(tmp, 'w.safetensors'), weights);
+    const py = spawnSync('/usr/bin/python3', ['-c', [
+      'import sys; sys.path[:0] = [sys.argv[3] + "/tests/e2e", sys.argv[3] + "/models"]',
+      'import torch, make_checkpoints',
+      'sd = make_checkpoints.canonical(sys.argv[1])',
+      'torch.save({"net": {"module." + k: v for k, v in sd.items()}}, sys.argv[2])'].join('\n'),
+    join(tmp, 'w.safetensors'), join(tmp, 'coralnet.pth'), root], { encoding: 'utf8' });
+    if (py.status !== 0) {
+      console.log('# skipped the .pth half: no python3-torch (%s)', py.stderr.trim().split('\n').pop());
+      return;
+    }
+    const png = readFileSync(join(fixtures, 'synth_300x200.png'));
+    const points = [[10, 20], [100, 150], [199, 299]];
+    const want = (await polyps[1].extract(png, points)).features;
+    const pth = readFileSync(join(tmp, 'coralnet.pth'));
+    const got = await polyps[1].loadWeights(pth);
+    assert.equal(got.sha256, sha(pth));
+    assert.equal(got.extractorId, `efficientnet_b0:${sha(pth)}:1280`);
+    assert.equal(got.variant, 'lukemelas');
+    const f = (await polyps[1].extract(png, points)).features;
+    assert.deepEqual(Buffer.from(f.buffer, f.byteOffset, f.byteLength), Buffer.from(want.buffer, want.byteOffset, want.byteLength));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await polyps[1].loadWeights(weights);
+  }
 });
 
 test('errors carry the core\'s status and reason', async () => {
