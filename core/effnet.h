@@ -50,6 +50,9 @@ struct polyp_weights {
     const char *kind;                    /* polyp_weights_kind: static string */
     size_t feature_dim;
     char extractor_id[POLYP_EXTRACTOR_ID_MAX];  /* "<kind>:<sha256>:<feature_dim>" */
+    /* A TFLite MobileNet instead of B0 (tflite_net.h; owned, freed with the weights): then
+     * none of the B0 fields above is set and polyp_backend_tflite_ops runs it. */
+    struct polyp_tfl_net *net;
 };
 
 /* A compute backend: builds its runtime once for a batch size, then runs batches.
@@ -63,6 +66,10 @@ typedef struct polyp_backend_ops {
 } polyp_backend_ops;
 
 extern const polyp_backend_ops polyp_backend_portable_ops;
+extern const polyp_backend_ops polyp_backend_tflite_ops;   /* weights with a TFLite net */
+
+/* TFLite weights (weights_tflite.c): polyp_weights_load's branch for "TFL3" files. */
+polyp_status polyp_weights_load_tflite(const void *data, size_t size, polyp_weights **out, polyp_error *err);
 #ifdef POLYP_HAVE_XNNPACK
 extern const polyp_backend_ops polyp_backend_xnnpack_ops;
 #endif

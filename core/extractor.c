@@ -15,6 +15,7 @@ struct polyp_extractor {
     const polyp_backend_ops *ops;
     void *state;
     float *patches;                     /* [batch][224][224][3] crop buffer for extract_points */
+    size_t dim;                         /* feature width of the weights */
 };
 
 polyp_extractor_params polyp_extractor_default_params(void) {
@@ -72,7 +73,17 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
     }
     ex->weights = weights;
     ex->params = p;
-    if (p.backend == POLYP_BACKEND_AUTO) {
+    ex->dim = polyp_weights_feature_dim(weights);
+    if (weights->net) {
+        /* A TFLite MobileNet runs on the portable kernels only (tflite_net.h). */
+        if (p.backend != POLYP_BACKEND_AUTO && p.backend != POLYP_BACKEND_PORTABLE) {
+            polyp_extractor_free(ex);
+            return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "extractor: %s weights run on the portable backend only, not %s",
+                              polyp_weights_kind(weights), backend_label(p.backend));
+        }
+        st = polyp_backend_tflite_ops.init(weights, &p, &ex->state, err);
+        if (st == POLYP_OK) ex->ops = &polyp_backend_tflite_ops;
+    } else if (p.backend == POLYP_BACKEND_AUTO) {
         /* The fastest compiled in: the first of `order` this build has (its failure is
          * final: both are CPU backends, a second would fail alike). With AVX2 or AVX-512 kernels the portable
          * backend outruns Debian's XNNPACK (tests/bench/run_bench.sh, 2 cores, batch 32:
@@ -134,7 +145,7 @@ polyp_status polyp_extract_patches(polyp_extractor *extractor, const float *patc
     for (size_t done = 0; done < n;) {
         size_t m = n - done < batch ? n - done : batch;
         polyp_status st = extractor->ops->run(extractor->state, patches + done * PATCH_FLOATS, m,
-                                              features + done * POLYP_FEATURE_DIM, err);
+                                              features + done * extractor->dim, err);
         if (st != POLYP_OK) return st;
         done += m;
         if ((st = report(extractor, done, n, err)) != POLYP_OK) return st;
@@ -160,7 +171,7 @@ polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image 
             polyp_status st = polyp_patch_crop(image, points[done + i], extractor->patches + i * PATCH_FLOATS, err);
             if (st != POLYP_OK) return polyp_fail_prefix(err, st, "extract: point %zu: ", done + i);
         }
-        polyp_status st = extractor->ops->run(extractor->state, extractor->patches, m, features + done * POLYP_FEATURE_DIM, err);
+        polyp_status st = extractor->ops->run(extractor->state, extractor->patches, m, features + done * extractor->dim, err);
         if (st != POLYP_OK) return st;
         done += m;
         if ((st = report(extractor, done, n, err)) != POLYP_OK) return st;

@@ -34,6 +34,14 @@ static inline bool polyp_add_ok(size_t a, size_t b, size_t *out) {
     return true;
 }
 
+/* Two-pass arena layout: returns base + *used (NULL when base is NULL: the sizing pass) and
+ * reserves n floats, rounded up to 16 so every block stays 64-byte aligned. */
+static inline float *polyp_arena_take(float *base, size_t *used, size_t n) {
+    float *p = base ? base + *used : NULL;
+    *used += (n + 15) & ~(size_t)15;
+    return p;
+}
+
 /* malloc/calloc that return NULL (never abort) and 64-byte aligned allocation for kernels. */
 void *polyp_malloc(size_t size);
 void *polyp_calloc(size_t n, size_t size);

@@ -61,7 +61,7 @@ static const polyp_exp_consts *const volatile polyp_exp_kp = &polyp_exp_k;
 #include "kernels_impl.h"
 
 #define POLYP_TABLE(suffix, vw, mr, nv)                                                                                \
-    {#suffix,       vw,           mr,          (nv) * (vw),   gemm_##suffix, dwconv_##suffix, stem_##suffix,          \
+    {#suffix,       vw,           mr,          (nv) * (vw),   gemm_##suffix, dwconv_##suffix, dwconv_clamp_##suffix, stem_##suffix,          \
      scale_rows_##suffix, mean_rows_##suffix, sigmoid_##suffix, swish_##suffix, dot_##suffix, axpy_##suffix,     \
      gemm_tile_##suffix}
 

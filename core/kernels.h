@@ -16,7 +16,9 @@
 
 #include <stddef.h>
 
-enum { POLYP_ACT_NONE = 0, POLYP_ACT_SWISH = 1 };
+/* CLAMP: y = min(max(y, lo), hi), the fused ReLU6 / quantized output range of TFLite graphs
+ * (polyp_gemm's lo and hi; dwconv_clamp's arguments). */
+enum { POLYP_ACT_NONE = 0, POLYP_ACT_SWISH = 1, POLYP_ACT_CLAMP = 2 };
 
 /* A 1x1 convolution (or any [n][k] weight matrix) packed for one table's gemm:
  * panels[(t * k + i) * nr + j] = W[t * nr + j][i] for tile t (zero past n); bias padded to
@@ -25,6 +27,7 @@ typedef struct polyp_gemm {
     size_t n, k;
     const float *panels;
     const float *bias;
+    float lo, hi;   /* POLYP_ACT_CLAMP's bounds (unused by the other activations) */
 } polyp_gemm;
 
 /* Depthwise convolution geometry: input [h][w][c], output [ho][wo][c], weights [k][k][c];
@@ -48,6 +51,10 @@ typedef struct polyp_kernels {
      * per row so the result does not depend on how rows are split among threads). */
     void (*dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
                    float *row_sums, size_t y0, size_t y1);
+    /* The same convolution with bias then y = min(max(y, lo), hi) instead of swish (no row
+     * sums): MobileNet's ReLU6 / quantized output ranges. */
+    void (*dwconv_clamp)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
+                         float lo, float hi, size_t y0, size_t y1);
     /* Stem: 3x3 stride 2, 3 -> 32 channels + bias + swish, output rows [y0, y1).
      * in [h][w][3], w [3][3][3][32] (ky, kx, ci, co), out [wo][wo][32]; top/left padding pad. */
     void (*stem)(const float *in, size_t h, size_t w, size_t pad, const float *wts, const float *bias, float *out,

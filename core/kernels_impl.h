@@ -204,6 +204,8 @@ static void KSUF(gemm)(const polyp_gemm *g, const float *a, float *c, const floa
                 const float *res = r && act != POLYP_ACT_SWISH ? r + (m + q) * n + n0 : NULL;
                 VF v[NV];
                 for (size_t j = 0; j < NV; j++) v[j] = acc[q][j] + VLOAD(g->bias + n0 + j * VW);
+                if (act == POLYP_ACT_CLAMP)
+                    for (size_t j = 0; j < NV; j++) v[j] = VMIN(VMAX(v[j], VSET1(g->lo)), VSET1(g->hi));
                 if (nn == NR) {
                     for (size_t j = 0; j < NV; j++) {
                         if (res) v[j] = v[j] + VLOAD(res + j * VW);
@@ -285,8 +287,19 @@ static inline POLYP_ALWAYS_INLINE void KSUF(dw_quad)(const polyp_dw_shape *s, co
         }
 }
 
-static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
-                         float *row_sums, size_t y0, size_t y1) {
+/* x[i] = min(max(x[i], lo), hi) for i < n: dwconv_clamp's pass over a finished row. */
+static void KSUF(clamp)(float *x, size_t n, float lo, float hi) {
+    const VF vl = VSET1(lo), vh = VSET1(hi);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VSTORE(x + i, VMIN(VMAX(VLOAD(x + i), vl), vh));
+    for (; i < n; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+}
+
+/* The depthwise convolution of dwconv (swish, act 1) and dwconv_clamp (act 2): one body,
+ * always inlined with a constant act, so B0's swish path compiles as before. */
+static inline POLYP_ALWAYS_INLINE void KSUF(dwconv_body)(const polyp_dw_shape *s, const float *in, const float *w,
+                                                         const float *bias, float *out, float *row_sums, size_t y0,
+                                                         size_t y1, const int act, float lo, float hi) {
     const size_t C = s->c, k = s->k, st = s->stride, cv = C / VW * VW;
     for (size_t oy = y0; oy < y1; oy++) {
         /* valid kernel rows: 0 <= oy * st - pad + ky < h */
@@ -353,8 +366,19 @@ static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *
             ox++;
         }
         /* bias is in; swish and the row sums as one pass over the finished row (see gemm) */
-        KSUF(swish_add)(out + oy * s->wo * C, NULL, s->wo * C, rs, C);
+        if (act == POLYP_ACT_SWISH) KSUF(swish_add)(out + oy * s->wo * C, NULL, s->wo * C, rs, C);
+        else KSUF(clamp)(out + oy * s->wo * C, s->wo * C, lo, hi);
     }
+}
+
+static void KSUF(dwconv)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, float *out,
+                         float *row_sums, size_t y0, size_t y1) {
+    KSUF(dwconv_body)(s, in, w, bias, out, row_sums, y0, y1, POLYP_ACT_SWISH, 0.0f, 0.0f);
+}
+
+static void KSUF(dwconv_clamp)(const polyp_dw_shape *s, const float *in, const float *w, const float *bias,
+                               float *out, float lo, float hi, size_t y0, size_t y1) {
+    KSUF(dwconv_body)(s, in, w, bias, out, NULL, y0, y1, POLYP_ACT_CLAMP, lo, hi);
 }
 
 /* ------------------------------------------------------------------ stem */

@@ -205,8 +205,10 @@ typedef struct polyp_weights polyp_weights;
  *   state_dict (bare or under 'state_dict' / 'model' / 'model_state_dict'), torchvision's
  *   efficientnet_b0 state_dict. Read by a restricted unpickler that knows only the opcodes and
  *   globals a state_dict needs and never runs code; anything else is refused, naming it;
- * - TFLite flatbuffers ("TFL3" at byte 4): MobileNet v1 / v2 (when built with TFLite
- *   support; else POLYP_ERR_UNSUPPORTED).
+ * - TFLite flatbuffers ("TFL3" at byte 4): uint8-quantized MobileNet v1 / v2 (such as
+ *   mobilenet_v1_1.0_224_quant_embedding_extractor.tflite), read by a strict flatbuffer
+ *   reader and run as a float network from the dequantized weights (core/tflite_net.h);
+ *   unsupported ops, types and shapes are refused, naming the op or tensor.
  * Every tensor's name, dtype and shape is checked (the first bad one is named); batch norm is
  * folded into the convolutions. `data` is borrowed: the weights keep their own copy.
  * Owned: polyp_weights_free. */
@@ -215,8 +217,10 @@ POLYP_API polyp_status polyp_weights_load(const void *data, size_t size, polyp_w
 POLYP_API polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err);
 POLYP_API void polyp_weights_free(polyp_weights *weights);
 
-/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS. Static string, never NULL. */
-#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2"
+/* The network the weights hold, one of POLYP_EXTRACTOR_KINDS ("tflite": a TFLite graph of
+ * the supported ops whose tensor names are not MobileNet v1's or v2's). Static string,
+ * never NULL. */
+#define POLYP_EXTRACTOR_KINDS "efficientnet_b0, mobilenet_v1, mobilenet_v2, tflite"
 POLYP_API const char *polyp_weights_kind(const polyp_weights *weights);
 
 /* Width of the features this network gives (EfficientNet-B0: POLYP_FEATURE_DIM = 1280;
@@ -286,11 +290,12 @@ POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 /* Name of the backend actually in use ("portable", "xnnpack"). */
 POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
-/* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x 1280). */
+/* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x dim, dim =
+ * polyp_weights_feature_dim of the extractor's weights). */
 POLYP_API polyp_status polyp_extract_patches(polyp_extractor *extractor, const float *patches, size_t n,
                                              float *features, polyp_error *err);
 
-/* Crops and extracts every point of one image: features is n x 1280 floats, caller memory. */
+/* Crops and extracts every point of one image: features is n x dim floats, caller memory. */
 POLYP_API polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image *image,
                                             const polyp_point *points, size_t n, float *features,
                                             polyp_error *err);

@@ -6,6 +6,7 @@
 #include "effnet_tensors.h"
 #include "safetensors.h"
 #include "sha256.h"
+#include "tflite_net.h"
 #include "torch_ckpt.h"
 
 #include <math.h>
@@ -278,9 +279,8 @@ polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **o
     *out = NULL;
     if (!data) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: data is NULL");
     const unsigned char *b = data;
-    /* ---- TFLite dispatch point (the tflite work plugs its loader in here) ---- */
-    if (size >= 8 && !memcmp(b + 4, "TFL3", 4))
-        return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "weights: TFLite support not built");
+    /* ---- TFLite dispatch point: "TFL3" at byte 4 (weights_tflite.c) ---- */
+    if (polyp_tfl_detect(b, size)) return polyp_weights_load_tflite(data, size, out, err);
     if (polyp_torch_detect(data, size)) {
         /* A PyTorch checkpoint becomes the safetensors file models/convert.py would write
          * (its source_sha256 is this file's, see identity_sha256), then loads as one. */
@@ -310,11 +310,13 @@ polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, poly
 
 void polyp_weights_free(polyp_weights *weights) {
     if (!weights) return;
+    polyp_tfl_net_free(weights->net);
     polyp_aligned_free(weights->arena);
     free(weights);
 }
 
 const char *polyp_weights_variant(const polyp_weights *weights) {
+    if (weights && weights->net) return "tflite";
     return weights && !weights->tf_same_padding ? "torchvision" : "lukemelas";
 }
 

@@ -150,7 +150,7 @@ export class Engine {
   }
 
   // ---- weights and extraction
-  /** Replaces the loaded weights (and extractor) with these safetensors bytes. */
+  /** Replaces the loaded weights (and extractor) with these bytes (safetensors, or a TFLite MobileNet). */
   loadWeights(bytes, { batchSize = 0 } = {}) {
     const b = asBytes(bytes);
     const p = this.copyIn(b);
@@ -170,11 +170,12 @@ export class Engine {
     this.unloadWeights();
     this.weights = w;
     this.extractor = x;
+    this.dim = this.c.weights_feature_dim(w); // 1280 B0 / v2, 1024 MobileNet v1
     return {
       sha256: this.c.weights_sha256(w),
       variant: this.c.weights_variant(w),
       kind: this.c.weights_kind(w),
-      featureDim: this.c.weights_feature_dim(w),
+      featureDim: this.dim,
       extractorId: this.c.weights_extractor_id(w),
       backend: this.c.extractor_backend(x),
       threads: this.c.extractor_threads(x),
@@ -203,21 +204,23 @@ export class Engine {
   /**
    * Features of points [row, col] (Uint32Array of pairs) of one decoded image, `chunk` points
    * per call; between chunks `between(done, total)` runs and may return a promise (the worker
-   * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x 1280.
+   * yields there so a cancel message can arrive) or throw to stop. Returns Float32Array n x dim
+   * (the weights' feature width: 1280 for EfficientNet-B0 and MobileNet v2, 1024 for v1).
    */
   async extractPoints(img, rowcol, { chunk = 8, between } = {}) {
     if (!this.extractor) throw new PolypError(STATUS.invalid_arg, 'extract: no weights loaded (call loadWeights first)');
     const n = rowcol.length / 2;
-    const out = new Float32Array(n * FEATURE_DIM);
+    const dim = this.dim;
+    const out = new Float32Array(n * dim);
     const cn = Math.max(1, Math.min(chunk, n || 1));
     const ptsP = this.alloc(cn * 8);
-    const featP = this.alloc(cn * FEATURE_DIM * 4);
+    const featP = this.alloc(cn * dim * 4);
     try {
       for (let start = 0; start < n; start += cn) {
         const k = Math.min(cn, n - start);
         new Uint32Array(this.buffer(), ptsP, k * 2).set(rowcol.subarray(start * 2, (start + k) * 2));
         this.c.extract_points(this.extractor, img, ptsP, k, featP);
-        out.set(new Float32Array(this.buffer(), featP, k * FEATURE_DIM), start * FEATURE_DIM);
+        out.set(new Float32Array(this.buffer(), featP, k * dim), start * dim);
         if (between) await between(start + k, n);
       }
     } finally {

@@ -64,7 +64,8 @@ export interface WeightsInfo {
   variant: string;
   /** The network: 'efficientnet_b0' | 'mobilenet_v1' | 'mobilenet_v2'. */
   kind: string;
-  /** Width of its features (1280 for EfficientNet-B0). */
+  /** Width of its features: floats per point in extract results (1280 for EfficientNet-B0 and
+   * MobileNet v2, 1024 for MobileNet v1). */
   featureDim: number;
   /** '<kind>:<sha256>:<featureDim>': pass it as TrainOptions.extractorId. */
   extractorId: string;

@@ -112,8 +112,8 @@ START_TEST(gemm_matches_reference) {
         float *panels = malloc(polyp_pack_panel_floats(n, kk, k->nr) * sizeof(float));
         float *pb = malloc(polyp_pack_bias_floats(n, k->nr) * sizeof(float));
         polyp_pack_1x1(w, bias, n, kk, k->nr, panels, pb);
-        polyp_gemm g = {n, kk, panels, pb};
-        for (int act = 0; act < 2; act++)
+        polyp_gemm g = {n, kk, panels, pb, -0.7f, 0.9f}; /* CLAMP's bounds cut both tails of the sums */
+        for (int act = 0; act < 3; act++)
             for (int with_res = 0; with_res < 2; with_res++) {
                 const float *r = with_res ? res : NULL;
                 float *c = malloc(m * n * sizeof *c), *c2 = malloc(m * n * sizeof *c2);
@@ -123,9 +123,11 @@ START_TEST(gemm_matches_reference) {
                         double s = bias[o], scale = fabs(bias[o]);
                         for (size_t i = 0; i < kk; i++)
                             s += (double)a[q * kk + i] * w[o * kk + i], scale += fabs((double)a[q * kk + i] * w[o * kk + i]);
-                        if (act) s = ref_swish(s);
+                        if (act == POLYP_ACT_SWISH) s = ref_swish(s);
+                        if (act == POLYP_ACT_CLAMP) s = s < -0.7 ? -0.7f : s > 0.9 ? 0.9f : s;
                         if (r) s += r[q * n + o], scale += fabs(r[q * n + o]);
-                        expect_close(act ? "gemm+swish" : "gemm", k, q * n + o, c[q * n + o], s, scale, 2e-6);
+                        expect_close(act == 1 ? "gemm+swish" : act == 2 ? "gemm+clamp" : "gemm", k, q * n + o,
+                                     c[q * n + o], s, scale, 2e-6);
                     }
                 /* rows split at every point give the very same bits */
                 for (size_t cut = 1; cut < m; cut += 2) {
@@ -143,6 +145,23 @@ START_TEST(gemm_matches_reference) {
 END_TEST
 
 /* ------------------------------------------------------------------ depthwise */
+
+/* Depthwise sum (bias included) of output (oy, ox, c) in double; *scale = sum of |terms|. */
+static double ref_dw(const polyp_dw_shape *s, const float *in, const float *w, const float *bias, size_t oy,
+                     size_t ox, size_t c, double *scale) {
+    const size_t C = s->c, ks = s->k;
+    double acc = bias[c];
+    *scale = fabs(bias[c]);
+    for (size_t ky = 0; ky < ks; ky++)
+        for (size_t kx = 0; kx < ks; kx++) {
+            long iy = (long)(oy * s->stride + ky) - (long)s->pad_top, ix = (long)(ox * s->stride + kx) - (long)s->pad_left;
+            if (iy < 0 || ix < 0 || iy >= (long)s->h || ix >= (long)s->w) continue;
+            double t = (double)in[((size_t)iy * s->w + (size_t)ix) * C + c] * w[(ky * ks + kx) * C + c];
+            acc += t;
+            *scale += fabs(t);
+        }
+    return acc;
+}
 
 START_TEST(dwconv_matches_reference) {
     const polyp_kernels *k = polyp_kernels_available((size_t)_i);
@@ -165,21 +184,22 @@ START_TEST(dwconv_matches_reference) {
                         for (size_t c = 0; c < C; c++) {
                             double rsum = 0;
                             for (size_t ox = 0; ox < wo; ox++) {
-                                double acc = bias[c], scale = fabs(bias[c]);
-                                for (size_t ky = 0; ky < ks; ky++)
-                                    for (size_t kx = 0; kx < ks; kx++) {
-                                        long iy = (long)(oy * st + ky) - pb, ix = (long)(ox * st + kx) - qb;
-                                        if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)wd) continue;
-                                        double t = (double)in[((size_t)iy * wd + (size_t)ix) * C + c] * w[(ky * ks + kx) * C + c];
-                                        acc += t;
-                                        scale += fabs(t);
-                                    }
-                                double v = ref_swish(acc);
+                                double scale, v = ref_swish(ref_dw(&s, in, w, bias, oy, ox, c, &scale));
                                 rsum += out[(oy * wo + ox) * C + c];
                                 expect_close("dwconv", k, (oy * wo + ox) * C + c, out[(oy * wo + ox) * C + c], v, scale, 2e-6);
                             }
                             expect_close("dwconv row sums", k, oy * C + c, rs[oy * C + c], rsum, (double)wo, 1e-6);
                         }
+                    /* dwconv_clamp: the same sums, clamped to [-0.5, 0.8] instead of swish */
+                    k->dwconv_clamp(&s, in, w, bias, out2, -0.5f, 0.8f, 0, ho);
+                    for (size_t oy = 0; oy < ho; oy++)
+                        for (size_t ox = 0; ox < wo; ox++)
+                            for (size_t c = 0; c < C; c++) {
+                                double scale, acc = ref_dw(&s, in, w, bias, oy, ox, c, &scale);
+                                double v = acc < -0.5 ? -0.5f : acc > 0.8 ? 0.8f : acc;
+                                expect_close("dwconv_clamp", k, (oy * wo + ox) * C + c, out2[(oy * wo + ox) * C + c], v,
+                                             scale, 2e-6);
+                            }
                     for (size_t cut = 1; cut < ho; cut++) { /* any row split: same bits */
                         k->dwconv(&s, in, w, bias, out2, rs2, cut, ho);
                         k->dwconv(&s, in, w, bias, out2, rs2, 0, cut);
