@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test the README promises: native unit tests (Release), the configure checks
-# (tests/build/), the same unit tests under AddressSanitizer + UBSan, then the wasm build's
-# unit + JS API tests under node. CI runs exactly
-# this (.ci/run).
+# Runs every test the README promises: native unit and end-to-end tests (Release, ctest), a
+# single-node Slurm cluster (tests/slurm/), the Python tests, the configure checks
+# (tests/build/), the same ctest suite under AddressSanitizer + UBSan, the wasm build's unit +
+# JS API + npm-pack tests (tests/wasm/), then the web app's browser tests (tests/web/). CI
+# runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash native/install-deps.sh --test
