@@ -11,7 +11,9 @@ import { iconPng } from './icons.mjs';
 
 const web = fileURLToPath(new URL('.', import.meta.url));
 const root = join(web, '..');
-const ENGINE_JS = ['polyp.js', 'worker.js', 'engine.js', 'detect.js', 'survey.js', 'zip.js'];
+// The JS library is every wasm/*.js module (polyp.js imports the rest), copied unbundled so
+// the worker and the pthread workers load exactly the files the npm package ships.
+const ENGINE_JS = readdirSync(join(root, 'wasm')).filter((n) => n.endsWith('.js'));
 const ENGINE_DIST = ['polyp-simd.mjs', 'polyp-simd.wasm', 'polyp-simd-mt.mjs', 'polyp-simd-mt.wasm', 'polyp-simd-mt.worker.js'];
 
 function walk(dir) {
