@@ -11,7 +11,7 @@ import { iconPng } from './icons.mjs';
 
 const web = fileURLToPath(new URL('.', import.meta.url));
 const root = join(web, '..');
-const ENGINE_JS = ['polyp.js', 'worker.js', 'engine.js', 'detect.js', 'survey.js', 'zip.js'];
+const ENGINE_JS = ['polyp.js', 'worker.js', 'engine.js', 'common.js', 'bindings.js', 'detect.js', 'survey.js', 'zip.js'];
 const ENGINE_DIST = ['polyp-simd.mjs', 'polyp-simd.wasm', 'polyp-simd-mt.mjs', 'polyp-simd-mt.wasm', 'polyp-simd-mt.worker.js'];
 
 function walk(dir) {
