@@ -17,9 +17,10 @@
 //
 // The margin: both sides run the same engine with the same seed on the same order, so the
 // accuracies should be equal; the features differ only by the kernels' rounding (the browser's
-// SIMD128 vs native AVX2/AVX-512, ~1e-5), which can flip a near-tie. Allowed: 2 of the 25
-// validation points (0.08). Five seeds of `polyp train` on these features gave 0.80-0.92
-// (2026-12-01), so the margin is tighter than seed noise and the test fails on a real change.
+// SIMD128 vs native AVX2/AVX-512, ~1e-5), which can flip a near-tie. Allowed: 1 of the 25
+// validation points (0.04). Seeds 0-4 of `polyp train` on these features gave 0.84, 0.88,
+// 0.80, 0.88, 0.92 (2026-12-01): another seed, order or feature set is 1-2 points off, so the
+// margin is at the size of seed noise, and the app and the CLI were equal (0.84) in 4 runs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ const SEATTLE = join(TESTDATA, 'seattle-patches');
 const WEIGHTS = join(TESTDATA, 'mobilenet-tflite/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
 const POLYP = join(ROOT, 'build/polyp');
 const PER = 25;
-const MARGIN = 2;          // validation points
+const MARGIN = 1;          // validation points
 
 /** The patches: [{ image (relative to SEATTLE), name, row, col, label }] in the order both
  * sides see them (by file name: the app's photo order, see pick's caller). */
