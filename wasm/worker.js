@@ -11,7 +11,7 @@
 // are handled at once, and long requests yield between chunks (extraction) or epochs
 // (training) so that they can arrive.
 import { detectRuntime, isNode } from './detect.js';
-import { FEATURE_DIM, PolypError, STATUS, cancelledError } from './common.js';
+import { PolypError, STATUS, cancelledError } from './common.js';
 import { Engine } from './engine.js';
 
 const port = await (async () => {
@@ -130,7 +130,7 @@ const handlers = {
         },
       });
       return {
-        result: { ...info, npoints: rowcol.length / 2, dim: FEATURE_DIM, features },
+        result: { ...info, npoints: rowcol.length / 2, dim: e.dim, features },
         transfer: [features.buffer],
       };
     } finally {

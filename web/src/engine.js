@@ -56,7 +56,7 @@ export async function createTestnetExtractor(store) {
   const bytes = await testnetBytes(polyp);
   const w = await loadBytes(polyp, bytes);
   await store.putWeights({ sha256: w.sha256, name: TESTNET_NAME, kind: 'testnet', bytes: null });
-  return { sha256: w.sha256, kind: w.kind || 'efficientnet-b0', dim: w.featureDim || 1280, name: TESTNET_NAME, testnet: true };
+  return { sha256: w.sha256, kind: w.kind, dim: w.featureDim, name: TESTNET_NAME, testnet: true };
 }
 
 /** Loads a weights file the user picked, caches its bytes in IndexedDB (offline use) and
@@ -66,11 +66,23 @@ export async function loadExtractorFile(store, file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const w = await loadBytes(polyp, bytes.slice());
   await store.putWeights({ sha256: w.sha256, name: file.name, kind: w.kind || 'efficientnet-b0', bytes });
-  return { sha256: w.sha256, kind: w.kind || 'efficientnet-b0', dim: w.featureDim || 1280, name: file.name, testnet: false };
+  return { sha256: w.sha256, kind: w.kind, dim: w.featureDim, name: file.name, testnet: false };
+}
+
+/** The network's readable name and feature width, as the settings page shows it:
+ * "MobileNet v1 (1024-d)". The width is the engine's (1280 for EfficientNet-B0 and
+ * MobileNet v2, 1024 for MobileNet v1), never assumed. */
+export function extractorLabel(ex) {
+  // 'efficientnet-b0': how records stored before the engine named the kind spelled it.
+  const names = { efficientnet_b0: 'EfficientNet-B0', 'efficientnet-b0': 'EfficientNet-B0', mobilenet_v1: 'MobileNet v1', mobilenet_v2: 'MobileNet v2' };
+  const name = names[ex.kind] || ex.kind || 'unknown network';
+  return ex.dim ? `${name} (${ex.dim}-d)` : name;
 }
 
 async function loadBytes(polyp, bytes) {
   const w = await polyp.loadWeights(bytes, { transfer: true });
+  // Every record stores the engine's kind and width: a file it cannot tell is refused here.
+  if (!w.kind || !(w.featureDim > 0)) throw new Error(`the engine reported no kind or feature width for these weights`);
   loadedSha = w.sha256;
   return w;
 }

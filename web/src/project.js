@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { html, useApp, useStoreValue } from './ui.js';
 import { registerPage, navigate } from './router.js';
 import { parseLabelsetCsv, mergeLabels, isAnnotationsCsv, withColors } from './labelset.js';
-import { createTestnetExtractor, loadExtractorFile, getPolyp, TESTNET_WARNING } from './engine.js';
+import { createTestnetExtractor, loadExtractorFile, getPolyp, extractorLabel, TESTNET_WARNING } from './engine.js';
 import { queueExtraction } from './extract.js';
 
 function SettingsPage({ params }) {
@@ -154,9 +154,9 @@ function ExtractorPicker({ project, update, say, app }) {
   return html`
     <section aria-labelledby="h-extractor">
       <h2 id="h-extractor">Feature extractor</h2>
-      <p>${ex ? html`Using <strong>${ex.name}</strong> <span class="muted">(sha256 ${ex.sha256.slice(0, 16)}…)</span>
+      <p aria-label="Extractor in use">${ex ? html`Using <strong>${ex.name}</strong>: ${extractorLabel(ex)} <span class="muted">(sha256 ${ex.sha256.slice(0, 16)}…)</span>
         ${ex.testnet && html` <span class="warn">${TESTNET_WARNING}</span>`}` : 'None yet: features cannot be extracted.'}</p>
-      <label class="file">Load extractor <input type="file" accept=".safetensors" disabled=${busy}
+      <label class="file">Load extractor <input type="file" accept=".safetensors,.tflite" disabled=${busy}
         onChange=${(e) => { const f = e.currentTarget.files[0]; e.currentTarget.value = ''; if (f) run(() => loadExtractorFile(app.store, f)); }} /></label>
       <button type="button" disabled=${busy} onClick=${() => run(() => createTestnetExtractor(app.store))}>Use test network</button>
       <p class="muted">The weights file stays in this browser for offline use. A classifier belongs to the extractor its features came from.</p>
