@@ -54,6 +54,13 @@ void *polyp_malloc(size_t size) { return malloc(size ? size : 1); }
 
 void *polyp_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
 
+char *polyp_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = polyp_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
 void *polyp_aligned_alloc(size_t size) {
     /* C11 aligned_alloc wants a multiple of the alignment; round up (overflow-checked). */
     size_t rounded;

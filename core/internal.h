@@ -46,6 +46,8 @@ static inline float *polyp_arena_take(float *base, size_t *used, size_t n) {
 void *polyp_malloc(size_t size);
 void *polyp_calloc(size_t n, size_t size);
 void *polyp_aligned_alloc(size_t size);   /* free with polyp_aligned_free */
+/* A malloc'ed copy of the NUL-terminated string s (free()), or NULL when memory runs out. */
+char *polyp_strdup(const char *s);
 void polyp_aligned_free(void *ptr);
 
 /* Reads a whole file into a polyp_malloc'ed buffer (the only stdio file reading in core:

@@ -261,11 +261,10 @@ polyp_status polyp_classifier_load(const void *data, size_t size, polyp_classifi
         st = bad(err, "model: metadata 'extractor' %s", "must be 1..256 characters");
         goto done;
     }
-    if (!(c->extractor_id = polyp_malloc(strlen(ext) + 1))) {
+    if (!(c->extractor_id = polyp_strdup(ext))) {
         st = polyp_fail(err, POLYP_ERR_NOMEM, "model: no memory");
         goto done;
     }
-    strcpy(c->extractor_id, ext);
     /* Informational fields: tolerated when absent, refused when malformed. */
     if (polyp_st_meta(&f, "learning_rate") && (st = meta_double(&f, "learning_rate", &c->learning_rate, err)))
         goto done;

@@ -344,13 +344,6 @@ void polyp_st_writer_free(polyp_st_writer *w) {
     free(w);
 }
 
-static char *dup_str(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = polyp_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 polyp_status polyp_st_writer_add(polyp_st_writer *w, const char *name, polyp_st_dtype dtype,
                                  int ndim, const uint64_t *shape, const void *data,
                                  polyp_error *err) {
@@ -378,7 +371,7 @@ polyp_status polyp_st_writer_add(polyp_st_writer *w, const char *name, polyp_st_
     }
     st_entry *e = &w->entries[w->count];
     memset(e, 0, sizeof *e);
-    if (!(e->name = dup_str(name))) return polyp_fail(err, POLYP_ERR_NOMEM, "safetensors writer: out of memory");
+    if (!(e->name = polyp_strdup(name))) return polyp_fail(err, POLYP_ERR_NOMEM, "safetensors writer: out of memory");
     e->dtype = dtype;
     e->ndim = ndim;
     for (int d = 0; d < ndim; d++) e->shape[d] = shape[d];
@@ -401,7 +394,7 @@ polyp_status polyp_st_writer_meta(polyp_st_writer *w, const char *key, const cha
         w->meta = nm;
         w->meta_cap = ncap;
     }
-    char *k = dup_str(key), *v = dup_str(value);
+    char *k = polyp_strdup(key), *v = polyp_strdup(value);
     if (!k || !v) {
         free(k);
         free(v);

@@ -45,13 +45,6 @@ void polyp_split_free(polyp_split *s) {
     memset(s, 0, sizeof *s);
 }
 
-static char *dup_str(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = polyp_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 polyp_status polyp_split_dataset(const polyp_dataset *data, size_t ref_max_points,
                                  polyp_split *out, polyp_error *err) {
     memset(out, 0, sizeof *out);
@@ -121,7 +114,7 @@ polyp_status polyp_split_dataset(const polyp_dataset *data, size_t ref_max_point
                 ia[r]++;
                 in[r]++;
             }
-        char *copy = dup_str(next);
+        char *copy = polyp_strdup(next);
         if (!copy) {
             st = polyp_fail(err, POLYP_ERR_NOMEM, "split: no memory");
             break;

@@ -200,7 +200,7 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
         st = polyp_fail(err, POLYP_ERR_INVALID_ARG, "train: extractor id longer than 256 characters");
         goto fail;
     }
-    clf->extractor_id = polyp_malloc(strlen(ext) + 1);
+    clf->extractor_id = polyp_strdup(ext);
     clf->ref_acc = polyp_calloc(p.epochs, sizeof(double));
     size_t nref = s->nref = split->points[POLYP_SPLIT_REFERENCE];
     size_t rows_max = nref > p.chunk_points ? nref : p.chunk_points;
@@ -215,7 +215,6 @@ polyp_status polyp_train_session_begin(const polyp_dataset *data, const polyp_tr
         st = polyp_fail(err, POLYP_ERR_NOMEM, "train: no memory for the reference set and one chunk");
         goto fail;
     }
-    strcpy(clf->extractor_id, ext);
     size_t got;
     st = gather_role(data, split, POLYP_SPLIT_REFERENCE, s->refX, s->refy, &got, err);
     if (st != POLYP_OK) goto fail;
