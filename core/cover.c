@@ -8,7 +8,6 @@
 #include "csv.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +24,18 @@ static int cmp_name_ref(const void *a, const void *b) {
     return (x->first > y->first) - (x->first < y->first);
 }
 
+/* A sorted image and the first point that names it. */
+typedef struct first_ref {
+    size_t first;
+    size_t sorted;
+} first_ref;
+
 static int cmp_first(const void *a, const void *b) {
-    const name_ref *x = a, *y = b;
+    const first_ref *x = a, *y = b;
     return (x->first > y->first) - (x->first < y->first);
 }
 
-/* Index of s in the sorted, unique array v[0..n), or n. */
-static size_t find_sorted(char *const *v, size_t n, const char *s) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(v[mid], s);
-        if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return n;
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Unique strings of refs (sorted by string) copied into *out; *n_out of them. */
 static polyp_status unique_copies(name_ref *refs, size_t n, char ***out, size_t *n_out, polyp_error *err) {
@@ -53,10 +47,7 @@ static polyp_status unique_copies(name_ref *refs, size_t n, char ***out, size_t 
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && !strcmp(refs[i].s, refs[i - 1].s)) continue;
-        size_t len = strlen(refs[i].s) + 1;
-        v[k] = malloc(len);
-        if (v[k]) memcpy(v[k], refs[i].s, len);
-        if (!v[k]) {
+        if (!(v[k] = polyp_strdup(refs[i].s))) {
             for (size_t j = 0; j < k; j++) free(v[j]);
             free(v);
             return polyp_fail(err, POLYP_ERR_NOMEM, "percent cover: out of memory");
@@ -96,7 +87,7 @@ polyp_status polyp_cover_compute(const char *const *names, const char *const *la
     for (size_t i = 0; i < n; i++) refs[i] = (name_ref){names[i], i};
     qsort(refs, n, sizeof *refs, cmp_name_ref);
     if ((st = unique_copies(refs, n, &sorted_images, &ni, err))) goto done;
-    name_ref *firsts = malloc((ni ? ni : 1) * sizeof *firsts);
+    first_ref *firsts = malloc((ni ? ni : 1) * sizeof *firsts);
     rank = malloc((ni ? ni : 1) * sizeof *rank);
     size_t cells;
     if (!firsts || !rank || !polyp_mul_ok(ni, nl ? nl : 1, &cells)) {
@@ -105,11 +96,10 @@ polyp_status polyp_cover_compute(const char *const *names, const char *const *la
         goto done;
     }
     for (size_t i = 0, k = 0; i < n; i++)
-        if (i == 0 || strcmp(refs[i].s, refs[i - 1].s)) firsts[k] = (name_ref){NULL, refs[i].first}, rank[k] = k, k++;
-    /* order sorted indices by first appearance (stable: distinct first indices) */
-    for (size_t k = 0; k < ni; k++) firsts[k].s = (const char *)(uintptr_t)k;
+        if (i == 0 || strcmp(refs[i].s, refs[i - 1].s)) firsts[k] = (first_ref){refs[i].first, k}, k++;
+    /* sorted images in order of first appearance (the first indices are distinct) */
     qsort(firsts, ni, sizeof *firsts, cmp_first);
-    for (size_t r = 0; r < ni; r++) rank[(size_t)(uintptr_t)firsts[r].s] = r;
+    for (size_t r = 0; r < ni; r++) rank[firsts[r].sorted] = r;
     free(firsts);
 
     out->n_images = ni;
@@ -138,7 +128,8 @@ polyp_status polyp_cover_compute(const char *const *names, const char *const *la
             out->unlabelled[img]++;
             continue;
         }
-        counts[img * nl + find_sorted(out->labels, nl, labels[p])]++;
+        char **hit = bsearch(&labels[p], out->labels, nl, sizeof *out->labels, cmp_str);
+        counts[img * nl + (size_t)(hit - out->labels)]++;
         out->points[img]++;
         if (confirmed && !confirmed[p]) out->machine[img]++;
     }
