@@ -8,6 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The CSV of c must be exactly `want`. */
+static void assert_cover_csv(const polyp_cover *c, const char *want) {
+    void *csv;
+    size_t size;
+    polyp_error err = {0};
+    ck_assert_int_eq(polyp_cover_csv(c, &csv, &size, &err), POLYP_OK);
+    ck_assert_uint_eq(size, strlen(want));
+    ck_assert_mem_eq(csv, want, size);
+    polyp_free(csv);
+}
+
 START_TEST(cover_by_hand) {
     /* img "b" first: SAND SAND CCA -> CCA 33.33 SAND 66.67; "a": CCA + one unlabelled ->
      * CCA 100; "c": only unlabelled -> not in the mean.
@@ -45,16 +56,10 @@ START_TEST(cover_by_hand) {
     ck_assert_double_eq_tol(c.se[0], 100.0 / 3, 1e-9);
     ck_assert_double_eq_tol(c.se[1], 100.0 / 3, 1e-9);
 
-    void *csv;
-    size_t size;
-    ck_assert_int_eq(polyp_cover_csv(&c, &csv, &size, &err), POLYP_OK);
     /* image "c" has nothing labelled: left out, as CoralNet does */
-    const char *want = "Image ID,Image name,Annotation status,Points,CCA,SAND\r\n"
-                       "1,b,Unconfirmed,3,33.333,66.667\r\n2,a,Unclassified,2,100.000,0.000\r\n"
-                       "ALL IMAGES,,,,66.667,33.333\r\n";
-    ck_assert_uint_eq(size, strlen(want));
-    ck_assert_mem_eq(csv, want, size);
-    polyp_free(csv);
+    assert_cover_csv(&c, "Image ID,Image name,Annotation status,Points,CCA,SAND\r\n"
+                         "1,b,Unconfirmed,3,33.333,66.667\r\n2,a,Unclassified,2,100.000,0.000\r\n"
+                         "ALL IMAGES,,,,66.667,33.333\r\n");
     polyp_cover_free(&c);
 }
 END_TEST
@@ -72,17 +77,11 @@ START_TEST(cover_coralnet_export_lines) {
     polyp_cover c;
     polyp_error err = {0};
     ck_assert_int_eq(polyp_cover_compute(names, labels, NULL, 15, &c, &err), POLYP_OK);
-    void *csv;
-    size_t size;
-    ck_assert_int_eq(polyp_cover_csv(&c, &csv, &size, &err), POLYP_OK);
-    const char *want = "Image ID,Image name,Annotation status,Points,A,B\r\n"
-                       "1,1.jpg,Confirmed,5,60.000,40.000\r\n"
-                       "2,2.jpg,Confirmed,5,20.000,80.000\r\n"
-                       "3,3.jpg,Confirmed,5,100.000,0.000\r\n"
-                       "ALL IMAGES,,,,60.000,40.000\r\n";
-    ck_assert_uint_eq(size, strlen(want));
-    ck_assert_mem_eq(csv, want, size);
-    polyp_free(csv);
+    assert_cover_csv(&c, "Image ID,Image name,Annotation status,Points,A,B\r\n"
+                         "1,1.jpg,Confirmed,5,60.000,40.000\r\n"
+                         "2,2.jpg,Confirmed,5,20.000,80.000\r\n"
+                         "3,3.jpg,Confirmed,5,100.000,0.000\r\n"
+                         "ALL IMAGES,,,,60.000,40.000\r\n");
     polyp_cover_free(&c);
 }
 END_TEST
