@@ -125,22 +125,11 @@ shopt -s nullglob
 api_tests=(tests/wasm/*.test.mjs tests/browser/*.test.mjs)
 if [[ ${#api_tests[@]} -gt 0 ]]; then
   echo "== JS API tests and the headless Chromium test (node --test)"
-  log=$(mktemp)
-  POLYP_WASM_BUILD="$build" node --test --test-reporter=tap --test-concurrency=1 "${api_tests[@]}" >"$log" 2>&1
-  rc=$?
-  grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
-  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
-  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n1)
-  s=$(sed -n 's/^# skip\(ped\)\{0,1\} \([0-9]*\)/\2/p' "$log" | tail -n1)
-  p=${p:-0}; f=${f:-0}
-  if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; tail -n 20 "$log" | cut -c1-300; fi
-  [[ ${s:-0} -gt 0 ]] && skipped+=("$s JS API test(s)")
-  if [[ $f -gt 0 ]]; then
-    grep -B2 -A20 '^ *not ok' "$log" | cut -c1-300 | head -80
-  fi
-  passed=$((passed + p))
-  failed=$((failed + f))
-  rm -f "$log"
+  source tests/node_tap.sh
+  POLYP_WASM_BUILD="$build" node_tap_run "JS API tests" "${api_tests[@]}"
+  [[ $TAP_SKIP -gt 0 ]] && skipped+=("$TAP_SKIP JS API test(s)")
+  passed=$((passed + TAP_PASS))
+  failed=$((failed + TAP_FAIL))
 fi
 
 echo "== npm pack, installed in a scratch project (tests/wasm/pack.sh)"

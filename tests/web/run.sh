@@ -26,17 +26,8 @@ if ! npm run --silent build:web; then
 fi
 
 echo "== web app tests (node --test: units, then Chromium)"
-log=$(mktemp)
-node --test --test-reporter=tap --test-concurrency=1 tests/web/*.test.mjs >"$log" 2>&1
-rc=$?
-grep -E "^(ok|not ok) |^# " "$log" | grep -vE "^# (Subtest|tests|suites|cancelled|todo|duration_ms)" | cut -c1-300
-p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n1)
-f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n1)
-s=$(sed -n 's/^# skip \([0-9]*\)/\1/p' "$log" | tail -n1)
-p=${p:-0}; f=${f:-0}
-if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; tail -n 20 "$log" | cut -c1-300; fi
-if [[ $f -gt 0 ]]; then grep -B2 -A30 '^ *not ok' "$log" | cut -c1-300 | head -120; fi
-[[ ${s:-0} -gt 0 ]] && echo "skipped: $s web test(s) (no ../shared/testdata, browser or playwright-core)"
-rm -f "$log"
-echo "$p passed, $f failed"
-[[ $f -eq 0 ]]
+source tests/node_tap.sh
+node_tap_run "web tests" tests/web/*.test.mjs
+[[ $TAP_SKIP -gt 0 ]] && echo "skipped: $TAP_SKIP web test(s) (no ../shared/testdata, browser or playwright-core)"
+echo "$TAP_PASS passed, $TAP_FAIL failed"
+[[ $TAP_FAIL -eq 0 ]]
