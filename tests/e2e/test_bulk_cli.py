@@ -98,13 +98,21 @@ def make_inputs(tmp, count=40, per_image=2, seed=11):
 
 
 def outputs(out):
-    """{relative path: bytes} of every file under out."""
+    """{relative path: bytes} of every file under out.
+
+    Called while a run is writing: a temporary file may be renamed or removed between the
+    listing and the open, and is then left out. A finished file never goes away, so one
+    that vanishes is an error."""
     res = {}
     for d, _, fs in os.walk(out):
         for f in fs:
             p = os.path.join(d, f)
-            with open(p, "rb") as fh:
-                res[os.path.relpath(p, out)] = fh.read()
+            try:
+                with open(p, "rb") as fh:
+                    res[os.path.relpath(p, out)] = fh.read()
+            except FileNotFoundError:
+                if ".tmp-" not in f:
+                    raise
     return res
 
 
