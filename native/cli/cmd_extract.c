@@ -43,14 +43,18 @@ static void usage(FILE *out) {
             "  --points CSV     CoralNet annotation CSV: Name, Row, Column (any other columns are\n"
             "                   ignored; `image,row,column` also works)\n"
             "  --out OUTDIR     output folder (created; names with '/' make subfolders)\n"
-            "  --threads N      compute threads (default: the number of CPUs)\n"
+            "  --threads N      threads (default: the number of CPUs). With a queue (below), each\n"
+            "                   thread is a worker that decodes, crops and runs the network on\n"
+            "                   whatever is ready, with its own copy of the network's buffers\n"
+            "                   (about 65 MB each at --batch 8 on the portable backend)\n"
             "  --backend B      auto (default: portable with AVX2/AVX-512 kernels, else xnnpack when\n"
             "                   built), xnnpack or portable\n"
             "  --batch N        patches per network run (default 8)\n"
-            "  --queue N        photos decoded ahead on N threads while the network runs, and held\n"
-            "                   in memory at once (default: the thread count, at most 4; with\n"
-            "                   --threads 1 the default is 0: decode and network take turns).\n"
-            "                   The features are the same bits either way.\n"
+            "  --queue N        photos decoded (or being decoded) and held in memory at once, at\n"
+            "                   most (default: the thread count, at most 8; with --threads 1 the\n"
+            "                   default is 0). 0: the serial path, one photo at a time, decode and\n"
+            "                   network taking turns, the network on all threads. The features are\n"
+            "                   the same bits either way.\n"
             "  --kernels K      portable backend's kernels: auto (default: the best this CPU runs),\n"
             "                   scalar, v128 (the browser's SIMD128 arithmetic), avx2, avx512\n"
             "  --overwrite      redo images whose .featurevector already exists (default: skip them)\n"
@@ -228,7 +232,7 @@ static int process_image(const extract_run *r, float **feat, size_t *feat_cap, c
         *feat = nf;
         *feat_cap = need;
     }
-    polyp_status st = polyp_extract_points(r->extractor, &img, g->points, g->npoints, *feat, &err);
+    polyp_status st = polyp_extract_points(r->extractors[0], &img, g->points, g->npoints, *feat, &err);
     polyp_image_free(&img);
     if (st == POLYP_ERR_CANCELLED) return EXTRACT_INTERRUPTED;
     if (st != POLYP_OK) return cli_fail(CMD, "%s: %s", g->name, err.message);
@@ -283,10 +287,10 @@ static void keep_shard(groups *g, cli_shard s) {
     g->nslots = 0;
 }
 
-/* --queue: decoded photos held in memory at once (each is width x height x 3 bytes: 81 MB for
- * a 27-megapixel photo), which is also the number of decode threads. */
+/* --queue: photos decoded or being decoded at once, at most (each is width x height x 3
+ * bytes: 81 MB for a 27-megapixel photo). Up to that many workers decode at the same time. */
 #define MAX_QUEUE 64
-#define DEFAULT_MAX_QUEUE 4
+#define DEFAULT_MAX_QUEUE 8
 
 typedef struct options {
     const char *weights, *images, *points, *out, *kernels;
@@ -442,7 +446,11 @@ int polyp_cmd_extract(int argc, char **argv) {
 
     polyp_weights *weights = NULL;
     polyp_threadpool *pool = NULL;
-    polyp_extractor *extractor = NULL;
+    /* The pipeline runs one single-threaded extractor per worker (--threads of them); the
+     * serial path one extractor on the pool's threads. */
+    size_t nex = o.queue ? o.threads : 1;
+    polyp_extractor **extractors = calloc(nex, sizeof *extractors);
+    if (!extractors) rc = cli_fail(CMD, "out of memory");
     size_t todo = g.count - done_before;
     if (!rc && done_before)
         fprintf(stderr, "polyp %s: %zu of %zu images already have features in %s: skipping them%s\n", CMD,
@@ -450,7 +458,7 @@ int polyp_cmd_extract(int argc, char **argv) {
     if (!rc && todo > 0) {
         if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK)
             rc = cli_fail(CMD, "%s", err.message);
-        else if (polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK)
+        else if (!o.queue && polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK)
             rc = cli_fail_err(CMD, &err);
     }
     if (!rc && todo > 0) {
@@ -458,11 +466,14 @@ int polyp_cmd_extract(int argc, char **argv) {
         ep.backend = o.backend;
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
-        ep.parallel = polyp_threadpool_parallel(pool); /* the threads of every backend */
+        /* the threads of every backend: the pool's on the serial path; in the pipeline each
+         * worker's extractor runs on its worker's thread alone (NULL) */
+        ep.parallel = pool ? polyp_threadpool_parallel(pool) : NULL;
         /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
          * points is abandoned within a batch's time, and nothing of it is written. */
         ep.progress = cancel_on_signal;
-        if (polyp_extractor_init(weights, &ep, &extractor, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
+        for (size_t i = 0; i < nex && !rc; i++)
+            if (polyp_extractor_init(weights, &ep, &extractors[i], &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
 
     if (!rc && todo > 0) {
@@ -473,8 +484,8 @@ int polyp_cmd_extract(int argc, char **argv) {
                  polyp_weights_variant(weights));
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
-        extract_run run = {&g, skip, o.images, o.out, extractor, polyp_weights_feature_dim(weights), record,
-                           o.batch, o.queue, &p, 0, 0};
+        extract_run run = {&g, skip, o.images, o.out, extractors, nex, polyp_weights_feature_dim(weights),
+                           record, o.batch, o.queue, &p, 0, 0};
         rc = o.queue ? extract_run_pipeline(&run) : extract_run_serial(&run);
         size_t done = run.done, patches = run.patches;
         cli_progress_end(&p);
@@ -484,11 +495,13 @@ int polyp_cmd_extract(int argc, char **argv) {
         } else if (!rc) {
             double el = cli_now() - p.start;
             fprintf(stderr, "polyp %s: wrote %zu feature files (%zu patches) to %s in %.1f s (backend %s, %zu threads)\n",
-                    CMD, done, patches, o.out, el, polyp_extractor_backend_name(extractor), o.threads);
+                    CMD, done, patches, o.out, el, polyp_extractor_backend_name(extractors[0]), o.threads);
         }
     }
 
-    if (extractor) polyp_extractor_free(extractor);
+    for (size_t i = 0; extractors && i < nex; i++)
+        if (extractors[i]) polyp_extractor_free(extractors[i]);
+    free(extractors);
     polyp_threadpool_free(pool);
     if (weights) polyp_weights_free(weights);
     free(skip);

@@ -1,7 +1,7 @@
 /* extract.h - the parts of `polyp extract` shared by its two ways of running: the serial
  * loop (cmd_extract.c: decode one photo, extract its points, write, next) and the pipeline
- * (pipeline.c: photos decoded on other threads while the network runs). Both write the
- * same bytes. */
+ * (pipeline.c: one worker per thread, each decoding, cropping and running the network on
+ * whatever is ready). Both write the same bytes. */
 #ifndef POLYP_CLI_EXTRACT_H
 #define POLYP_CLI_EXTRACT_H
 
@@ -15,11 +15,13 @@ typedef struct extract_run {
     const groups *g;
     const bool *skip;            /* per group: output already done, not redone */
     const char *images, *out;    /* input and output folders */
-    polyp_extractor *extractor;  /* borrowed */
+    polyp_extractor **extractors;  /* borrowed: one per worker, single-threaded each in the
+                                      pipeline; the serial path uses extractors[0] */
+    size_t nworkers;               /* pipeline: workers (= --threads); serial: 1 */
     size_t dim;                  /* the network's feature width */
     const char *record;          /* extractor record written into every file (borrowed) */
     size_t batch;                /* the extractor's batch size */
-    size_t queue;                /* pipeline: decoded photos held at once (= decode threads) */
+    size_t queue;                /* pipeline: photos decoded or being decoded at once, at most */
     cli_progress *progress;      /* updated after every image written */
     size_t done, patches;        /* out: images written, their patches */
 } extract_run;
