@@ -2,6 +2,7 @@
 #ifndef POLYP_SHA256_H
 #define POLYP_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,9 @@ typedef struct polyp_sha256 {
 void polyp_sha256_init(polyp_sha256 *s);
 void polyp_sha256_update(polyp_sha256 *s, const void *data, size_t size);
 void polyp_sha256_final(polyp_sha256 *s, uint8_t digest[32]);
+/* Tests: the hardware rounds (x86 SHA extensions) when `on` and the CPU has them, else the
+ * portable ones; returns whether the CPU has them. */
+bool polyp_sha256_use_hardware(bool on);
 /* One shot, lowercase hex + NUL. */
 void polyp_sha256_hex(const void *data, size_t size, char hex[65]);
 
