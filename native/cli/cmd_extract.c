@@ -404,9 +404,21 @@ int polyp_cmd_extract(int argc, char **argv) {
     }
 
     /* Everything that can be checked without the network is checked first, so a typo in
-     * the CSV does not surface hours into a run. */
+     * the CSV does not surface hours into a run. The weights come first: the record they
+     * give is what existing outputs must have been made with to count as done. */
+    polyp_weights *weights = NULL;
+    if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK) {
+        groups_free(&g);
+        polyp_annotations_free(&ann);
+        return cli_fail(CMD, "%s", err.message);
+    }
+    /* The record binds the files to their extractor (polyp train reads it). */
+    char record[POLYP_EXTRACTOR_ID_MAX + 64];
+    snprintf(record, sizeof record, "%s variant=%s", polyp_weights_extractor_id(weights),
+             polyp_weights_variant(weights));
     char in_path[4096], out_path[4096];
-    size_t missing = 0, done_before = 0;
+    size_t missing = 0, done_before = 0, foreign = 0;
+    char foreign_example[4096 + 600] = "";
     bool *skip = calloc(g.count, sizeof *skip);
     rc = skip ? 0 : cli_fail(CMD, "out of memory");
     for (size_t i = 0; i < g.count && !rc; i++) {
@@ -430,21 +442,28 @@ int polyp_cmd_extract(int argc, char **argv) {
         /* An existing output is read back and checked against the CSV, not trusted: a file
          * cut short by a full disk, damaged later or left by a different CSV is redone. */
         char why[512];
-        output_state os = check_output(out_path, &g.items[i], why, sizeof why);
+        output_state os = check_output(out_path, &g.items[i], record, why, sizeof why);
         if (os == OUTPUT_DONE) {
             skip[i] = true;
             done_before++;
+        } else if (os == OUTPUT_FOREIGN) {
+            if (!foreign++) snprintf(foreign_example, sizeof foreign_example, "%s is %s", out_path, why);
         } else if (os == OUTPUT_CORRUPT) {
             fprintf(stderr, "polyp %s: %s: existing file is corrupt (%s): redoing it\n", CMD, out_path, why);
         }
     }
     if (!rc && missing)
         rc = cli_fail(CMD, "%zu of %zu images named in %s are missing from %s", missing, g.count, o.points, o.images);
+    /* A folder half from other weights would train a model on two kinds of features: it is
+     * refused, never topped up. */
+    if (!rc && foreign)
+        rc = cli_fail(CMD, "%zu existing feature file(s) in %s come from another extractor (%s; these weights give "
+                           "'%s'): extract into another folder, or give --overwrite to redo every image",
+                      foreign, o.out, foreign_example, record);
     if (!rc && !make_parent_dirs(o.out, true))
         rc = cli_fail(CMD, "%s: cannot create the output folder: %s", o.out, strerror(errno));
     if (!rc) clean_output_folders(&g, o.out);
 
-    polyp_weights *weights = NULL;
     polyp_threadpool *pool = NULL;
     /* The pipeline runs one single-threaded extractor per worker (--threads of them); the
      * serial path one extractor on the pool's threads. */
@@ -456,10 +475,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         fprintf(stderr, "polyp %s: %zu of %zu images already have features in %s: skipping them%s\n", CMD,
                 done_before, g.count, o.out, todo ? "" : " (nothing left to do; --overwrite redoes them)");
     if (!rc && todo > 0) {
-        if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK)
-            rc = cli_fail(CMD, "%s", err.message);
-        else if (!o.queue && polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK)
-            rc = cli_fail_err(CMD, &err);
+        if (!o.queue && polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
     if (!rc && todo > 0) {
         polyp_extractor_params ep = polyp_extractor_default_params();
@@ -478,10 +494,6 @@ int polyp_cmd_extract(int argc, char **argv) {
 
     if (!rc && todo > 0) {
         cli_install_signal_handlers();
-        /* The record binds the files to their extractor (polyp train reads it). */
-        char record[POLYP_EXTRACTOR_ID_MAX + 64];
-        snprintf(record, sizeof record, "%s variant=%s", polyp_weights_extractor_id(weights),
-                 polyp_weights_variant(weights));
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
         extract_run run = {&g, skip, o.images, o.out, extractors, nex, polyp_weights_feature_dim(weights),

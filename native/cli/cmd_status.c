@@ -189,7 +189,7 @@ int polyp_cmd_status(int argc, char **argv) {
         else if (!path_join(path, sizeof path, o.out, name, ".featurevector"))
             rc = cli_fail(CMD, "image name '%s' makes a path that is too long", name) + 1;
         if (rc) break;
-        res[i].state = check_output(path, &g.items[i], why, sizeof why);
+        res[i].state = check_output(path, &g.items[i], NULL, why, sizeof why);
         if (res[i].state == OUTPUT_CORRUPT && !(res[i].why = strdup(why)))
             rc = cli_fail(CMD, "out of memory") + 1;
         counts[res[i].state]++;

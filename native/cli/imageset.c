@@ -71,10 +71,10 @@ bool is_regular_file(const char *path) {
 }
 
 const char *output_state_name(output_state s) {
-    return s == OUTPUT_DONE ? "done" : s == OUTPUT_MISSING ? "missing" : "corrupt";
+    return s == OUTPUT_DONE ? "done" : s == OUTPUT_MISSING ? "missing" : s == OUTPUT_FOREIGN ? "foreign" : "corrupt";
 }
 
-output_state check_output(const char *path, const image_group *g, char *why, size_t why_cap) {
+output_state check_output(const char *path, const image_group *g, const char *record, char *why, size_t why_cap) {
     why[0] = '\0';
     struct stat st;
     if (stat(path, &st) != 0) return OUTPUT_MISSING;
@@ -122,6 +122,10 @@ output_state check_output(const char *path, const image_group *g, char *why, siz
                 res = OUTPUT_CORRUPT;
                 break;
             }
+        }
+        if (res == OUTPUT_DONE && record && (!f.extractor || strcmp(f.extractor, record) != 0)) {
+            snprintf(why, why_cap, "made by extractor '%.200s'", f.extractor ? f.extractor : "(none recorded)");
+            res = OUTPUT_FOREIGN;
         }
     }
     polyp_features_free(&f);

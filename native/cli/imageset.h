@@ -42,13 +42,16 @@ typedef enum output_state {
     OUTPUT_MISSING,    /* no file under the final name */
     OUTPUT_CORRUPT,    /* a file that is unreadable, not a valid npz (CRCs included), or whose
                           points differ from the CSV's */
+    OUTPUT_FOREIGN,    /* complete, but made by another extractor than the one asked for */
 } output_state;
 
 /* Reads `path` and checks it against `g` without trusting anything in it: npz structure and
  * CRCs (polyp_features_read_npz), the width its extractor record names, the number of points, every row and column in
- * CSV order. For OUTPUT_CORRUPT, `why` gets a one-line reason. */
-output_state check_output(const char *path, const image_group *g, char *why, size_t why_cap);
+ * CSV order. With a non-NULL `record`, a file that passes all that but whose extractor record
+ * is not exactly `record` (or that has none: pyspacer's) is OUTPUT_FOREIGN. For
+ * OUTPUT_CORRUPT and OUTPUT_FOREIGN, `why` gets a one-line reason. */
+output_state check_output(const char *path, const image_group *g, const char *record, char *why, size_t why_cap);
 
-const char *output_state_name(output_state s); /* "done", "missing", "corrupt" */
+const char *output_state_name(output_state s); /* "done", "missing", "corrupt", "foreign" */
 
 #endif /* POLYP_CLI_IMAGESET_H */

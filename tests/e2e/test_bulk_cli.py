@@ -11,7 +11,8 @@ nested folders, 2 seeded random points each, and the seeded test network.
    one-line message naming the value, before any work.
 2. Restarts: a rerun over a folder with a truncated file, a flipped byte and another image's
    file under a name redoes exactly those three and nothing else (mtimes), and the folder then
-   equals the unsharded run; temporary files of dead processes on this host and stale ones of
+   equals the unsharded run; a rerun with other weights is refused and touches nothing
+   (--overwrite redoes it); temporary files of dead processes on this host and stale ones of
    other hosts are removed, a live-looking one of another host is left alone; two runs over
    the same folder at once both succeed and leave exactly the reference bytes.
 3. Signals, on the serial path (--threads 1) and the pipeline (--threads 2): SIGTERM in the
@@ -218,6 +219,28 @@ def test_restarts(tmp, base, ref):
     check(not temps(both), "overlapping runs left %r" % temps(both))
     check(outputs(both) == ref, "overlapping runs left files that differ from the reference")
     print("overlap: two runs over one folder leave the reference bytes")
+
+
+def test_foreign(tmp, weights, base, ref):
+    """A complete folder rerun with other weights is refused, untouched; --overwrite redoes it."""
+    other = os.path.join(tmp, "other.safetensors")
+    with open(weights, "rb") as f:
+        data = bytearray(f.read())
+    data[-1] ^= 0x01  # the last tensor's last byte: other weights, another sha256 and record
+    with open(other, "wb") as f:
+        f.write(data)
+    out = os.path.join(tmp, "foreign")
+    shutil.copytree(os.path.join(tmp, "single"), out)
+    swapped = [other if a == weights else a for a in base]
+    before = mtimes(out)
+    r = run(swapped + ["--out", out])
+    check(r.returncode != 0 and "come from another extractor" in r.stderr and "--overwrite" in r.stderr
+          and "%d existing feature file(s)" % len(ref) in r.stderr,
+          "rerun with other weights: %d %r" % (r.returncode, r.stderr))
+    check(mtimes(out) == before and outputs(out) == ref, "a refused rerun with other weights touched the folder")
+    r = run(swapped + ["--out", out, "--overwrite"])
+    check(r.returncode == 0 and len(outputs(out)) == len(ref), "--overwrite with other weights: %s" % r.stderr)
+    print("other weights: a complete folder is refused untouched, --overwrite redoes it")
 
 
 def test_signals(tmp, weights, images, base, ref, threads):
@@ -476,6 +499,7 @@ def main():
         ref = test_shards(tmp, base, names)
         if ref:
             test_restarts(tmp, base, ref)
+            test_foreign(tmp, weights, base, ref)
             test_signals(tmp, weights, images, base, ref, 1)
             test_signals(tmp, weights, images, base, ref, 2)
             test_pipeline(tmp, weights, base, ref)
