@@ -1,20 +1,43 @@
 /* cmd_testnet.c - `polyp testnet`: writes the seeded, untrained EfficientNet-B0 (the same
  * network models/testnet.py builds in PyTorch) so the pipeline can run without real weights. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "imageset.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-/* The committed batch-norm statistics, found in the source tree the CLI was built from
- * (CMake defines POLYP_SOURCE_DIR for the CLI target); --bn-stats overrides it. */
 /* models/testnet.py's default seed: the one the committed statistics were measured for. */
 #define DEFAULT_SEED 20261128u
 
-#ifdef POLYP_SOURCE_DIR
-#define DEFAULT_BN_STATS POLYP_SOURCE_DIR "/models/testnet-bnstats.safetensors"
-#else
-#define DEFAULT_BN_STATS "models/testnet-bnstats.safetensors"
+/* The committed batch-norm statistics: where `cmake --install` puts them relative to the
+ * installed binary (POLYP_BIN_TO_DATA, "../share/polyp"), else in the source tree the CLI
+ * was built from (a build folder's binary); --bn-stats overrides both. */
+#define BN_STATS_NAME "testnet-bnstats.safetensors"
+
+static const char *default_bn_stats(void) {
+    static char path[4096];
+#if defined(POLYP_BIN_TO_DATA) && defined(__linux__)
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int len = snprintf(path, sizeof path, "%s/" POLYP_BIN_TO_DATA "/" BN_STATS_NAME, exe);
+            if (len > 0 && (size_t)len < sizeof path && is_regular_file(path)) return path;
+        }
+    }
 #endif
+#ifdef POLYP_SOURCE_DIR
+    snprintf(path, sizeof path, "%s", POLYP_SOURCE_DIR "/models/" BN_STATS_NAME);
+#else
+    snprintf(path, sizeof path, "%s", "models/" BN_STATS_NAME);
+#endif
+    return path;
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -27,11 +50,11 @@ static void usage(FILE *out) {
             "  --bn-stats PATH  batch-norm statistics (default %s)\n"
             "  --out PATH       output safetensors file (written atomically)\n"
             "  --help           this text\n",
-            DEFAULT_SEED, DEFAULT_BN_STATS);
+            DEFAULT_SEED, default_bn_stats());
 }
 
 int polyp_cmd_testnet(int argc, char **argv) {
-    const char *cmd = "testnet", *out_path = NULL, *bn_path = DEFAULT_BN_STATS;
+    const char *cmd = "testnet", *out_path = NULL, *bn_path = default_bn_stats();
     size_t seed = DEFAULT_SEED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

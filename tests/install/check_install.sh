@@ -35,6 +35,14 @@ so=$(readlink -f "$libdir/libpolyp.so") || fail "missing libpolyp.so"
 soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ -e "$libdir/$soname" ] || fail "the soname link $soname is missing"
 
+# The installed CLI's `testnet` reads the statistics installed beside it, not the source tree's
+# (which may be gone): its help names the default it resolved.
+want_bn=$(readlink -f "$prefix/share/polyp/testnet-bnstats.safetensors")
+got_bn=$("$prefix/bin/polyp" testnet --help | sed -n 's/.*--bn-stats PATH .*(default \(.*\))$/\1/p')
+[ -n "$got_bn" ] && [ "$(readlink -f "$got_bn")" = "$want_bn" ] ||
+  fail "installed polyp testnet defaults to '$got_bn', not $want_bn"
+"$prefix/bin/polyp" testnet --out "$tmp/testnet.safetensors" 2>/dev/null || fail "installed polyp testnet failed"
+
 # ---- 2. exported symbols = POLYP_API functions of the installed header
 header=$prefix/include/polyp.h
 grep -o 'POLYP_API[^(]*(' "$header" | grep -o 'polyp_[A-Za-z0-9_]*($' | tr -d '(' | sort -u >"$tmp/declared"
