@@ -10,6 +10,11 @@
  * still wants more after that, Pillow's source suspends, and rows never decoded stay as
  * Image.new left them (zero = black). Our memory source does exactly the same: the file,
  * then FF D9 once, then suspension.
+ *
+ * Bands (polyp_decode_params.row_begin/row_end): the rows above are skipped with
+ * jpeg_skip_scanlines and the decode stops after the last; the rows kept are the bytes a full
+ * decode gives (tests/unit/test_image_band*.c, fuzz_image.c). Columns are not cropped:
+ * jpeg_crop_scanline changes the edge pixels of the crop under fancy upsampling.
  */
 #include "image_internal.h"
 
