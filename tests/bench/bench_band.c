@@ -14,6 +14,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "polyp.h"
+#define BENCH_NAME "bench_band"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,26 +24,6 @@
 
 #define MAX_REPS 50
 
-static void die(const char *what, const polyp_error *err) {
-    fprintf(stderr, "bench_band: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
-    exit(1);
-}
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void *read_all(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
