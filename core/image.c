@@ -29,7 +29,9 @@
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 #define STBI_ASSERT(x) ((void)0)
-#define STBI_MALLOC(sz) malloc(sz)
+/* calloc, not malloc: on some corrupt files (a truncated TGA found by fuzz_image.c) stb
+ * returns success with pixels it never wrote, so two decodes of the same bytes differed. */
+#define STBI_MALLOC(sz) calloc(1, sz)
 #define STBI_REALLOC(p, newsz) realloc(p, newsz)
 #define STBI_FREE(p) free(p)
 #if POLYP_JPEG_LIBJPEG
