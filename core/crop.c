@@ -41,6 +41,9 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
 
     const uint32_t w = image->width, h = image->height;
     const size_t stride = (size_t)w * 3;   /* bytes per source row, HWC RGB */
+    /* A band decode zeroes the rows outside [row_begin, row_end): reading one would give a
+     * black stripe instead of the photo, so it is refused (0/0: every row is valid). */
+    const int banded = image->row_begin != 0 || image->row_end != 0;
 
     /* Source column of every patch column: computed once, shared by all 224 rows. */
     uint32_t src_col[PATCH];
@@ -48,7 +51,13 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
 
     /* out: 224 x 224 x 3 floats, HWC RGB, out[(y*224 + x)*3 + c]. */
     for (int y = 0; y < PATCH; y++) {
-        const uint8_t *row = image->pixels + (size_t)reflect_index((int64_t)point.row - HALF + y, h) * stride;
+        const uint32_t sy = reflect_index((int64_t)point.row - HALF + y, h);
+        if (banded && (sy < image->row_begin || sy >= image->row_end))
+            return polyp_fail(err, POLYP_ERR_INVALID_ARG,
+                              "point (row %u, col %u) needs image row %u, outside the decoded rows %u..%u",
+                              (unsigned)point.row, (unsigned)point.col, (unsigned)sy,
+                              (unsigned)image->row_begin, (unsigned)image->row_end - 1);
+        const uint8_t *row = image->pixels + (size_t)sy * stride;
         float *dst = out + (size_t)y * PATCH * 3;
         for (int x = 0; x < PATCH; x++) {
             const uint8_t *px = row + (size_t)src_col[x] * 3;
@@ -59,5 +68,36 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
             dst[x * 3 + 2] = (float)px[2] / 255.0f;
         }
     }
+    return POLYP_OK;
+}
+
+/* The band of one point, in closed form (the loop above is the definition; the unit test
+ * checks this against it for every row of many heights). Unreflected, the patch reads rows
+ * row-112 .. row+111. Rows above the top edge mirror to 1 .. 112-row, all <= row+111 except
+ * for row 0, whose patch reaches row 112. Rows below the bottom edge (row+111 >= height)
+ * mirror to 2(height-1) - y >= row-111, inside [row-112, height-1]. When a pad is wider than
+ * the image (height <= 112 or so) numpy reflects again and any row may be read; then
+ * row < 112 and row+112 > height, so the band below is already the whole image. */
+polyp_status polyp_patch_rows(const polyp_point *points, size_t npoints, uint32_t height,
+                              uint32_t *row_begin, uint32_t *row_end, polyp_error *err) {
+    if (!row_begin || !row_end) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "patch rows: NULL output");
+    *row_begin = *row_end = 0;
+    if (npoints == 0) return POLYP_OK;
+    if (!points) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "patch rows: NULL points");
+    uint64_t lo = UINT64_MAX, hi = 0; /* hi: one past the last row */
+    for (size_t i = 0; i < npoints; i++) {
+        const uint64_t r = points[i].row;
+        if (height && r >= height)
+            return polyp_fail(err, POLYP_ERR_INVALID_ARG, "point %zu (row %u) is outside an image of %u rows",
+                              i + 1, (unsigned)points[i].row, (unsigned)height);
+        const uint64_t a = r >= HALF ? r - HALF : 0;
+        const uint64_t b = r + HALF + (r == 0); /* row 0 mirrors up to row 112 */
+        if (a < lo) lo = a;
+        if (b > hi) hi = b;
+    }
+    if (height && hi > height) hi = height;
+    if (hi > UINT32_MAX) hi = UINT32_MAX; /* only with height 0: the decoder clips it */
+    *row_begin = (uint32_t)lo;
+    *row_end = (uint32_t)hi;
     return POLYP_OK;
 }

@@ -9,6 +9,8 @@
  * - 16-bit gray WITHOUT alpha opens in Pillow as mode "I" (32-bit int) and convert('RGB')
  *   clips it to 0..255 instead of scaling (65535 -> 255, 1000 -> 255, 200 -> 200); we do
  *   the same, odd as it is, because those are the pixels CoralNet's network saw.
+ * A band of rows (polyp_decode_params.row_begin/row_end) is honoured by the JPEG path only;
+ * stb decodes whole images.
  * Known differences: a GIF's transparent pixels come out black here (stb) but as their
  * palette colour in Pillow; truncated PNGs fail here (Pillow with LOAD_TRUNCATED_IMAGES
  * would return a partial image).
@@ -27,7 +29,9 @@
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 #define STBI_ASSERT(x) ((void)0)
-#define STBI_MALLOC(sz) malloc(sz)
+/* calloc, not malloc: on some corrupt files (a truncated TGA found by fuzz_image.c) stb
+ * returns success with pixels it never wrote, so two decodes of the same bytes differed. */
+#define STBI_MALLOC(sz) calloc(1, sz)
 #define STBI_REALLOC(p, newsz) realloc(p, newsz)
 #define STBI_FREE(p) free(p)
 #if POLYP_JPEG_LIBJPEG
@@ -50,6 +54,8 @@ polyp_decode_params polyp_decode_default_params(void) {
     polyp_decode_params p;
     p.max_pixels = (uint64_t)1 << 28;
     p.max_side = 65535;
+    p.row_begin = 0; /* every row */
+    p.row_end = 0;
     return p;
 }
 
@@ -167,6 +173,8 @@ static polyp_status decode_stb_bytes(const uint8_t *data, size_t size, const pol
     out->height = (uint32_t)h;
     out->pixels = rgb;
     out->truncated = 0;
+    out->row_begin = 0; /* stb decodes every row, whatever band was asked for */
+    out->row_end = (uint32_t)h;
     return POLYP_OK;
 
 fail:;
@@ -201,6 +209,9 @@ polyp_status polyp_image_decode(const void *data, size_t size, const polyp_decod
     if (size == 0) return polyp_fail(err, POLYP_ERR_FORMAT, "image: empty input (0 bytes)");
     polyp_decode_params defaults = polyp_decode_default_params();
     if (!params) params = &defaults;
+    if ((params->row_begin || params->row_end) && params->row_end <= params->row_begin)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "image decode: empty row band %u..%u (row_end must exceed row_begin)",
+                          (unsigned)params->row_begin, (unsigned)params->row_end);
 
     const uint8_t *bytes = data;
 #if POLYP_JPEG_LIBJPEG

@@ -10,6 +10,11 @@
  * still wants more after that, Pillow's source suspends, and rows never decoded stay as
  * Image.new left them (zero = black). Our memory source does exactly the same: the file,
  * then FF D9 once, then suspension.
+ *
+ * Bands (polyp_decode_params.row_begin/row_end): the rows above are skipped with
+ * jpeg_skip_scanlines and the decode stops after the last; the rows kept are the bytes a full
+ * decode gives (tests/unit/test_image_band*.c, fuzz_image.c). Columns are not cropped:
+ * jpeg_crop_scanline changes the edge pixels of the crop under fancy upsampling.
  */
 #include "image_internal.h"
 
@@ -102,8 +107,9 @@ static void job_cleanup(jpeg_job *job) {
     job->created = 0;
 }
 
-polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_decode_params *params,
-                               polyp_image *out, polyp_error *err) {
+/* One decode of rows [band_begin, band_end) (clipped to the image; 0/0 = all rows). */
+static polyp_status decode_once(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                                uint32_t band_begin, uint32_t band_end, polyp_image *out, polyp_error *err) {
     jpeg_job *job = calloc(1, sizeof *job);
     if (!job) return polyp_fail(err, POLYP_ERR_NOMEM, "JPEG: out of memory");
     polyp_status status = POLYP_OK;
@@ -174,6 +180,13 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
         goto done;
     }
 
+    /* The band: rows [first, last) are decoded, the rest stay zero. */
+    JDIMENSION first = 0, last = (JDIMENSION)h;
+    if ((band_begin || band_end) && band_begin < h) {
+        first = band_begin;
+        if (band_end < h) last = band_end;
+    }
+
     int truncated = 0;
     if (!jpeg_start_decompress(ci)) {
         /* Suspended even after the fake EOI (the file ends inside a marker segment before
@@ -185,7 +198,14 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
                                 ci->output_components, kind);
             goto done;
         }
-        while (ci->output_scanline < ci->output_height) {
+        /* libjpeg-turbo skips whole iMCU rows without the IDCT, upsampling or colour
+         * conversion, and decodes (then drops) the rest of the iMCU row before `first`, so
+         * the fancy upsampler's context rows are the real ones: every row from `first` on is
+         * the same as in a full decode (libjpeg.txt, "Skipping rows"; tested on every
+         * subsampling). Progressive files are entropy-decoded whole in
+         * jpeg_start_decompress; skipping then only moves the output row. */
+        if (first > 0) jpeg_skip_scanlines(ci, first);
+        while (ci->output_scanline < last) {
             JSAMPROW rows[1] = {job->row};
             size_t y = ci->output_scanline;
             if (jpeg_read_scanlines(ci, rows, 1) != 1) {
@@ -216,12 +236,26 @@ polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_dec
     out->width = (uint32_t)w;
     out->height = (uint32_t)h;
     out->pixels = job->pixels;
+    out->row_begin = first;
+    out->row_end = last;
     job->pixels = NULL;
 
 done:
     job_cleanup(job);
     free(job);
     return status;
+}
+
+polyp_status polyp_jpeg_decode(const uint8_t *data, size_t size, const polyp_decode_params *params,
+                               polyp_image *out, polyp_error *err) {
+    polyp_status st = decode_once(data, size, params, params->row_begin, params->row_end, out, err);
+    if (st != POLYP_OK || !out->truncated || (out->row_begin == 0 && out->row_end == out->height)) return st;
+    /* The data ran out during a band decode. jpeg_skip_scanlines does not support a source
+     * that suspends (libjpeg.txt), and ours suspends once a truncated file's fake EOI has
+     * been read: rather than trust the skipped path there, a truncated file is decoded again
+     * whole, which costs a second decode only for such rare files. */
+    polyp_image_free(out);
+    return decode_once(data, size, params, 0, 0, out, err);
 }
 
 #endif /* POLYP_JPEG_LIBJPEG */

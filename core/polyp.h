@@ -155,17 +155,32 @@ POLYP_API void polyp_threadpool_free(polyp_threadpool *pool);
 /* Images                                                                                */
 /* ------------------------------------------------------------------------------------ */
 
-/* Decoded 8-bit RGB image, row-major, pixels[(y*width + x)*3 + c]. Owned: polyp_image_free. */
+/* Decoded 8-bit RGB image, row-major, pixels[(y*width + x)*3 + c]. Owned: polyp_image_free.
+ * pixels always holds the whole width x height; after a decode asked for a band of rows
+ * (polyp_decode_params.row_begin/row_end) only rows [row_begin, row_end) were decoded and
+ * the others are zero. row_begin = row_end = 0 (an image built by hand) means every row is
+ * valid; a full decode sets 0 and height. polyp_patch_crop refuses a patch that would read a
+ * row outside the band. */
 typedef struct polyp_image {
     uint32_t width;
     uint32_t height;
     uint8_t *pixels;
-    int truncated;   /* 1 when the file ended early and the rest was filled by the decoder */
+    int truncated;   /* 1 when the file ended early and the rest was filled by the decoder
+                        (after a band decode: early within the rows decoded) */
+    uint32_t row_begin; /* first decoded row */
+    uint32_t row_end;   /* one past the last decoded row */
 } polyp_image;
 
 typedef struct polyp_decode_params {
     uint64_t max_pixels;   /* refuse larger images before allocating (default 2^28) */
     uint32_t max_side;     /* refuse a larger width or height (default 65535: rows/cols are uint16) */
+    /* The rows the caller will read, [row_begin, row_end) (polyp_patch_rows computes them for
+     * a photo's points); 0/0 (the default) = all. JPEG skips the others (libjpeg-turbo's
+     * jpeg_skip_scanlines, and stops after row_end): the rows inside the band are the same
+     * bytes as a full decode's. row_end past the image is clipped to its height. Other
+     * formats decode every row. A band with row_end <= row_begin (other than 0/0) is refused. */
+    uint32_t row_begin;
+    uint32_t row_end;
 } polyp_decode_params;
 
 POLYP_API polyp_decode_params polyp_decode_default_params(void);
@@ -190,6 +205,16 @@ typedef struct polyp_point {
  * 224*224*3 floats, HWC RGB: out[(y*224 + x)*3 + c]. A point outside the image is an error. */
 POLYP_API polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float *out,
                                         polyp_error *err);
+
+/* The rows [*row_begin, *row_end) that polyp_patch_crop reads for these points, reflect
+ * padding included (a patch near the top or bottom edge mirrors rows inside the image), for a
+ * polyp_decode_params band. `height` is the image's height, or 0 when it is not known yet
+ * (before the decode): the band is then the one of an image tall enough for every patch,
+ * which the decoder clips to the real height; it still covers every row any patch reads
+ * (reflected rows stay inside [row - 112, row + 112], the top edge's up to row 112). With a
+ * known height a point on row >= height is an error. No points: 0/0 (decode everything). */
+POLYP_API polyp_status polyp_patch_rows(const polyp_point *points, size_t npoints, uint32_t height,
+                                        uint32_t *row_begin, uint32_t *row_end, polyp_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Network weights                                                                       */

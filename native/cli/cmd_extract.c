@@ -210,13 +210,19 @@ int extract_write_features(const extract_run *r, const image_group *g, const flo
     return 0;
 }
 
-/* Serial: decode, extract (polyp_extract_points: batches within this image), write.
+/* Serial: decode (the rows the points need), extract (polyp_extract_points: batches within
+ * this image), write.
  * Returns 0, EXTRACT_INTERRUPTED, or the exit status after printing the reason. */
 static int process_image(const extract_run *r, float **feat, size_t *feat_cap, const image_group *g,
                          const char *in_path, const char *out_path) {
     polyp_error err = {0};
     polyp_image img;
-    if (polyp_image_load_file(in_path, NULL, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+    /* Only the rows the patches read are decoded (JPEG; the height is not known before the
+     * decode, so the band is clipped by the decoder). */
+    polyp_decode_params dp = polyp_decode_default_params();
+    if (polyp_patch_rows(g->points, g->npoints, 0, &dp.row_begin, &dp.row_end, &err) != POLYP_OK)
+        return cli_fail(CMD, "%s: %s", g->name, err.message);
+    if (polyp_image_load_file(in_path, &dp, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
     int bad = extract_check_points(g, &img);
     if (bad) {
         polyp_image_free(&img);

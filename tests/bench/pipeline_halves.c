@@ -13,6 +13,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "polyp.h"
+#define BENCH_NAME "pipeline_halves"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,29 +24,9 @@
 #define PATCH_FLOATS ((size_t)POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3)
 #define MAX_REPS 50
 
-static void die(const char *what, const polyp_error *err) {
-    fprintf(stderr, "pipeline_halves: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
-    exit(1);
-}
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 /* CPU seconds of this (single-threaded) process: what the part costs whatever else runs. */
 static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int main(int argc, char **argv) {
     const char *weights_path = NULL, *images = NULL, *points = NULL;

@@ -5,7 +5,7 @@ that reach deep into the parser and a few that fail at a chosen check; the fuzze
 there. Nothing here comes from ../shared/testdata.
 
 Other seeds the targets replay (tests/fuzz/CMakeLists.txt): tests/fixtures/images/synthetic,
-tests/fixtures/npz and models/testnet-bnstats.safetensors.
+tests/fixtures/images/band, tests/fixtures/npz and models/testnet-bnstats.safetensors.
 """
 import json
 import os
@@ -194,6 +194,10 @@ def image_seeds():
     # Found by fuzzing: stb allocated an IDAT's declared 2 GB before finding the data missing.
     put('image', 'png_overlong_idat_7x6.png', png(7, 6, overlong=True))
     put('image', 'png_only_empty_idat_7x6.png', png(7, 6, empty_idat_first=True, no_data=True))
+    # Found by fuzzing (the band oracle): a truncated TGA that stb decoded "successfully" with
+    # pixels it never wrote (now calloc'd: black, as Pillow gives; tests/unit/test_image.c).
+    put('image', 'tga_unwritten_pixels_261x36.tga', bytes.fromhex(
+        '000002000000000000000000050124001800df8d49cb9154dbb059ff2d5846494c4500534f4e2d5846494c456e00'))
 
 
 def main():

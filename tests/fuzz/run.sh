@@ -20,13 +20,13 @@ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG
 cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" --target "${parsers[@]/#/fuzz_}" >/dev/null
 
 # Extra seed folders per parser: the same lists as tests/fuzz/CMakeLists.txt.
-declare -A extra=([image]=tests/fixtures/images/synthetic [npz]=tests/fixtures/npz)
+declare -A extra=([image]="tests/fixtures/images/synthetic tests/fixtures/images/band" [npz]=tests/fixtures/npz)
 status=0
 for p in "${parsers[@]}"; do
   corpus=build-fuzz/corpus/$p artifacts=build-fuzz/artifacts/$p
   mkdir -p "$corpus" "$artifacts"
   seeds=(tests/fuzz/seeds/"$p")
-  [ -n "${extra[$p]:-}" ] && seeds+=("${extra[$p]}")
+  [ -n "${extra[$p]:-}" ] && read -ra more <<<"${extra[$p]}" && seeds+=("${more[@]}")
   max_len=8192
   [ "$p" = image ] && max_len=65536
   log=build-fuzz/fuzz_$p.log

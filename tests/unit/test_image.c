@@ -177,6 +177,31 @@ START_TEST(test_caps_from_params) {
 }
 END_TEST
 
+/* A 46-byte truncated TGA (found by fuzz_image.c: two decodes of it differed): stb reports
+ * success without writing the pixels, and Pillow (LOAD_TRUNCATED_IMAGES) gives 261x36 black.
+ * The heap is dirtied first so that pixels left unwritten in a malloc'd buffer show. */
+START_TEST(test_truncated_tga_is_black) {
+    size_t size;
+    void *data = tu_read(tu_source_path("tests/fuzz/seeds/image/tga_unwritten_pixels_261x36.tga"), &size);
+    const size_t n = (size_t)261 * 36 * 3;
+    for (int round = 0; round < 3; round++) {
+        unsigned char *junk = malloc(n);
+        ck_assert_ptr_nonnull(junk);
+        memset(junk, 0xA5 + round, n);
+        free(junk);
+        polyp_image im;
+        polyp_error err = {0};
+        ck_assert_msg(polyp_image_decode(data, size, NULL, &im, &err) == POLYP_OK, "%s", err.message);
+        ck_assert_uint_eq(im.width, 261);
+        ck_assert_uint_eq(im.height, 36);
+        for (size_t i = 0; i < n; i++)
+            if (im.pixels[i]) ck_abort_msg("byte %zu = %u, Pillow 0", i, im.pixels[i]);
+        polyp_image_free(&im);
+    }
+    free(data);
+}
+END_TEST
+
 START_TEST(test_bad_arguments) {
     polyp_image im;
     polyp_error err = {0};
@@ -209,6 +234,7 @@ int main(void) {
     tcase_add_test(tc, test_corrupt_inputs);
     tcase_add_test(tc, test_caps_from_params);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_truncated_tga_is_black);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
