@@ -110,7 +110,10 @@ static int decode_photo(pipeline *pl, size_t k, photo **out) {
         free(p);
         return cli_fail(CMD, "%s: path too long", ig->name);
     }
-    if (polyp_image_load_file(path, NULL, &p->img, &err) != POLYP_OK) {
+    /* Only the rows the patches read are decoded (JPEG), as on the serial path. */
+    polyp_decode_params dp = polyp_decode_default_params();
+    if (polyp_patch_rows(ig->points, ig->npoints, 0, &dp.row_begin, &dp.row_end, &err) != POLYP_OK ||
+        polyp_image_load_file(path, &dp, &p->img, &err) != POLYP_OK) {
         free(p);
         return cli_fail(CMD, "%s", err.message[0] ? err.message : path);
     }

@@ -13,7 +13,7 @@
 
 /* v(y, x, c) = (37*y + 11*x + 71*c + ((x*y) ^ (3*c))) mod 256, as formula_image() in the script. */
 static polyp_image formula_image(uint32_t w, uint32_t h) {
-    polyp_image im = {w, h, malloc((size_t)w * h * 3), 0};
+    polyp_image im = {.width = w, .height = h, .pixels = malloc((size_t)w * h * 3)};
     ck_assert_ptr_nonnull(im.pixels);
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++)
@@ -68,7 +68,7 @@ END_TEST
 /* /255 in float32: 0 -> 0, 255 -> exactly 1, 51 -> 0.2f (float32 of 51/255). */
 START_TEST(test_crop_scaling) {
     uint8_t px[3] = {0, 51, 255};
-    polyp_image im = {1, 1, px, 0};
+    polyp_image im = {.width = 1, .height = 1, .pixels = px};
     float *p = malloc(sizeof(float) * PS * PS * 3);
     polyp_point pt = {0, 0};
     ck_assert_int_eq(polyp_patch_crop(&im, pt, p, NULL), POLYP_OK);
@@ -101,7 +101,7 @@ START_TEST(test_crop_errors) {
     ck_assert_int_eq(polyp_patch_crop(NULL, last, p, &err), POLYP_ERR_INVALID_ARG);
     ck_assert(err.message[0] != '\0');
     ck_assert_int_eq(polyp_patch_crop(&im, last, NULL, NULL), POLYP_ERR_INVALID_ARG);
-    polyp_image empty = {0, 0, NULL, 0};
+    polyp_image empty = {.width = 0, .height = 0, .pixels = NULL};
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(polyp_patch_crop(&empty, (polyp_point){0, 0}, p, &err), POLYP_ERR_INVALID_ARG);
     ck_assert(err.message[0] != '\0');

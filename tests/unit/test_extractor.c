@@ -201,7 +201,7 @@ END_TEST
 
 START_TEST(points_are_validated_before_any_work) {
     uint8_t px[5 * 4 * 3] = {0};
-    polyp_image img = {5, 4, px, 0}; /* width 5, height 4 */
+    polyp_image img = {.width = 5, .height = 4, .pixels = px}; /* width 5, height 4 */
     polyp_extractor_params p = polyp_extractor_default_params();
     p.backend = POLYP_BACKEND_PORTABLE;
     p.batch_size = 1;
