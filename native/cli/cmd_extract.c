@@ -9,6 +9,7 @@
  * half-written file under the final name). Ctrl-C / SIGTERM cancel the current image between
  * batches (through the extractor's progress callback) and nothing of it is written. */
 #define _POSIX_C_SOURCE 200809L
+#include "cuda_plan.h"
 #include "extract.h"
 #include "imageset.h"
 #include "shard.h"
@@ -28,7 +29,8 @@ static const char *const CMD = "extract";
 static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W --images DIR --points POINTS.csv --out OUTDIR\n"
-            "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
+            "                     [--threads N] [--backend auto|cuda|xnnpack|portable] [--batch N] [--overwrite]\n"
+            "                     [--precision exact|fast] [--devices 0,1]\n"
             "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N] [--queue N]\n\n"
             "Extracts the network feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load),\n"
@@ -44,8 +46,12 @@ static void usage(FILE *out) {
             "                   ignored; `image,row,column` also works)\n"
             "  --out OUTDIR     output folder (created; names with '/' make subfolders)\n"
             "  --threads N      compute threads (default: the number of CPUs)\n"
-            "  --backend B      auto (default: portable with AVX2/AVX-512 kernels, else xnnpack when\n"
-            "                   built), xnnpack or portable\n"
+            "  --backend B      auto (default: cuda when built and a GPU is usable, else portable with\n"
+            "                   AVX2/AVX-512 kernels, else xnnpack when built), cuda, xnnpack or portable\n"
+            "  --precision P    cuda backend: exact (default: FP32, no TF32, within 1e-4 of PyTorch)\n"
+            "                   or fast (fp16 activations, fp32 accumulation); CPU backends are exact\n"
+            "  --devices LIST   cuda backend: the GPUs to use, e.g. 0,1 (default 0; for now the first\n"
+            "                   one listed runs the whole job)\n"
             "  --batch N        patches per network run (default 8)\n"
             "  --queue N        photos decoded ahead on N threads while the network runs, and held\n"
             "                   in memory at once (default: the thread count, at most 4; with\n"
@@ -294,6 +300,9 @@ typedef struct options {
     size_t queue;     /* decoded photos held at once; 0 = serial */
     bool queue_given;
     polyp_backend backend;
+    polyp_precision precision;
+    int devices[POLYP_CUDA_MAX_DEVICES]; /* --devices, in the order given; {0} by default */
+    size_t n_devices;
     bool overwrite;
     cli_shard shard;  /* {0, 1} when --shard is not given: every image */
 } options;
@@ -304,6 +313,9 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     o->threads = cpus > 0 ? (size_t)cpus : 1;
     o->batch = polyp_extractor_default_params().batch_size;
     o->backend = POLYP_BACKEND_AUTO;
+    o->precision = POLYP_PRECISION_EXACT;
+    o->devices[0] = 0;
+    o->n_devices = 1;
     o->shard.index = 0;
     o->shard.count = 1;
     *help = false;
@@ -322,12 +334,19 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
                          : !strcmp(a, "--kernels") ? &o->kernels : NULL;
         bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch") || !strcmp(a, "--queue");
         bool shard = !strcmp(a, "--shard");
-        if (!dst && !numeric && !shard && strcmp(a, "--backend") != 0)
+        bool cuda_opt = !strcmp(a, "--precision") || !strcmp(a, "--devices");
+        if (!dst && !numeric && !shard && !cuda_opt && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
         if (i + 1 >= argc) return cli_fail(CMD, "%s needs a value", a);
         const char *v = argv[++i];
         if (dst) {
             *dst = v;
+        } else if (cuda_opt) {
+            char msg[256];
+            bool ok = !strcmp(a, "--precision")
+                          ? polyp_cuda_parse_precision(v, &o->precision, msg, sizeof msg)
+                          : polyp_cuda_parse_devices(v, o->devices, POLYP_CUDA_MAX_DEVICES, &o->n_devices, msg, sizeof msg);
+            if (!ok) return cli_fail(CMD, "%s", msg);
         } else if (shard) {
             char msg[256];
             if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
@@ -345,13 +364,23 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
             o->backend = POLYP_BACKEND_XNNPACK;
         } else if (!strcmp(v, "portable")) {
             o->backend = POLYP_BACKEND_PORTABLE;
+        } else if (!strcmp(v, "cuda")) {
+            o->backend = POLYP_BACKEND_CUDA;
         } else {
-            return cli_fail(CMD, "--backend must be auto, xnnpack or portable, got '%s'", v);
+            return cli_fail(CMD, "--backend must be auto, cuda, xnnpack or portable, got '%s'", v);
         }
     }
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->points ? "--points"
                         : !o->out ? "--out" : NULL;
     if (missing) return cli_fail(CMD, "%s is required (polyp extract --help)", missing);
+    /* The GPU path runs serially on the first device for now: one extractor per device in
+     * the pipeline comes with the pipeline's rewrite (issue 11). */
+    if (o->backend == POLYP_BACKEND_CUDA) {
+        if (o->queue_given && o->queue)
+            return cli_fail(CMD, "--queue is not supported with --backend cuda yet (it runs serially)");
+        o->queue = 0;
+        o->queue_given = true;
+    }
     /* One compute thread has nothing to overlap decoding with: stay serial. */
     if (!o->queue_given) o->queue = o->threads > 1 ? (o->threads < DEFAULT_MAX_QUEUE ? o->threads : DEFAULT_MAX_QUEUE) : 0;
     return 0;
@@ -458,6 +487,8 @@ int polyp_cmd_extract(int argc, char **argv) {
         ep.backend = o.backend;
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
+        ep.device = o.devices[0];
+        ep.precision = o.precision;
         ep.parallel = polyp_threadpool_parallel(pool); /* the threads of every backend */
         /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
          * points is abandoned within a batch's time, and nothing of it is written. */
