@@ -63,6 +63,8 @@ set_target_properties(polyp_lib PROPERTIES
 # No fast-math: precision exact needs IEEE division, accurate expf and no TF32 (there is no
 # TF32 here at all: every product is an fp32 fmaf).
 target_compile_options(polyp_lib PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall>)
-target_link_libraries(polyp_lib PUBLIC CUDA::cudart_static)
+# nvcc's host stubs are C++ (thread-safe statics in the launch stubs, unwind tables): a C
+# program linking libpolyp.a needs libstdc++ too, so it is on the interface (and polyp.pc).
+target_link_libraries(polyp_lib PUBLIC CUDA::cudart_static stdc++)
 target_compile_definitions(polyp_lib PUBLIC POLYP_HAVE_CUDA=1)
 message(STATUS "polyp: CUDA backend enabled (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
