@@ -5,6 +5,7 @@
 # without them stops the configure saying what to install. Code for Hopper only (sm_90 SASS
 # + compute_90 PTX) keeps the nvcc time to seconds; cudart is linked statically, so a
 # machine without the toolkit runs the binary (and, without a driver, falls back to the CPU).
+set(POLYP_CUDA_BUILT OFF)
 string(TOUPPER "${POLYP_CUDA}" POLYP_CUDA)
 if(POLYP_CUDA MATCHES "^(1|TRUE|YES|Y)$")
   set(POLYP_CUDA ON)
@@ -67,4 +68,5 @@ target_compile_options(polyp_lib PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-
 # program linking libpolyp.a needs libstdc++ too, so it is on the interface (and polyp.pc).
 target_link_libraries(polyp_lib PUBLIC CUDA::cudart_static stdc++)
 target_compile_definitions(polyp_lib PUBLIC POLYP_HAVE_CUDA=1)
+set(POLYP_CUDA_BUILT ON)
 message(STATUS "polyp: CUDA backend enabled (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")

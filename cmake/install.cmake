@@ -44,6 +44,11 @@ set_target_properties(polyp_shared PROPERTIES
   VERSION ${PROJECT_VERSION} SOVERSION ${POLYP_SOVERSION})
 target_include_directories(polyp_shared INTERFACE ${POLYP_PUBLIC_INCLUDE})
 target_link_libraries(polyp_shared PRIVATE ${POLYP_LINK_DEPS})
+if(POLYP_LIBJPEG)
+  set(POLYP_CONFIG_JPEG "find_dependency(JPEG)")
+else()
+  set(POLYP_CONFIG_JPEG "")
+endif()
 if(TARGET CUDA::cudart_static)
   # cudart_static's own symbols have default visibility: keep them out of the exported set
   # (libpolyp.so exports the POLYP_API functions only).
