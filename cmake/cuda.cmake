@@ -20,6 +20,17 @@ if(POLYP_CUDA STREQUAL "OFF")
 endif()
 
 set(polyp_cuda_why "")
+# The sanitizer and fuzz builds pass -fsanitize to every compiler, which nvcc refuses, and
+# ASan's shadow memory clashes with the CUDA driver's mappings: those builds test the host
+# side (cuda_plan.c) only.
+if(POLYP_SANITIZE OR POLYP_FUZZ)
+  if(POLYP_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "POLYP_CUDA=ON cannot be combined with POLYP_SANITIZE or POLYP_FUZZ "
+                        "(nvcc takes no -fsanitize): configure the sanitizer build with -DPOLYP_CUDA=OFF or AUTO")
+  endif()
+  message(STATUS "polyp: CUDA not built in a sanitizer/fuzz build (the host-side checks still are)")
+  return()
+endif()
 # A compiler path given on the command line that does not exist would make enable_language
 # fail with CMake's own error: treat it as "not found" and say so in our words.
 if(DEFINED CMAKE_CUDA_COMPILER AND NOT EXISTS "${CMAKE_CUDA_COMPILER}")

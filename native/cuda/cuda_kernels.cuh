@@ -19,6 +19,7 @@
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 #include <stdint.h>
 
 namespace pcu {
@@ -165,6 +166,65 @@ __global__ void __launch_bounds__(256) gemm1x1(const T *__restrict__ A, const TW
             if (SWISH) v = swishf(v);
             st(C + (size_t)m * N + n, v);
         }
+    }
+}
+
+/* Precision fast's 1x1 GEMM on the tensor cores (WMMA, fp16 inputs, fp32 accumulation):
+ * the same contract as gemm1x1<__half, __half, ...>. 128 threads = 4 warps, each a 32x32
+ * quarter of the 64x64 tile as 2x2 16x16x16 fragments. Tiles are staged through shared
+ * memory with bounds checks (zeros past M, N, K: K = 24 or 40 is not a multiple of 16), and
+ * the accumulators go back through shared memory so the epilogue (bias, residual, swish) is
+ * the SIMT one. */
+template <bool SWISH, bool GATE, bool RES>
+__global__ void __launch_bounds__(128) gemm1x1_tc(const __half *__restrict__ A, const __half *__restrict__ W,
+                                                  const float *__restrict__ bias, const float *__restrict__ gate,
+                                                  int hw, const __half *__restrict__ res, __half *__restrict__ C, int M,
+                                                  int N, int K) {
+    using namespace nvcuda;
+    constexpr int LDH = PCU_BK + 8;       /* halves per smem row: a multiple of 8, as WMMA needs */
+    constexpr int LDC = PCU_BN + 4;       /* floats per smem row of the result tile */
+    __shared__ __align__(32) __half As[PCU_BM * LDH];
+    __shared__ __align__(32) __half Bs[PCU_BN * LDH];
+    __shared__ __align__(32) float Cs[PCU_BM * LDC];
+    const int tid = threadIdx.x, warp = tid >> 5;
+    const int m0 = blockIdx.x * PCU_BM, n0 = blockIdx.y * PCU_BN;
+    const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+    for (int k0 = 0; k0 < K; k0 += PCU_BK) {
+        for (int i = 0; i < 8; i++) {
+            const int idx = tid + i * 128, r = idx / PCU_BK, kk = idx % PCU_BK;
+            const int m = m0 + r, n = n0 + r, k = k0 + kk;
+            float a = 0.0f;
+            if (m < M && k < K) {
+                a = __half2float(A[(size_t)m * K + k]);
+                if (GATE) a *= gate[(size_t)(m / hw) * K + k];
+            }
+            As[r * LDH + kk] = __float2half_rn(a);
+            Bs[r * LDH + kk] = (n < N && k < K) ? W[(size_t)n * K + k] : __float2half_rn(0.0f);
+        }
+        __syncthreads();
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[2];
+        /* B(k, n) = W[n][k]: W's rows are B's columns, so B is col-major with stride LDH. */
+        for (int i = 0; i < 2; i++) wmma::load_matrix_sync(fa[i], As + (wm + 16 * i) * LDH, LDH);
+        for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], Bs + (wn + 16 * j) * LDH, LDH);
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        __syncthreads();
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(Cs + (wm + 16 * i) * LDC + wn + 16 * j, acc[i][j], LDC, wmma::mem_row_major);
+    __syncthreads();
+    for (int idx = tid; idx < PCU_BM * PCU_BN; idx += 128) {
+        const int r = idx / PCU_BN, c = idx % PCU_BN, m = m0 + r, n = n0 + c;
+        if (m >= M || n >= N) continue;
+        float v = Cs[r * LDC + c] + bias[n];
+        if (RES) v += __half2float(res[(size_t)m * N + n]);
+        if (SWISH) v = swishf(v);
+        C[(size_t)m * N + n] = __float2half_rn(v);
     }
 }
 

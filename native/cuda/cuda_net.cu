@@ -83,6 +83,22 @@ extern "C" size_t pcu_free_bytes(int device) {
 
 template <typename T, typename TW>
 static void gemm(cudaStream_t s, const T *A, const TW *W, const float *bias, const float *gate, int hw, const T *res,
+                 T *C, int M, int N, int K, bool swish);
+
+/* fp16 (precision fast): the tensor-core kernel. */
+template <>
+void gemm<__half, __half>(cudaStream_t s, const __half *A, const __half *W, const float *bias, const float *gate,
+                          int hw, const __half *res, __half *C, int M, int N, int K, bool swish) {
+    dim3 grid((unsigned)((M + PCU_BM - 1) / PCU_BM), (unsigned)((N + PCU_BN - 1) / PCU_BN));
+    if (gate && res) pcu::gemm1x1_tc<false, true, true><<<grid, 128, 0, s>>>(A, W, bias, gate, hw, res, C, M, N, K);
+    else if (gate) pcu::gemm1x1_tc<false, true, false><<<grid, 128, 0, s>>>(A, W, bias, gate, hw, res, C, M, N, K);
+    else if (swish) pcu::gemm1x1_tc<true, false, false><<<grid, 128, 0, s>>>(A, W, bias, gate, hw, res, C, M, N, K);
+    else pcu::gemm1x1_tc<false, false, false><<<grid, 128, 0, s>>>(A, W, bias, gate, hw, res, C, M, N, K);
+}
+
+/* fp32 (precision exact): SIMT fmaf, no tensor cores (they would mean TF32). */
+template <typename T, typename TW>
+static void gemm(cudaStream_t s, const T *A, const TW *W, const float *bias, const float *gate, int hw, const T *res,
                  T *C, int M, int N, int K, bool swish) {
     dim3 grid((unsigned)((M + PCU_BM - 1) / PCU_BM), (unsigned)((N + PCU_BN - 1) / PCU_BN));
     if (gate && res) pcu::gemm1x1<T, TW, false, true, true><<<grid, 256, 0, s>>>(A, W, bias, gate, hw, res, C, M, N, K);
@@ -173,7 +189,9 @@ extern "C" int pcu_net_create(int device, const pcu_layout *layout, const pcu_we
     CK(cudaStreamCreateWithFlags(&net->stream, cudaStreamNonBlocking));
     CK(cudaMalloc((void **)&net->buf, layout->total));
     CK(cudaMalloc((void **)&net->wf, weights->floats * sizeof(float)));
-    CK(cudaMemcpy(net->wf, weights->data, weights->floats * sizeof(float), cudaMemcpyHostToDevice));
+    /* On the stream, not cudaMemcpy: a pageable copy may still be in flight when cudaMemcpy
+     * returns, and the fp16 conversion below runs on this (non-blocking) stream. */
+    CK(cudaMemcpyAsync(net->wf, weights->data, weights->floats * sizeof(float), cudaMemcpyHostToDevice, net->stream));
     if (layout->precision == 1) {
         CK(cudaMalloc((void **)&net->wh, weights->floats * sizeof(__half)));
         pcu::to_half<<<1024, 256, 0, net->stream>>>(net->wf, net->wh, weights->floats);
@@ -187,6 +205,7 @@ extern "C" int pcu_net_create(int device, const pcu_layout *layout, const pcu_we
     CK(cudaStreamBeginCapture(net->stream, cudaStreamCaptureModeThreadLocal));
     launch(net, (int)B);
     CK(cudaStreamEndCapture(net->stream, &g));
+    CK(cudaGetLastError()); /* a bad launch configuration shows here */
     CK(cudaGraphInstantiate(&net->graph, g, 0));
     cudaGraphDestroy(g);
     g = nullptr;
@@ -194,7 +213,16 @@ extern "C" int pcu_net_create(int device, const pcu_layout *layout, const pcu_we
     *out = net;
     return 0;
 fail:
+    if (net->stream) { /* a failure inside the capture leaves the stream capturing */
+        cudaStreamCaptureStatus cs;
+        if (cudaStreamIsCapturing(net->stream, &cs) == cudaSuccess && cs != cudaStreamCaptureStatusNone) {
+            cudaGraph_t partial = nullptr;
+            cudaStreamEndCapture(net->stream, &partial);
+            if (partial) cudaGraphDestroy(partial);
+        }
+    }
     if (g) cudaGraphDestroy(g);
+    cudaGetLastError(); /* leave no sticky error for the next extractor */
     pcu_net_destroy(net);
     return -1;
 }
