@@ -202,7 +202,7 @@ def write_jpegs(folder, count, w=4000, h=3000):
     return enc
 
 
-def bench_e2e(build, weights, tmp, photos=48, points=100):
+def bench_e2e(build, weights, tmp, photos=32, points=100):
     polyp = os.path.join(build, "polyp")
     images = os.path.join(tmp, "jpegs")
     os.makedirs(images, exist_ok=True)

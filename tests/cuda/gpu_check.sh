@@ -146,7 +146,7 @@ else
 fi
 
 step parity 180 "$PY" tests/cuda/parity_cli.py "$BUILD/polyp" "$OUT"
-step bench 300 "$PY" tests/bench/bench_cuda.py --build "$BUILD" --out "$OUT" --budget-s 10
+step bench 300 "$PY" tests/bench/bench_cuda.py --build "$BUILD" --out "$OUT" --budget-s 8
 
 log "gpu_check: $failed step(s) failed; total $(($(date +%s) - T0))s; results in $OUT"
 ((failed == 0))
