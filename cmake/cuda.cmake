@@ -6,15 +6,7 @@
 # + compute_90 PTX) keeps the nvcc time to seconds; cudart is linked statically, so a
 # machine without the toolkit runs the binary (and, without a driver, falls back to the CPU).
 set(POLYP_CUDA_BUILT OFF)
-string(TOUPPER "${POLYP_CUDA}" POLYP_CUDA)
-if(POLYP_CUDA MATCHES "^(1|TRUE|YES|Y)$")
-  set(POLYP_CUDA ON)
-elseif(POLYP_CUDA MATCHES "^(0|FALSE|NO|N)$")
-  set(POLYP_CUDA OFF)
-endif()
-if(NOT POLYP_CUDA MATCHES "^(ON|OFF|AUTO)$")
-  message(FATAL_ERROR "POLYP_CUDA must be ON, OFF or AUTO (got '${POLYP_CUDA}')")
-endif()
+polyp_tristate(POLYP_CUDA)
 if(POLYP_CUDA STREQUAL "OFF")
   return()
 endif()

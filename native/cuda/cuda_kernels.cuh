@@ -22,6 +22,8 @@
 #include <mma.h>
 #include <stdint.h>
 
+#include "reflect.h" /* core/: the CPU crop's index map, compiled for the device too */
+
 namespace pcu {
 
 template <typename T> __device__ __forceinline__ float ld(const T *p);
@@ -39,24 +41,14 @@ __device__ __forceinline__ float swishf(float x) { return x * sigmoidf(x); }
 
 /* ------------------------------------------------------------------ crop */
 
-/* numpy 'reflect' index for x in [-2^32, 2^32 + 224): core/crop.c's reflect_index. */
-__device__ __forceinline__ uint32_t reflect_index(int64_t x, uint32_t n) {
-    if (n == 1) return 0;
-    int64_t period = 2 * ((int64_t)n - 1);
-    int64_t m = x % period;
-    if (m < 0) m += period;
-    if (m >= (int64_t)n) m = period - m;
-    return (uint32_t)m;
-}
-
 /* Patches of the points (rows[i], cols[i]) of one uint8 HWC RGB image into float HWC
  * [n][224][224][3], point at index 112, values uint8 / 255 (a division, as numpy's
  * float32 does, so bit-identical to core/crop.c). grid (224 rows, n), block 224 columns. */
 __global__ void crop(const uint8_t *__restrict__ img, uint32_t w, uint32_t h, const uint32_t *__restrict__ rows,
                      const uint32_t *__restrict__ cols, float *__restrict__ out) {
     const int y = blockIdx.x, x = threadIdx.x, p = blockIdx.y;
-    const uint32_t sy = reflect_index((int64_t)rows[p] - 112 + y, h);
-    const uint32_t sx = reflect_index((int64_t)cols[p] - 112 + x, w);
+    const uint32_t sy = polyp_reflect_index((int64_t)rows[p] - 112 + y, h);
+    const uint32_t sx = polyp_reflect_index((int64_t)cols[p] - 112 + x, w);
     const uint8_t *px = img + ((size_t)sy * w + sx) * 3;
     float *dst = out + (((size_t)p * 224 + y) * 224 + x) * 3;
     dst[0] = (float)px[0] / 255.0f;
