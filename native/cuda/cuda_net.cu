@@ -3,7 +3,7 @@
  *
  * One pcu_net owns one device allocation laid out by cuda_plan.c (the buffers of a whole
  * batch), one for the weights (fp32, plus an fp16 copy for precision fast), pinned host
- * buffers for the patches, points and features, a stream, and the graph of the full batch.
+ * buffers for the points and features, a stream, and the graph of the full batch.
  * A short batch (n < batch) launches the same kernels directly for n patches rather than
  * computing throw-away patches. Every CUDA call is checked; errors come back as a message,
  * never an abort. */
@@ -22,7 +22,7 @@ struct pcu_net {
     unsigned char *buf;         /* device: the batch layout */
     float *wf;                  /* device: fp32 weights */
     __half *wh;                 /* device: fp16 copy (precision fast), else NULL */
-    float *h_in, *h_feat;       /* pinned: one batch of patches / features */
+    float *h_feat;              /* pinned: one batch of features */
     uint32_t *h_pts, *d_pts;    /* pinned / device: rows then cols of one batch */
     uint8_t *d_img;             /* device: the uploaded photo */
     size_t img_cap;             /* bytes of d_img */
@@ -164,7 +164,6 @@ extern "C" void pcu_net_destroy(pcu_net *net) {
     cudaFree(net->wh);
     cudaFree(net->d_pts);
     cudaFree(net->d_img);
-    cudaFreeHost(net->h_in);
     cudaFreeHost(net->h_feat);
     cudaFreeHost(net->h_pts);
     free(net);
@@ -197,7 +196,6 @@ extern "C" int pcu_net_create(int device, const pcu_layout *layout, const pcu_we
         pcu::to_half<<<1024, 256, 0, net->stream>>>(net->wf, net->wh, weights->floats);
         CK(cudaGetLastError());
     }
-    CK(cudaMallocHost((void **)&net->h_in, B * layout->in_elems * sizeof(float)));
     CK(cudaMallocHost((void **)&net->h_feat, B * PCU_FEATURES * sizeof(float)));
     CK(cudaMallocHost((void **)&net->h_pts, 2 * B * sizeof(uint32_t)));
     CK(cudaMalloc((void **)&net->d_pts, 2 * B * sizeof(uint32_t)));
@@ -248,9 +246,10 @@ extern "C" int pcu_net_run_patches(pcu_net *net, const float *patches, size_t n,
     if (n == 0) return 0;
     const size_t bytes = n * net->L.in_elems * sizeof(float);
     CK(cudaSetDevice(net->device));
-    /* Staged through pinned memory: the copy then runs at full PCIe speed, asynchronously. */
-    memcpy(net->h_in, patches, bytes);
-    CK(cudaMemcpyAsync(net->buf + net->L.input, net->h_in, bytes, cudaMemcpyHostToDevice, net->stream));
+    /* Straight from the caller's (pageable) memory: the driver stages it, and a memcpy into
+     * a pinned buffer first would be one more pass over 600 KB per patch. This path is for
+     * polyp_extract_patches; photos take pcu_net_run_points and never send patches. */
+    CK(cudaMemcpyAsync(net->buf + net->L.input, patches, bytes, cudaMemcpyHostToDevice, net->stream));
     return run_loaded(net, n, features, msg, msg_size);
 fail:
     return -1;

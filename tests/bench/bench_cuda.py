@@ -3,7 +3,8 @@
   python3 tests/bench/bench_cuda.py --build BUILD --out DIR [--budget-s 420]
 
 Network only, batch 256 and 1024, the same weights (the seeded test network, `polyp testnet`)
-and the same patches (generated here, float32 HWC in [0, 1]):
+and the same patches (a grid of points on a survey photo; polyp crops them on the GPU from
+the photo uploaded once, PyTorch gets polyp's CPU crop of the same points, already on the GPU):
   polyp cuda exact / fast            (BUILD/tests/bench/bench_cuda_net)
   PyTorch eager FP32 (TF32 off), TF32, fp16 channels_last autocast, torch.compile fp16
 the features of each compared with PyTorch FP32 (max |diff|, max relative error =
@@ -52,22 +53,6 @@ class StepTimeout(Exception):
 
 def _alarm(signum, frame):
     raise StepTimeout("over its time limit")
-
-
-def make_patches(n, seed=12):
-    """Smooth random colour fields plus texture, quantised like decoded pixels (uint8 / 255):
-    realistic enough that activations are not degenerate, and the same for every engine."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, PATCH, PATCH, 3), np.float32)
-    yy, xx = np.mgrid[0:PATCH, 0:PATCH].astype(np.float32) / PATCH
-    for i in range(n):
-        f = rng.uniform(1, 6, size=(3, 2))
-        ph = rng.uniform(0, 6.3, size=(3, 2))
-        img = np.stack([np.sin(f[c, 0] * 6.3 * yy + ph[c, 0]) * np.cos(f[c, 1] * 6.3 * xx + ph[c, 1])
-                        for c in range(3)], axis=-1)
-        img = 127.5 + 90 * img + rng.normal(0, 20, size=img.shape)
-        out[i] = np.clip(np.round(img), 0, 255).astype(np.uint8).astype(np.float32) / np.float32(255)
-    return out
 
 
 def compare(got, ref):
@@ -157,24 +142,41 @@ def bench_torch(weights, patches, batches, budget_s, ref_feats, which):
     torch.backends.cudnn.allow_tf32 = False
 
 
-def bench_polyp(build, weights, patch_file, n, batches, ref_feats, tmp):
+def bench_polyp(build, weights, image, n, batches, tmp, patch_file):
+    """Every polyp configuration; the first also writes the patches (polyp's CPU crop of the
+    same points) that the PyTorch peers get. Returns {(precision, batch): features}."""
     exe = os.path.join(build, "tests", "bench", "bench_cuda_net")
+    feats = {}
     for prec in ("exact", "fast"):
         for b in batches:
             out = os.path.join(tmp, "feat-%s-%d.f32" % (prec, b))
+            args = [exe, weights, image, str(n), str(b), prec, "5", out]
+            if not feats:
+                args.append(patch_file)
             try:
-                r = subprocess.run([exe, weights, patch_file, str(n), str(b), prec, "5", out], capture_output=True,
-                                   text=True, timeout=240)
+                r = subprocess.run(args, capture_output=True, text=True, timeout=240)
                 if r.returncode != 0:
                     emit({"engine": "polyp cuda " + prec, "batch": b, "error": r.stderr.strip()[-400:]})
                     continue
                 rec = json.loads(r.stdout.strip().splitlines()[-1])
-                feats = np.fromfile(out, np.float32).reshape(n, DIM)
-                if "torch fp32" in ref_feats:
-                    rec["vs_torch_fp32"] = compare(feats, ref_feats["torch fp32"])
+                feats[(prec, b)] = np.fromfile(out, np.float32).reshape(n, DIM)
                 emit(rec)
             except Exception as e:
                 emit({"engine": "polyp cuda " + prec, "batch": b, "error": "%s: %s" % (type(e).__name__, e)})
+    return feats
+
+
+def pick_image(tmp):
+    """A 12-megapixel-class survey photo from ../shared/testdata, else a generated JPEG."""
+    for rel in ("mermaid-sample/mermaid_3805.JPG", "unlabeled-real-images/seattle_rov_2024_10_08_10-37-22.JPG"):
+        path = os.path.join(REPO, "..", "shared", "testdata", rel)
+        if os.path.isfile(path):
+            return path
+    folder = os.path.join(tmp, "one")
+    os.makedirs(folder, exist_ok=True)
+    if write_jpegs(folder, 1) is None:
+        return None
+    return os.path.join(folder, "photo_000.jpg")
 
 
 def write_jpegs(folder, count, w=4000, h=3000):
@@ -249,25 +251,35 @@ def main():
         weights = os.path.join(tmp, "testnet.safetensors")
         subprocess.run([os.path.join(args.build, "polyp"), "testnet", "--out", weights], check=True,
                        capture_output=True)
-        patches = make_patches(args.patches)
+        image = pick_image(tmp)
         patch_file = os.path.join(tmp, "patches.f32")
-        patches.tofile(patch_file)
+        polyp_feats = {}
+        if image is None:
+            emit({"engine": "polyp cuda", "error": "no photo: no testdata and no JPEG encoder"})
+        else:
+            emit({"image": image})
+            polyp_feats = bench_polyp(args.build, weights, image, args.patches, batches, tmp, patch_file)
         ref = {}
-        # Cheapest and most certain first; torch.compile (minutes to compile, may hang or
-        # fail) last, so whatever it does the rest is already measured and written.
-        try:
-            bench_torch(weights, patches, batches, args.budget_s, ref, "eager")
-        except Exception as e:
-            emit({"engine": "torch", "error": "%s: %s" % (type(e).__name__, str(e)[:300])})
-        bench_polyp(args.build, weights, patch_file, args.patches, batches, ref, tmp)
+        if os.path.isfile(patch_file):
+            patches = np.fromfile(patch_file, np.float32).reshape(args.patches, PATCH, PATCH, 3)
+            # Cheapest and most certain first; torch.compile (minutes to compile, may hang or
+            # fail) last, so whatever it does the rest is already measured and written.
+            try:
+                bench_torch(weights, patches, batches, args.budget_s, ref, "eager")
+            except Exception as e:
+                emit({"engine": "torch", "error": "%s: %s" % (type(e).__name__, str(e)[:300])})
+        for (prec, b), f in sorted(polyp_feats.items()):
+            if "torch fp32" in ref:
+                emit({"engine": "polyp cuda " + prec, "batch": b, "vs_torch_fp32": compare(f, ref["torch fp32"])})
         try:
             bench_e2e(args.build, weights, tmp)
         except Exception as e:
             emit({"engine": "e2e", "error": "%s: %s" % (type(e).__name__, str(e)[:300])})
-        try:
-            bench_torch(weights, patches, batches, args.budget_s, ref, "compile")
-        except Exception as e:
-            emit({"engine": "torch.compile", "error": "%s: %s" % (type(e).__name__, str(e)[:300])})
+        if os.path.isfile(patch_file):
+            try:
+                bench_torch(weights, patches, batches, args.budget_s, ref, "compile")
+            except Exception as e:
+                emit({"engine": "torch.compile", "error": "%s: %s" % (type(e).__name__, str(e)[:300])})
     # Failed: any polyp measurement, or the PyTorch FP32 reference (torch.compile may fail:
     # the issue asks for it only "if it works there").
     bad = [r for r in RESULTS if "error" in r and not str(r.get("engine", "")).startswith("torch.compile")]
