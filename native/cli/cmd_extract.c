@@ -299,6 +299,7 @@ typedef struct options {
     size_t threads, batch;
     size_t queue;     /* decoded photos held at once; 0 = serial */
     bool queue_given;
+    bool cuda_given;  /* --precision or --devices on the command line */
     polyp_backend backend;
     polyp_precision precision;
     int devices[POLYP_CUDA_MAX_DEVICES]; /* --devices, in the order given; {0} by default */
@@ -347,6 +348,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
                           ? polyp_cuda_parse_precision(v, &o->precision, msg, sizeof msg)
                           : polyp_cuda_parse_devices(v, o->devices, POLYP_CUDA_MAX_DEVICES, &o->n_devices, msg, sizeof msg);
             if (!ok) return cli_fail(CMD, "%s", msg);
+            o->cuda_given = true;
         } else if (shard) {
             char msg[256];
             if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
@@ -373,6 +375,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->points ? "--points"
                         : !o->out ? "--out" : NULL;
     if (missing) return cli_fail(CMD, "%s is required (polyp extract --help)", missing);
+    /* Not dropped silently: the CPU backends have no precision to choose and no device. */
+    if (o->cuda_given && (o->backend == POLYP_BACKEND_PORTABLE || o->backend == POLYP_BACKEND_XNNPACK))
+        return cli_fail(CMD, "--precision and --devices apply to --backend cuda or auto, not %s",
+                        o->backend == POLYP_BACKEND_PORTABLE ? "portable" : "xnnpack");
     /* The GPU path runs serially on the first device for now: one extractor per device in
      * the pipeline comes with the pipeline's rewrite (issue 11). */
     if (o->backend == POLYP_BACKEND_CUDA) {

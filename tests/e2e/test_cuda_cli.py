@@ -66,6 +66,10 @@ def main():
                  "duplicate --devices")
         one_line(base + ["--out", out, "--devices", "0,x"], ["--devices '0,x': 'x' is not a device index"],
                  "bad --devices")
+        one_line(base + ["--out", out, "--backend", "portable", "--precision", "fast"],
+                 ["--precision and --devices apply to --backend cuda or auto, not portable"], "--precision on the CPU")
+        one_line(base + ["--out", out, "--backend", "cuda", "--queue", "2"],
+                 ["--queue is not supported with --backend cuda yet"], "--queue with cuda")
         one_line(base + ["--out", out, "--backend", "gpu"],
                  ["--backend must be auto, cuda, xnnpack or portable, got 'gpu'"], "bad --backend")
 
