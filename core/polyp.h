@@ -259,8 +259,8 @@ POLYP_API polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, 
 /* ------------------------------------------------------------------------------------ */
 
 typedef enum polyp_backend {
-    POLYP_BACKEND_AUTO = 0,   /* CUDA when compiled in and a device is usable (device
-                                 `device`, precision exact only), else the fastest CPU backend:
+    POLYP_BACKEND_AUTO = 0,   /* CUDA when compiled in and device `device` is usable, else
+                                 the fastest CPU backend:
                                  portable with AVX2/AVX-512 kernels, else XNNPACK, else
                                  portable. No device (CI) falls back silently. */
     POLYP_BACKEND_PORTABLE,   /* plain C11 (+SIMD where compiled): the reference */
@@ -285,8 +285,8 @@ typedef struct polyp_extractor_params {
     polyp_progress_fn progress;      /* optional: called after each batch with patches done */
     void *progress_user;
     int device;                      /* CUDA backend: the device index (default 0) */
-    polyp_precision precision;       /* CUDA backend: exact (default) or fast; AUTO uses CUDA
-                                        only with exact, so its features match the CPU's */
+    polyp_precision precision;       /* CUDA backend: exact (default) or fast (AUTO too, when it
+                                        picks CUDA); the CPU backends are always exact */
 } polyp_extractor_params;
 
 typedef struct polyp_extractor polyp_extractor;
