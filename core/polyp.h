@@ -270,7 +270,8 @@ typedef enum polyp_backend {
 
 /* Arithmetic of the CUDA backend (the CPU backends are always exact). */
 typedef enum polyp_precision {
-    POLYP_PRECISION_EXACT = 0, /* FP32 everywhere, no TF32: within 1e-4 of PyTorch FP32 */
+    POLYP_PRECISION_EXACT = 0, /* FP32 everywhere, no TF32: meant to stay within 1e-4 of PyTorch
+                                  FP32 like the CPU backends (not yet run on a GPU) */
     POLYP_PRECISION_FAST,      /* fp16 activations and GEMM weights, fp32 accumulation */
 } polyp_precision;
 
