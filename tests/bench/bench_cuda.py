@@ -168,10 +168,13 @@ def bench_polyp(build, weights, image, n, batches, tmp, patch_file):
 
 def pick_image(tmp):
     """A 12-megapixel-class survey photo from ../shared/testdata, else a generated JPEG."""
-    for rel in ("mermaid-sample/mermaid_3805.JPG", "unlabeled-real-images/seattle_rov_2024_10_08_10-37-22.JPG"):
-        path = os.path.join(REPO, "..", "shared", "testdata", rel)
-        if os.path.isfile(path):
-            return path
+    roots = [os.environ.get("POLYP_TESTDATA", ""), os.path.join(REPO, "..", "shared", "testdata"),
+             os.path.join(REPO, "shared", "testdata")]
+    for root in [r for r in roots if r]:
+        for rel in ("mermaid-sample/mermaid_3805.JPG", "unlabeled-real-images/seattle_rov_2024_10_08_10-37-22.JPG"):
+            path = os.path.join(root, rel)
+            if os.path.isfile(path):
+                return path
     folder = os.path.join(tmp, "one")
     os.makedirs(folder, exist_ok=True)
     if write_jpegs(folder, 1) is None:

@@ -97,6 +97,15 @@ env_report() {
   return 0
 }
 
+# ../shared/testdata next to the project (a worktree), or shared/testdata inside it (a copy
+# of the working tree with its shared/ folder); absent: the steps that need it say so.
+TESTDATA=${POLYP_TESTDATA:-}
+for d in "$PWD/../shared/testdata" "$PWD/shared/testdata"; do
+  [[ -z $TESTDATA && -d $d ]] && TESTDATA=$(cd "$d" && pwd)
+done
+log "gpu_check: testdata: ${TESTDATA:-none found}"
+export POLYP_TESTDATA=$TESTDATA
+
 PY=${PYTHON:-python3}
 if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1 && /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
   PY=/usr/bin/python3
@@ -115,6 +124,7 @@ fi
 
 cfg=(-DCMAKE_BUILD_TYPE=Release -DPOLYP_CUDA=ON -DPOLYP_XNNPACK=AUTO -DPOLYP_BUILD_BENCH=ON
      -DCMAKE_CUDA_COMPILER="$NVCC")
+[[ -n $TESTDATA ]] && cfg+=(-DPOLYP_TESTDATA_DIR="$TESTDATA")
 targets=(polyp_cli bench_cuda_net)
 have_check=0
 if pkg-config --exists check 2>/dev/null; then
@@ -145,7 +155,7 @@ else
   records+=("{\"step\": \"unit\", \"status\": \"not built: no Check\"}")
 fi
 
-step parity 180 "$PY" tests/cuda/parity_cli.py "$BUILD/polyp" "$OUT"
+step parity 180 "$PY" tests/cuda/parity_cli.py "$BUILD/polyp" "$OUT" "${TESTDATA:-/nonexistent}"
 step bench 300 "$PY" tests/bench/bench_cuda.py --build "$BUILD" --out "$OUT" --budget-s 8
 
 log "gpu_check: $failed step(s) failed; total $(($(date +%s) - T0))s; results in $OUT"
