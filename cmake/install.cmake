@@ -44,6 +44,19 @@ set_target_properties(polyp_shared PROPERTIES
   VERSION ${PROJECT_VERSION} SOVERSION ${POLYP_SOVERSION})
 target_include_directories(polyp_shared INTERFACE ${POLYP_PUBLIC_INCLUDE})
 target_link_libraries(polyp_shared PRIVATE ${POLYP_LINK_DEPS})
+if(POLYP_LIBJPEG)
+  set(POLYP_CONFIG_JPEG "find_dependency(JPEG)")
+else()
+  set(POLYP_CONFIG_JPEG "")
+endif()
+if(TARGET CUDA::cudart_static)
+  # cudart_static's own symbols have default visibility: keep them out of the exported set
+  # (libpolyp.so exports the POLYP_API functions only).
+  target_link_options(polyp_shared PRIVATE -Wl,--exclude-libs,libcudart_static.a)
+  set(POLYP_CONFIG_CUDA "find_dependency(CUDAToolkit)")
+else()
+  set(POLYP_CONFIG_CUDA "")
+endif()
 if(NOT POLYP_SANITIZE AND NOT POLYP_FUZZ)
   # Every dependency recorded as NEEDED (clang's sanitizer runtimes are not linked into
   # shared objects, so not in those builds).
@@ -68,6 +81,9 @@ foreach(dep IN LISTS POLYP_LINK_DEPS)
     list(APPEND POLYP_PC_REQUIRES_PRIVATE libjpeg)     # libjpeg-turbo installs libjpeg.pc
   elseif(dep STREQUAL "Threads::Threads")
     list(APPEND POLYP_PC_LIBS_PRIVATE -pthread)
+  elseif(dep STREQUAL "CUDA::cudart_static")
+    # NVIDIA ships no .pc file for cudart; what FindCUDAToolkit's target links.
+    list(APPEND POLYP_PC_LIBS_PRIVATE "-L${CUDAToolkit_LIBRARY_DIR}" -lcudart_static -ldl -lrt -pthread)
   elseif(IS_ABSOLUTE "${dep}" AND dep MATCHES "/lib([^/]+)\\.(so|a)$")
     # Debian's XNNPACK and pthreadpool ship no .pc file: name them (and their folder when
     # the compiler would not search it).

@@ -391,4 +391,4 @@ static polyp_status portable_init(const polyp_weights *w, const polyp_extractor_
     return polyp_backend_portable_init_with(w, params, k, state, err);
 }
 
-const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_init, portable_run, portable_free};
+const polyp_backend_ops polyp_backend_portable_ops = {"portable", portable_init, portable_run, portable_free, NULL};

@@ -239,4 +239,4 @@ static polyp_status tfl_init(const polyp_weights *w, const polyp_extractor_param
     return POLYP_OK;
 }
 
-const polyp_backend_ops polyp_backend_tflite_ops = {"portable", tfl_init, tfl_run, tfl_free};
+const polyp_backend_ops polyp_backend_tflite_ops = {"portable", tfl_init, tfl_run, tfl_free, NULL};

@@ -10,22 +10,12 @@
  * crop fixtures). A size-1 axis has period 0: numpy repeats the single pixel.
  */
 #include "internal.h"
+#include "reflect.h"
 
 #include <stdint.h>
 
 #define PATCH POLYP_PATCH_SIZE
 #define HALF (POLYP_PATCH_SIZE / 2)
-
-/* Source index in [0, n) for a (possibly negative or >= n) coordinate x, numpy 'reflect'.
- * |x| stays below 2^32 + 224, so int64 arithmetic never overflows. */
-static uint32_t reflect_index(int64_t x, uint32_t n) {
-    if (n == 1) return 0;
-    int64_t period = 2 * ((int64_t)n - 1);
-    int64_t m = x % period;
-    if (m < 0) m += period;
-    if (m >= (int64_t)n) m = period - m;
-    return (uint32_t)m;
-}
 
 polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float *out,
                               polyp_error *err) {
@@ -47,11 +37,11 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
 
     /* Source column of every patch column: computed once, shared by all 224 rows. */
     uint32_t src_col[PATCH];
-    for (int x = 0; x < PATCH; x++) src_col[x] = reflect_index((int64_t)point.col - HALF + x, w);
+    for (int x = 0; x < PATCH; x++) src_col[x] = polyp_reflect_index((int64_t)point.col - HALF + x, w);
 
     /* out: 224 x 224 x 3 floats, HWC RGB, out[(y*224 + x)*3 + c]. */
     for (int y = 0; y < PATCH; y++) {
-        const uint32_t sy = reflect_index((int64_t)point.row - HALF + y, h);
+        const uint32_t sy = polyp_reflect_index((int64_t)point.row - HALF + y, h);
         if (banded && (sy < image->row_begin || sy >= image->row_end))
             return polyp_fail(err, POLYP_ERR_INVALID_ARG,
                               "point (row %u, col %u) needs image row %u, outside the decoded rows %u..%u",

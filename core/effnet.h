@@ -63,6 +63,12 @@ typedef struct polyp_backend_ops {
                          polyp_error *err);
     polyp_status (*run)(void *state, const float *in, size_t n, float *out, polyp_error *err);
     void (*free)(void *state);
+    /* Optional (NULL: the extractor crops on the CPU and calls run). n <= batch points of
+     * one photo, all inside it, cropped by the backend itself as polyp_patch_crop does;
+     * first is 1 on the first batch of a photo (upload it), 0 while the same photo goes
+     * on. The CUDA backend crops on the device so patches never pass through host memory. */
+    polyp_status (*run_points)(void *state, const polyp_image *image, const polyp_point *points, size_t n, int first,
+                               float *out, polyp_error *err);
 } polyp_backend_ops;
 
 extern const polyp_backend_ops polyp_backend_portable_ops;
@@ -72,6 +78,12 @@ extern const polyp_backend_ops polyp_backend_tflite_ops;   /* weights with a TFL
 polyp_status polyp_weights_load_tflite(const void *data, size_t size, polyp_weights **out, polyp_error *err);
 #ifdef POLYP_HAVE_XNNPACK
 extern const polyp_backend_ops polyp_backend_xnnpack_ops;
+#endif
+#ifdef POLYP_HAVE_CUDA
+extern const polyp_backend_ops polyp_backend_cuda_ops;
+/* 1 when CUDA device `device` can run this build's code (what AUTO asks before it picks
+ * CUDA: a machine without a driver or device falls back to the CPU silently). */
+int polyp_backend_cuda_usable(int device);
 #endif
 
 #endif /* POLYP_EFFNET_H */

@@ -4,6 +4,10 @@
 #include "effnet.h"
 #include "kernels.h"
 
+#ifdef POLYP_HAVE_CUDA_PLAN /* native builds (native/cuda/cuda_plan.c), with or without CUDA */
+#include "cuda_plan.h"
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +18,8 @@ struct polyp_extractor {
     polyp_extractor_params params;
     const polyp_backend_ops *ops;
     void *state;
-    float *patches;                     /* [batch][224][224][3] crop buffer for extract_points */
+    float *patches;                     /* [batch][224][224][3] crop buffer for extract_points;
+                                           NULL when the backend crops itself (run_points) */
     size_t dim;                         /* feature width of the weights */
 };
 
@@ -36,6 +41,12 @@ static const polyp_backend_ops *compiled_ops(polyp_backend b) {
 #else
         return NULL;
 #endif
+    case POLYP_BACKEND_CUDA:
+#ifdef POLYP_HAVE_CUDA
+        return &polyp_backend_cuda_ops;
+#else
+        return NULL;
+#endif
     case POLYP_BACKEND_AUTO: break;
     }
     return NULL;
@@ -46,8 +57,20 @@ static const char *backend_label(polyp_backend b) {
     case POLYP_BACKEND_AUTO: return "auto";
     case POLYP_BACKEND_PORTABLE: return "portable";
     case POLYP_BACKEND_XNNPACK: return "xnnpack";
+    case POLYP_BACKEND_CUDA: return "cuda";
     }
     return "?";
+}
+
+/* AUTO takes CUDA only when it is compiled in and the device answers (CI machines build
+ * the CUDA code but have no driver: they must fall back without a word). */
+static int auto_cuda(const polyp_extractor_params *p) {
+#ifdef POLYP_HAVE_CUDA
+    return polyp_backend_cuda_usable(p->device);
+#else
+    (void)p;
+    return 0;
+#endif
 }
 
 polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extractor_params *params,
@@ -61,16 +84,14 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
         return polyp_fail(err, POLYP_ERR_LIMIT, "extractor: batch_size %zu exceeds 4096", p.batch_size);
     polyp_status st = polyp_parallel_check(p.parallel, "extractor", err);
     if (st != POLYP_OK) return st;
-    if ((unsigned)p.backend > POLYP_BACKEND_XNNPACK)
+    if ((unsigned)p.backend > POLYP_BACKEND_CUDA)
         return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: unknown backend %d", (int)p.backend);
+    if ((unsigned)p.precision > POLYP_PRECISION_FAST)
+        return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: unknown precision %d", (int)p.precision);
+    if (p.device < 0) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "extractor: device %d is negative", p.device);
 
     polyp_extractor *ex = calloc(1, sizeof *ex);
-    size_t bytes;
-    if (!ex || !polyp_mul_ok(p.batch_size, PATCH_FLOATS * sizeof(float), &bytes) ||
-        !(ex->patches = polyp_aligned_alloc(bytes))) {
-        free(ex);
-        return polyp_fail(err, POLYP_ERR_NOMEM, "extractor: out of memory for a batch of %zu patches", p.batch_size);
-    }
+    if (!ex) return polyp_fail(err, POLYP_ERR_NOMEM, "extractor: out of memory");
     ex->weights = weights;
     ex->params = p;
     ex->dim = polyp_weights_feature_dim(weights);
@@ -83,6 +104,12 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
         }
         st = polyp_backend_tflite_ops.init(weights, &p, &ex->state, err);
         if (st == POLYP_OK) ex->ops = &polyp_backend_tflite_ops;
+    } else if (p.backend == POLYP_BACKEND_AUTO && auto_cuda(&p)) {
+        /* A usable GPU beats every CPU backend; its failure from here on (memory, a driver
+         * error) is reported, not hidden behind a silent CPU run of a GPU-sized job. */
+        const polyp_backend_ops *ops = compiled_ops(POLYP_BACKEND_CUDA);
+        st = ops->init(weights, &p, &ex->state, err);
+        if (st == POLYP_OK) ex->ops = ops;
     } else if (p.backend == POLYP_BACKEND_AUTO) {
         /* The fastest compiled in: the first of `order` this build has (its failure is
          * final: both are CPU backends, a second would fail alike). With AVX2 or AVX-512 kernels the portable
@@ -105,12 +132,20 @@ polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extr
         const polyp_backend_ops *ops = compiled_ops(p.backend);
         if (!ops) {
             polyp_extractor_free(ex);
+#ifdef POLYP_HAVE_CUDA_PLAN
+            if (p.backend == POLYP_BACKEND_CUDA) return polyp_cuda_unavailable(PCU_NOT_BUILT, p.device, 0, NULL, err);
+#endif
             return polyp_fail(err, POLYP_ERR_UNSUPPORTED, "extractor: the %s backend is not compiled into this build of polyp",
                               backend_label(p.backend));
         }
         st = ops->init(weights, &p, &ex->state, err);
         if (st == POLYP_OK) ex->ops = ops;
     }
+    size_t bytes;
+    if (st == POLYP_OK && !ex->ops->run_points &&
+        (!polyp_mul_ok(p.batch_size, PATCH_FLOATS * sizeof(float), &bytes) ||
+         !(ex->patches = polyp_aligned_alloc(bytes))))
+        st = polyp_fail(err, POLYP_ERR_NOMEM, "extractor: out of memory for a batch of %zu patches", p.batch_size);
     if (st != POLYP_OK) {
         polyp_extractor_free(ex);
         return st;
@@ -165,6 +200,18 @@ polyp_status polyp_extract_points(polyp_extractor *extractor, const polyp_image 
                               "extract: point %zu (row %u, column %u) is outside the %ux%u image", i, points[i].row,
                               points[i].col, image->width, image->height);
     const size_t batch = extractor->params.batch_size;
+    if (extractor->ops->run_points) {
+        /* The backend crops (on the GPU): the photo goes up once, the points per batch. */
+        for (size_t done = 0; done < n;) {
+            size_t m = n - done < batch ? n - done : batch;
+            polyp_status st = extractor->ops->run_points(extractor->state, image, points + done, m, done == 0,
+                                                         features + done * extractor->dim, err);
+            if (st != POLYP_OK) return st;
+            done += m;
+            if ((st = report(extractor, done, n, err)) != POLYP_OK) return st;
+        }
+        return POLYP_OK;
+    }
     for (size_t done = 0; done < n;) {
         size_t m = n - done < batch ? n - done : batch;
         for (size_t i = 0; i < m; i++) {

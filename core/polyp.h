@@ -284,11 +284,21 @@ POLYP_API polyp_status polyp_testnet_build(uint64_t seed, const void *bn_stats, 
 /* ------------------------------------------------------------------------------------ */
 
 typedef enum polyp_backend {
-    POLYP_BACKEND_AUTO = 0,   /* the fastest compiled in: portable with AVX2/AVX-512 kernels,
-                                 else XNNPACK, else portable */
+    POLYP_BACKEND_AUTO = 0,   /* CUDA when compiled in and device `device` is usable, else
+                                 the fastest CPU backend:
+                                 portable with AVX2/AVX-512 kernels, else XNNPACK, else
+                                 portable. No device (CI) falls back silently. */
     POLYP_BACKEND_PORTABLE,   /* plain C11 (+SIMD where compiled): the reference */
     POLYP_BACKEND_XNNPACK,    /* native builds with XNNPACK */
+    POLYP_BACKEND_CUDA,       /* native builds with -DPOLYP_CUDA (an NVIDIA GPU, sm_90) */
 } polyp_backend;
+
+/* Arithmetic of the CUDA backend (the CPU backends are always exact). */
+typedef enum polyp_precision {
+    POLYP_PRECISION_EXACT = 0, /* FP32 everywhere, no TF32: meant to stay within 1e-4 of PyTorch
+                                  FP32 like the CPU backends (not yet run on a GPU) */
+    POLYP_PRECISION_FAST,      /* fp16 activations and GEMM weights, fp32 accumulation */
+} polyp_precision;
 
 typedef struct polyp_extractor_params {
     polyp_backend backend;
@@ -300,6 +310,9 @@ typedef struct polyp_extractor_params {
                                         "avx2", "avx512". Borrowed during init only. */
     polyp_progress_fn progress;      /* optional: called after each batch with patches done */
     void *progress_user;
+    int device;                      /* CUDA backend: the device index (default 0) */
+    polyp_precision precision;       /* CUDA backend: exact (default) or fast (AUTO too, when it
+                                        picks CUDA); the CPU backends are always exact */
 } polyp_extractor_params;
 
 typedef struct polyp_extractor polyp_extractor;
@@ -312,7 +325,7 @@ POLYP_API polyp_status polyp_extractor_init(const polyp_weights *weights, const 
                                             polyp_extractor **out, polyp_error *err);
 POLYP_API void polyp_extractor_free(polyp_extractor *extractor);
 
-/* Name of the backend actually in use ("portable", "xnnpack"). */
+/* Name of the backend actually in use ("portable", "xnnpack", "cuda"). */
 POLYP_API const char *polyp_extractor_backend_name(const polyp_extractor *extractor);
 
 /* Features of n patches (n x 224x224x3 floats, HWC, borrowed) into features (n x dim, dim =

@@ -9,6 +9,7 @@
  * half-written file under the final name). Ctrl-C / SIGTERM cancel the current image between
  * batches (through the extractor's progress callback) and nothing of it is written. */
 #define _POSIX_C_SOURCE 200809L
+#include "cuda_plan.h"
 #include "extract.h"
 #include "imageset.h"
 #include "shard.h"
@@ -28,7 +29,8 @@ static const char *const CMD = "extract";
 static void usage(FILE *out) {
     fprintf(out,
             "usage: polyp extract --weights W --images DIR --points POINTS.csv --out OUTDIR\n"
-            "                     [--threads N] [--backend auto|xnnpack|portable] [--batch N] [--overwrite]\n"
+            "                     [--threads N] [--backend auto|cuda|xnnpack|portable] [--batch N] [--overwrite]\n"
+            "                     [--precision exact|fast] [--devices 0,1]\n"
             "                     [--kernels auto|scalar|v128|avx2|avx512] [--shard I/N] [--queue N]\n\n"
             "Extracts the network feature of every point in POINTS.csv and writes\n"
             "OUTDIR/<Name>.featurevector per image (pyspacer's npz layout, readable with numpy.load),\n"
@@ -47,8 +49,12 @@ static void usage(FILE *out) {
             "                   thread is a worker that decodes, crops and runs the network on\n"
             "                   whatever is ready, with its own copy of the network's buffers\n"
             "                   (about 65 MB each at --batch 8 on the portable backend)\n"
-            "  --backend B      auto (default: portable with AVX2/AVX-512 kernels, else xnnpack when\n"
-            "                   built), xnnpack or portable\n"
+            "  --backend B      auto (default: cuda when built and a GPU is usable, else portable with\n"
+            "                   AVX2/AVX-512 kernels, else xnnpack when built), cuda, xnnpack or portable\n"
+            "  --precision P    cuda backend: exact (default: FP32, no TF32, within 1e-4 of PyTorch)\n"
+            "                   or fast (fp16 activations, fp32 accumulation); CPU backends are exact\n"
+            "  --devices LIST   cuda backend: the GPUs to use, e.g. 0,1 (default 0; for now the first\n"
+            "                   one listed runs the whole job)\n"
             "  --batch N        patches per network run (default 8)\n"
             "  --queue N        photos decoded (or being decoded) and held in memory at once, at\n"
             "                   most (default: the thread count, at most 8; with --threads 1 the\n"
@@ -303,7 +309,11 @@ typedef struct options {
     size_t threads, batch;
     size_t queue;     /* decoded photos held at once; 0 = serial */
     bool queue_given;
+    bool cuda_given;  /* --precision or --devices on the command line */
     polyp_backend backend;
+    polyp_precision precision;
+    int devices[POLYP_CUDA_MAX_DEVICES]; /* --devices, in the order given; {0} by default */
+    size_t n_devices;
     bool overwrite;
     cli_shard shard;  /* {0, 1} when --shard is not given: every image */
 } options;
@@ -314,6 +324,9 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     o->threads = cpus > 0 ? (size_t)cpus : 1;
     o->batch = polyp_extractor_default_params().batch_size;
     o->backend = POLYP_BACKEND_AUTO;
+    o->precision = POLYP_PRECISION_EXACT;
+    o->devices[0] = 0;
+    o->n_devices = 1;
     o->shard.index = 0;
     o->shard.count = 1;
     *help = false;
@@ -332,12 +345,20 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
                          : !strcmp(a, "--kernels") ? &o->kernels : NULL;
         bool numeric = !strcmp(a, "--threads") || !strcmp(a, "--batch") || !strcmp(a, "--queue");
         bool shard = !strcmp(a, "--shard");
-        if (!dst && !numeric && !shard && strcmp(a, "--backend") != 0)
+        bool cuda_opt = !strcmp(a, "--precision") || !strcmp(a, "--devices");
+        if (!dst && !numeric && !shard && !cuda_opt && strcmp(a, "--backend") != 0)
             return cli_fail(CMD, "unknown option '%s' (polyp extract --help)", a);
         if (i + 1 >= argc) return cli_fail(CMD, "%s needs a value", a);
         const char *v = argv[++i];
         if (dst) {
             *dst = v;
+        } else if (cuda_opt) {
+            char msg[256];
+            bool ok = !strcmp(a, "--precision")
+                          ? polyp_cuda_parse_precision(v, &o->precision, msg, sizeof msg)
+                          : polyp_cuda_parse_devices(v, o->devices, POLYP_CUDA_MAX_DEVICES, &o->n_devices, msg, sizeof msg);
+            if (!ok) return cli_fail(CMD, "%s", msg);
+            o->cuda_given = true;
         } else if (shard) {
             char msg[256];
             if (!cli_shard_parse(v, &o->shard, msg, sizeof msg)) return cli_fail(CMD, "%s", msg);
@@ -355,13 +376,27 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
             o->backend = POLYP_BACKEND_XNNPACK;
         } else if (!strcmp(v, "portable")) {
             o->backend = POLYP_BACKEND_PORTABLE;
+        } else if (!strcmp(v, "cuda")) {
+            o->backend = POLYP_BACKEND_CUDA;
         } else {
-            return cli_fail(CMD, "--backend must be auto, xnnpack or portable, got '%s'", v);
+            return cli_fail(CMD, "--backend must be auto, cuda, xnnpack or portable, got '%s'", v);
         }
     }
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->points ? "--points"
                         : !o->out ? "--out" : NULL;
     if (missing) return cli_fail(CMD, "%s is required (polyp extract --help)", missing);
+    /* Not dropped silently: the CPU backends have no precision to choose and no device. */
+    if (o->cuda_given && (o->backend == POLYP_BACKEND_PORTABLE || o->backend == POLYP_BACKEND_XNNPACK))
+        return cli_fail(CMD, "--precision and --devices apply to --backend cuda or auto, not %s",
+                        o->backend == POLYP_BACKEND_PORTABLE ? "portable" : "xnnpack");
+    /* The GPU path runs serially on the first device for now: one extractor per device in
+     * the pipeline comes with the pipeline's rewrite (issue 11). */
+    if (o->backend == POLYP_BACKEND_CUDA) {
+        if (o->queue_given && o->queue)
+            return cli_fail(CMD, "--queue is not supported with --backend cuda yet (it runs serially)");
+        o->queue = 0;
+        o->queue_given = true;
+    }
     /* One compute thread has nothing to overlap decoding with: stay serial. */
     if (!o->queue_given) o->queue = o->threads > 1 ? (o->threads < DEFAULT_MAX_QUEUE ? o->threads : DEFAULT_MAX_QUEUE) : 0;
     return 0;
@@ -488,14 +523,24 @@ int polyp_cmd_extract(int argc, char **argv) {
         ep.backend = o.backend;
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
+        ep.device = o.devices[0];
+        ep.precision = o.precision;
         /* the threads of every backend: the pool's on the serial path; in the pipeline each
          * worker's extractor runs on its worker's thread alone (NULL) */
         ep.parallel = pool ? polyp_threadpool_parallel(pool) : NULL;
         /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
          * points is abandoned within a batch's time, and nothing of it is written. */
         ep.progress = cancel_on_signal;
-        for (size_t i = 0; i < nex && !rc; i++)
+        for (size_t i = 0; i < nex && !rc; i++) {
             if (polyp_extractor_init(weights, &ep, &extractors[i], &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
+            /* --backend auto found a GPU: the CUDA backend crops on the device from the whole
+             * photo (polyp_extract_points), which the serial path calls; the CPU workers
+             * would send every patch over the bus. One extractor, serial path. */
+            else if (i == 0 && nex > 1 && !strcmp(polyp_extractor_backend_name(extractors[0]), "cuda")) {
+                nex = 1;
+                o.queue = 0;
+            }
+        }
     }
 
     if (!rc && todo > 0) {

@@ -5,7 +5,9 @@
 #     pkg-config package hidden, so it cannot depend on Check or any other test-only package;
 #  2. asking for the tests while Check is missing stops the configure with a message that
 #     says what to install;
-#  3. a bad option value stops the configure with a message naming it.
+#  3. a bad option value stops the configure with a message naming it;
+#  4. POLYP_CUDA=ON with the CUDA compiler hidden stops the configure saying what to install,
+#     and POLYP_CUDA=AUTO then configures without the CUDA backend (a machine without CUDA).
 # Prints one "N passed, N failed" line; exit status 0 only when all passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,6 +48,24 @@ elif grep -q "POLYP_XNNPACK must be ON, OFF or AUTO (got 'SOMETIMES')" "$tmp/opt
   ok "a bad POLYP_XNNPACK value stops the configure with a message"
 else
   bad "bad POLYP_XNNPACK value: no clear message" "$tmp/opt.log"
+fi
+
+# 4. CUDA asked for, its compiler hidden (a path that does not exist: nvcc may be on PATH
+#    through /usr/local/bin here, so hiding PATH entries would not hide it)
+if cmake -S . -B "$tmp/build-cuda-on" -DPOLYP_CUDA=ON -DCMAKE_CUDA_COMPILER=/nonexistent/nvcc >"$tmp/cuda-on.log" 2>&1; then
+  bad "configure with POLYP_CUDA=ON and no CUDA compiler succeeded" "$tmp/cuda-on.log"
+elif grep -q 'POLYP_CUDA=ON but CMAKE_CUDA_COMPILER=/nonexistent/nvcc' "$tmp/cuda-on.log" &&
+     grep -q 'install the CUDA toolkit' "$tmp/cuda-on.log"; then
+  ok "POLYP_CUDA=ON without a CUDA compiler stops the configure and says what to install"
+else
+  bad "POLYP_CUDA=ON without a CUDA compiler: no clear message" "$tmp/cuda-on.log"
+fi
+if cmake -S . -B "$tmp/build-cuda-auto" -DPOLYP_CUDA=AUTO -DCMAKE_CUDA_COMPILER=/nonexistent/nvcc >"$tmp/cuda-auto.log" 2>&1 &&
+   grep -q 'polyp: CUDA not built' "$tmp/cuda-auto.log" &&
+   ! grep -q 'POLYP_HAVE_CUDA=1' "$tmp/build-cuda-auto/CMakeFiles/polyp_lib.dir/flags.make"; then
+  ok "POLYP_CUDA=AUTO without a CUDA compiler configures without the CUDA backend and says so"
+else
+  bad "POLYP_CUDA=AUTO without a CUDA compiler" "$tmp/cuda-auto.log"
 fi
 
 echo "configure: $passed passed, $failed failed"

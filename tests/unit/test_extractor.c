@@ -62,11 +62,16 @@ START_TEST(backend_selection) {
     /* AUTO: the portable backend when it has AVX2/AVX-512 kernels, else XNNPACK when built. */
     const char *best = polyp_kernels_best()->name;
     int wide = !strcmp(best, "avx2") || !strcmp(best, "avx512");
+    /* ... unless a CUDA device answers (a GPU machine): then AUTO is cuda. */
+    int gpu = 0;
+#ifdef POLYP_HAVE_CUDA
+    gpu = polyp_backend_cuda_usable(0);
+#endif
 #ifdef POLYP_HAVE_XNNPACK
-    ck_assert_str_eq(polyp_extractor_backend_name(ex), wide ? "portable" : "xnnpack");
+    ck_assert_str_eq(polyp_extractor_backend_name(ex), gpu ? "cuda" : wide ? "portable" : "xnnpack");
 #else
     (void)wide;
-    ck_assert_str_eq(polyp_extractor_backend_name(ex), "portable");
+    ck_assert_str_eq(polyp_extractor_backend_name(ex), gpu ? "cuda" : "portable");
 #endif
     polyp_extractor_free(ex);
 #ifndef POLYP_HAVE_XNNPACK
