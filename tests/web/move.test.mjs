@@ -1,7 +1,8 @@
 // move.test.mjs - moving a point costs one patch: the app extracts only the moved point (the
 // engine's extract is counted in the page), keeps every other point's features and labels,
 // the moved point's features equal a fresh extraction of the photo's points, and all of it is
-// stored (a reload finds the same record and queues nothing).
+// stored (a reload finds the same record and queues nothing). The engine decodes the photo
+// once: the first extraction's decode serves the patches and the move's extraction.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, haveTestdata, launch, openApp, profileDir, cleanup, queueIdle, testPhoto, setupProject } from './harness.mjs';
@@ -30,6 +31,23 @@ test('moving a point extracts that one patch and keeps the others\' features, st
       name: 'Move', labels: [['CCA', 'Crustose coralline algae', 'Algae'], ['Sand', 'Sand', 'Substrate']], n: 5, photos: [testPhoto(PHOTO)],
     });
     let page = s.page;
+    // Count every engine call on images from now on: points per extraction, and the calls
+    // that decoded the photo (the result's `decoded`).
+    await page.evaluate(async () => {
+      const polyp = await window.polypApp.getPolyp();
+      window.__extractCalls = [];
+      window.__decodes = [];
+      polyp.__origExtract = polyp.extract;
+      for (const name of ['extract', 'cropPatches', 'decodeImage']) {
+        const orig = polyp[name];
+        polyp[name] = async function (img, ...rest) {
+          if (name === 'extract') window.__extractCalls.push(rest[0].length);
+          const r = await orig.call(this, img, ...rest);
+          if (r.decoded !== false) window.__decodes.push(name);
+          return r;
+        };
+      }
+    });
     await page.getByRole('link', { name: PHOTO.split('/').pop() }).click();
     await page.waitForSelector('.viewport[aria-busy="false"]', { timeout: 60000 });
     // Label point 1 so the test sees that a person's labels stay.
@@ -41,15 +59,6 @@ test('moving a point extracts that one patch and keeps the others\' features, st
     const before = await readState(page, projectId);
     assert.equal(before.rows.length, 5);
     const dim = before.feat.length / 5;
-
-    // Count every extraction the engine is asked for from now on (points per call).
-    await page.evaluate(async () => {
-      const polyp = await window.polypApp.getPolyp();
-      window.__extractCalls = [];
-      const orig = polyp.extract;
-      polyp.__origExtract = orig;
-      polyp.extract = function (img, pts, o) { window.__extractCalls.push(pts.length); return orig.call(this, img, pts, o); };
-    });
 
     // The point nearest the middle of the view, dragged 30 px right and 20 px down.
     const target = await page.evaluate(() => {
@@ -75,6 +84,9 @@ test('moving a point extracts that one patch and keeps the others\' features, st
     await queueIdle(page);
     const after = await readState(page, projectId);
     assert.deepEqual(await page.evaluate(() => window.__extractCalls), [1], 'one extraction of one point');
+    // No engine decode in the whole visit: the photo the first extraction decoded is still
+    // kept under its hash, for the patches on opening, after the move, and the extraction.
+    assert.deepEqual(await page.evaluate(() => window.__decodes), [], 'the photo was decoded once, by the first extraction');
     assert.notDeepEqual([after.points[k].row, after.points[k].col], [before.points[k].row, before.points[k].col], 'the point moved');
 
     // Every other point: same pixel, same label and state, the very same features.

@@ -108,7 +108,7 @@ function AnnotatePage({ params }) {
       if (photo.truncated) {
         // Show what the engine decoded (the grey fill CoralNet keeps), not the browser's guess.
         const polyp = await app.getPolyp();
-        rgb = (await polyp.decodeImage(blob, { pixels: true })).pixels;
+        rgb = (await polyp.decodeImage(blob, { pixels: true, imageKey: photo.hash })).pixels;
       }
       await viewer.current.open(blob, { width: photo.width, height: photo.height, rgb });
       if (live) setLoadState('ready');
@@ -137,7 +137,8 @@ function AnnotatePage({ params }) {
   useEffect(() => { viewer.current && viewer.current.setMode(mode); }, [mode, ready]);
 
   // The patches the engine sees, for every point of the photo, cropped in the worker once per
-  // point layout.
+  // point layout. The engine keeps the photo decoded under its hash (imageKey), so this, the
+  // next layout's crop and the photo's extraction share one decode.
   const layoutKey = points.map((p) => `${p.row},${p.col}`).join(';');
   useEffect(() => {
     if (!photo || !points.length) { setPatches(null); return; }
@@ -145,7 +146,7 @@ function AnnotatePage({ params }) {
     (async () => {
       const polyp = await app.getPolyp();
       const blob = await store.getPhotoBlob(photo);
-      const r = await polyp.cropPatches(blob, points.map((p) => [p.row, p.col]));
+      const r = await polyp.cropPatches(blob, points.map((p) => [p.row, p.col]), { imageKey: photo.hash });
       if (live) setPatches({ key: layoutKey, data: r.patches });
     })().catch((e) => console.warn('patches:', e.message));
     return () => { live = false; };

@@ -72,7 +72,7 @@ export function registerExtraction(app) {
         const blob = await store.getPhotoBlob(photo);
         if (!blob) throw new Error(`${photo.name}: the photo's bytes are missing from this browser`);
         const r = await polyp.extract(blob, reuse.missing.map((i) => [points[i].row, points[i].col]), {
-          signal, onProgress: (done, total) => progress(done, total, photo.name),
+          signal, onProgress: (done, total) => progress(done, total, photo.name), imageKey: photo.hash,
         });
         fresh = r.features;
         dim = r.features.length / reuse.missing.length;
