@@ -19,20 +19,16 @@ export async function addPhotos(app, project, files, say) {
   const list = [...files].filter((f) => f.type.startsWith('image/') || IMAGE_RE.test(f.name));
   const ignored = files.length - list.length;
   if (!list.length) { say(`No image among the ${files.length} files.`); return; }
+  // Queued at once, in the caller's task (the queue never looks idle while photos are being
+  // added), with the log written meanwhile: the job stores nothing before the log is in.
   const id = uid();
-  starting.add(id);          // logged but not queued yet: not an interrupted import
-  try {
-    await app.store.startImport(project.id, list, id);
-    await app.queue.add({
-      kind: 'add-photos', projectId: project.id, title: `Add ${list.length} photos`, persist: false,
-      data: { files: list, ignored, say, importId: id },
-    });
-  } finally {
-    starting.delete(id);
-  }
+  const logged = app.store.startImport(project.id, list, id);
+  logged.catch(() => {});   // the job reports it
+  await app.queue.add({
+    kind: 'add-photos', projectId: project.id, title: `Add ${list.length} photos`, persist: false,
+    data: { files: list, ignored, say, importId: id, logged },
+  });
 }
-
-const starting = new Set();
 
 /** The Web Lock an import holds while it runs, so every tab can tell a live import from one
  * a closed tab left (a lock dies with its tab). */
@@ -44,7 +40,8 @@ function withImportLock(id, fn) {
 }
 
 async function addPhotosJob(app, job, { signal, progress }) {
-  const { files, ignored, say, importId } = job.data;
+  const { files, ignored, say, importId, logged } = job.data;
+  await logged;
   const polyp = await app.getPolyp();
   // Run again after a pause: the files already done are skipped, not decoded again.
   const log = importId ? await app.store.getImport(importId) : null;
@@ -97,7 +94,7 @@ async function interruptedImports(app, projectId, photos) {
   if (!logs.length) return [];
   const held = globalThis.navigator && navigator.locks ? new Set((await navigator.locks.query()).held.map((l) => l.name)) : new Set();
   const queued = new Set(app.queue.jobs.map((j) => j.data && j.data.importId).filter(Boolean));
-  return logs.filter((l) => !held.has(importLock(l.id)) && !queued.has(l.id) && !starting.has(l.id))
+  return logs.filter((l) => !held.has(importLock(l.id)) && !queued.has(l.id))
     .map((log) => ({ log, missing: missingFiles(log, photos) }));
 }
 
