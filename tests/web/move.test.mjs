@@ -60,8 +60,9 @@ test('moving a point extracts that one patch and keeps the others\' features, st
     assert.equal(before.rows.length, 5);
     const dim = before.feat.length / 5;
 
-    // The point nearest the middle of the view, dragged 30 px right and 20 px down.
-    const target = await page.evaluate(() => {
+    // The point nearest the middle of the view, dragged 30 px right and 20 px down, once the
+    // viewer has it selected and is in move mode (its state follows the page's a frame later).
+    const pick = () => page.evaluate(() => {
       const v = window.polypViewer;
       const r = v.pointCanvas.getBoundingClientRect();
       let best = null;
@@ -72,9 +73,13 @@ test('moving a point extracts that one patch and keeps the others\' features, st
       });
       return best;
     });
-    const k = target.i;
+    const k = (await pick()).i;
     await page.getByRole('button', { name: new RegExp(`^Point ${k + 1}:`) }).click();
     await page.getByRole('button', { name: 'Move points' }).click();
+    await page.waitForFunction((i) => window.polypViewer.mode === 'move' && window.polypViewer.selected.size === 1 &&
+      window.polypViewer.selected.has(i), k);
+    const target = await pick();
+    assert.equal(target.i, k);
     await page.mouse.move(target.x, target.y);
     await page.mouse.down();
     for (let t = 1; t <= 5; t++) await page.mouse.move(target.x + 6 * t, target.y + 4 * t);
