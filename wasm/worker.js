@@ -68,8 +68,9 @@ async function bytesOf(x) {
 
 // The last image decoded under an `imageKey` (the caller's name for its bytes, e.g. their
 // SHA-256), kept so the next call naming it (the patches of a photo, then its extraction)
-// does not decode the photo again (a 27 MP JPEG: 0.25-0.5 s here, tests/bench/web/decodes.mjs). One image at most:
-// any other decode frees it first, so memory peaks at one decoded image, as without keys.
+// does not decode the photo again (a 27 MP JPEG: 0.25-0.5 s on the 2-core machine,
+// tests/bench/web/decodes.mjs). One image at most: any other decode frees it first, so
+// memory peaks at one decoded image, as without keys.
 let kept = null;   // { key, img }: img is the engine's, freed by dropKept()
 
 function dropKept() {
