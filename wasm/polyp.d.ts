@@ -80,7 +80,8 @@ export interface ImageInfo {
   height: number;
   /** The file ended early; the decoder filled the rest (CoralNet keeps such files). */
   truncated: boolean;
-  /** Whether this call decoded the image (false: it used the one kept for its `imageKey`). */
+  /** Calls with an `imageKey` only: whether this call decoded the image (false: it used the
+   * one kept for that key). */
   decoded?: boolean;
 }
 

@@ -170,7 +170,7 @@ export class Polyp {
 
   // `imageKey` (decodeImage, cropPatches, extract): the caller's name for the image's bytes
   // (their SHA-256, say). The worker keeps the last image decoded under a key and the next
-  // call with that key uses it instead of decoding again (results say `decoded: false`); any
+  // call with that key uses it instead of decoding again (keyed results say `decoded`); any
   // other image frees it. releaseImage() frees it now.
 
   /** Size of a decoded image; with { pixels: true } also its RGB bytes (height x width x 3). */

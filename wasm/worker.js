@@ -78,20 +78,22 @@ function dropKept() {
 }
 
 /** fn(img, decoded) over the decoded image: the kept one when `imageKey` names it, else a
- * fresh decode (kept under `imageKey` when given, freed after fn otherwise). */
+ * fresh decode (kept under `imageKey` when given, freed after fn otherwise). `decoded` is
+ * {decoded: boolean} for a keyed call and {} otherwise (results without a key keep their
+ * shape). */
 async function withImage(image, imageKey, fn) {
   const e = needEngine();
   const key = typeof imageKey === 'string' && imageKey ? imageKey : null;
-  if (key && kept && kept.key === key) return fn(kept.img, false);
+  if (key && kept && kept.key === key) return fn(kept.img, { decoded: false });
   const bytes = await bytesOf(image);
   dropKept();
   const img = e.decode(bytes);
   if (key) {
     kept = { key, img };
-    return fn(img, true);
+    return fn(img, { decoded: true });
   }
   try {
-    return await fn(img, true);
+    return await fn(img, {});
   } finally {
     e.freeImage(img);
   }
@@ -125,9 +127,9 @@ const handlers = {
     return withImage(image, imageKey, (img, decoded) => {
       if (pixels) {
         const px = e.imagePixels(img);
-        return { result: { ...e.imageInfo(img), decoded, pixels: px }, transfer: [px.buffer] };
+        return { result: { ...e.imageInfo(img), ...decoded, pixels: px }, transfer: [px.buffer] };
       }
-      return { result: { ...e.imageInfo(img), decoded } };
+      return { result: { ...e.imageInfo(img), ...decoded } };
     });
   },
 
@@ -136,7 +138,7 @@ const handlers = {
     return withImage(image, imageKey, (img, decoded) => {
       const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
       const patches = e.cropPatches(img, rowcol);
-      return { result: { ...e.imageInfo(img), decoded, npoints: rowcol.length / 2, size: 224, patches }, transfer: [patches.buffer] };
+      return { result: { ...e.imageInfo(img), ...decoded, npoints: rowcol.length / 2, size: 224, patches }, transfer: [patches.buffer] };
     });
   },
 
@@ -154,7 +156,7 @@ const handlers = {
         },
       });
       return {
-        result: { ...info, decoded, npoints: rowcol.length / 2, dim: e.dim, features },
+        result: { ...info, ...decoded, npoints: rowcol.length / 2, dim: e.dim, features },
         transfer: [features.buffer],
       };
     });

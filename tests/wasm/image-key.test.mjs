@@ -24,7 +24,7 @@ test.after(() => polyp.terminate());
 test('one decode for patches then features of the same key; the results equal fresh decodes', async () => {
   const refPatches = await polyp.cropPatches(A, PTS);
   const refFeat = await polyp.extract(A, PTS);
-  assert.equal(refPatches.decoded, true);
+  assert.equal('decoded' in refPatches, false, 'a call without a key keeps the result\'s old shape');
   const p = await polyp.cropPatches(A, PTS, { imageKey: 'a' });
   assert.equal(p.decoded, true, 'first call with the key decodes');
   const f = await polyp.extract(A, PTS, { imageKey: 'a' });
@@ -42,7 +42,7 @@ test('another image frees the kept one; releaseImage() frees it; no key never ke
   await polyp.decodeImage(A, { imageKey: 'a' });
   assert.equal((await polyp.decodeImage(B, { imageKey: 'b' })).decoded, true);
   assert.equal((await polyp.decodeImage(A, { imageKey: 'a' })).decoded, true, 'a was freed by b');
-  assert.equal((await polyp.decodeImage(B)).decoded, true);
+  await polyp.decodeImage(B);
   assert.equal((await polyp.decodeImage(A, { imageKey: 'a' })).decoded, true, 'a keyless decode frees the kept image too');
   assert.equal(await polyp.releaseImage(), true);
   assert.equal((await polyp.decodeImage(A, { imageKey: 'a' })).decoded, true, 'released');
