@@ -80,9 +80,20 @@ export interface ImageInfo {
   height: number;
   /** The file ended early; the decoder filled the rest (CoralNet keeps such files). */
   truncated: boolean;
+  /** Calls with an `imageKey` only: whether this call decoded the image (false: it used the
+   * one kept for that key). */
+  decoded?: boolean;
 }
 
-export interface ExtractOptions extends CallOptions {
+export interface ImageOptions extends CallOptions {
+  /** The caller's name for the image's bytes (e.g. their SHA-256): the worker keeps the last
+   * image decoded under a key, and the next call naming it skips the decode. One image is
+   * kept at most; any other decode frees it (Polyp.releaseImage() frees it now). The caller
+   * promises that one key always names the same bytes. */
+  imageKey?: string;
+}
+
+export interface ExtractOptions extends ImageOptions {
   /** Cancels between chunks: the promise rejects with an AbortError PolypError. */
   signal?: AbortSignal;
   /** Called after every chunk with points done so far. */
@@ -235,13 +246,13 @@ export declare class Polyp {
   /** The seeded, untrained test network (models/testnet.py) as safetensors bytes. */
   buildTestnet(seed: bigint | number, bnStats: Bytes): Promise<Uint8Array>;
   /** Decodes JPEG (libjpeg-turbo, Pillow's pixels), PNG and other stb_image formats. */
-  decodeImage(image: Bytes, options?: CallOptions): Promise<ImageInfo>;
+  decodeImage(image: Bytes, options?: ImageOptions): Promise<ImageInfo>;
   /** The same, with the decoded RGB bytes (height x width x 3, row-major). */
-  decodeImage(image: Bytes, options: CallOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
+  decodeImage(image: Bytes, options: ImageOptions & { pixels: true }): Promise<ImageInfo & { pixels: Uint8Array }>;
   /** The 224x224 patch around every point exactly as the extractor sees it (the core's crop:
    * centred at patch pixel (112, 112), reflect-padded at the borders), as RGB bytes: n x 224 x
    * 224 x 3, row-major, point after point. For showing a point's patch. */
-  cropPatches(image: Bytes, points: Points, options?: CallOptions): Promise<ImageInfo & { npoints: number; size: 224; patches: Uint8Array }>;
+  cropPatches(image: Bytes, points: Points, options?: ImageOptions): Promise<ImageInfo & { npoints: number; size: 224; patches: Uint8Array }>;
   /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
   extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
   /** pyspacer .featurevector (npz) bytes for points and their features. */
@@ -268,6 +279,8 @@ export declare class Polyp {
   shouldTrain(nAnnotated: number, nLast?: number): Promise<boolean>;
   /** CoralNet's point generation; returns [row, col] pairs flattened. */
   generatePoints(params: PointsParams): Promise<Uint32Array>;
+  /** Frees the image kept for `imageKey` calls (ImageOptions); none kept: nothing to do. */
+  releaseImage(): Promise<boolean>;
   /** Stops the worker; pending calls reject with an AbortError. */
   terminate(): void;
 }

@@ -168,25 +168,35 @@ export class Polyp {
     return new Uint8Array(await this.client.call('buildTestnet', { seed: BigInt(seed), bnStats: b }, t));
   }
 
+  // `imageKey` (decodeImage, cropPatches, extract): the caller's name for the image's bytes
+  // (their SHA-256, say). The worker keeps the last image decoded under a key and the next
+  // call with that key uses it instead of decoding again (keyed results say `decoded`); any
+  // other image frees it. releaseImage() frees it now.
+
   /** Size of a decoded image; with { pixels: true } also its RGB bytes (height x width x 3). */
-  decodeImage(image, { transfer = false, pixels = false } = {}) {
+  decodeImage(image, { transfer = false, pixels = false, imageKey } = {}) {
     const [img, t] = ownBuffer(image, transfer);
-    return this.client.call('decodeImage', { image: img, pixels }, t);
+    return this.client.call('decodeImage', { image: img, pixels, imageKey }, t);
   }
 
   /** The 224x224 RGB patches the extractor sees at the points (n x 224 x 224 x 3 bytes). */
-  cropPatches(image, points, { transfer = false } = {}) {
+  cropPatches(image, points, { transfer = false, imageKey } = {}) {
     const [img, t] = ownBuffer(image, transfer);
     const rowcol = pointsToRowcol(points);
-    return this.client.call('cropPatches', { image: img, points: rowcol }, [...t, rowcol.buffer]);
+    return this.client.call('cropPatches', { image: img, points: rowcol, imageKey }, [...t, rowcol.buffer]);
   }
 
   /** Features of every point of one image: { features: Float32Array(n*1280), width, height, ... }. */
-  extract(image, points, { transfer = false, signal, onProgress, chunk } = {}) {
+  extract(image, points, { transfer = false, signal, onProgress, chunk, imageKey } = {}) {
     const [img, t] = ownBuffer(image, transfer);
     const rowcol = pointsToRowcol(points);
-    return this.client.call('extract', { image: img, points: rowcol, chunk }, [...t, rowcol.buffer],
+    return this.client.call('extract', { image: img, points: rowcol, chunk, imageKey }, [...t, rowcol.buffer],
       { signal, onProgress });
+  }
+
+  /** Frees the image the worker keeps for `imageKey` calls (none kept: nothing to do). */
+  releaseImage() {
+    return this.client.call('releaseImage');
   }
 
   /** pyspacer .featurevector bytes (npz) for points and their features. */

@@ -66,6 +66,39 @@ async function bytesOf(x) {
   throw new TypeError('expected a Blob, ArrayBuffer or typed array');
 }
 
+// The last image decoded under an `imageKey` (the caller's name for its bytes, e.g. their
+// SHA-256), kept so the next call naming it (the patches of a photo, then its extraction)
+// does not decode the photo again (a 27 MP JPEG: 0.25-0.5 s on the 2-core machine,
+// tests/bench/web/decodes.mjs). One image at most: any other decode frees it first, so
+// memory peaks at one decoded image, as without keys.
+let kept = null;   // { key, img }: img is the engine's, freed by dropKept()
+
+function dropKept() {
+  if (kept) { needEngine().freeImage(kept.img); kept = null; }
+}
+
+/** fn(img, decoded) over the decoded image: the kept one when `imageKey` names it, else a
+ * fresh decode (kept under `imageKey` when given, freed after fn otherwise). `decoded` is
+ * {decoded: boolean} for a keyed call and {} otherwise (results without a key keep their
+ * shape). */
+async function withImage(image, imageKey, fn) {
+  const e = needEngine();
+  const key = typeof imageKey === 'string' && imageKey ? imageKey : null;
+  if (key && kept && kept.key === key) return fn(kept.img, { decoded: false });
+  const bytes = await bytesOf(image);
+  dropKept();
+  const img = e.decode(bytes);
+  if (key) {
+    kept = { key, img };
+    return fn(img, { decoded: true });
+  }
+  try {
+    return await fn(img, {});
+  } finally {
+    e.freeImage(img);
+  }
+}
+
 function needEngine() {
   if (!engine) throw new PolypError(STATUS.invalid_arg, 'polyp worker: not initialised');
   return engine;
@@ -89,36 +122,29 @@ const handlers = {
     return { result: bytes.buffer, transfer: [bytes.buffer] };
   },
 
-  async decodeImage({ image, pixels }) {
+  async decodeImage({ image, pixels, imageKey }) {
     const e = needEngine();
-    const img = e.decode(await bytesOf(image));
-    try {
+    return withImage(image, imageKey, (img, decoded) => {
       if (pixels) {
         const px = e.imagePixels(img);
-        return { result: { ...e.imageInfo(img), pixels: px }, transfer: [px.buffer] };
+        return { result: { ...e.imageInfo(img), ...decoded, pixels: px }, transfer: [px.buffer] };
       }
-      return { result: e.imageInfo(img) };
-    } finally {
-      e.freeImage(img);
-    }
+      return { result: { ...e.imageInfo(img), ...decoded } };
+    });
   },
 
-  async cropPatches({ image, points }) {
+  async cropPatches({ image, points, imageKey }) {
     const e = needEngine();
-    const img = e.decode(await bytesOf(image));
-    try {
+    return withImage(image, imageKey, (img, decoded) => {
       const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
       const patches = e.cropPatches(img, rowcol);
-      return { result: { ...e.imageInfo(img), npoints: rowcol.length / 2, size: 224, patches }, transfer: [patches.buffer] };
-    } finally {
-      e.freeImage(img);
-    }
+      return { result: { ...e.imageInfo(img), ...decoded, npoints: rowcol.length / 2, size: 224, patches }, transfer: [patches.buffer] };
+    });
   },
 
-  async extract({ id, image, points, chunk }) {
+  async extract({ id, image, points, chunk, imageKey }) {
     const e = needEngine();
-    const img = e.decode(await bytesOf(image));
-    try {
+    return withImage(image, imageKey, async (img, decoded) => {
       const info = e.imageInfo(img);
       const rowcol = points instanceof Uint32Array ? points : new Uint32Array(points);
       const features = await e.extractPoints(img, rowcol, {
@@ -130,12 +156,15 @@ const handlers = {
         },
       });
       return {
-        result: { ...info, npoints: rowcol.length / 2, dim: e.dim, features },
+        result: { ...info, ...decoded, npoints: rowcol.length / 2, dim: e.dim, features },
         transfer: [features.buffer],
       };
-    } finally {
-      e.freeImage(img);
-    }
+    });
+  },
+
+  async releaseImage() {
+    dropKept();
+    return { result: true };
   },
 
   async writeNpz({ points, features, dim }) {
@@ -240,6 +269,7 @@ const handlers = {
   },
 
   async dispose() {
+    dropKept();
     for (const clf of classifiers.values()) engine.freeClassifier(clf);
     classifiers.clear();
     if (engine) engine.dispose();

@@ -34,26 +34,54 @@ function nextUnannotated(points, from = -1) {
   return -1;
 }
 
+/**
+ * The photo's annotation record, reloaded after every store event for it, with the start
+ * order of the read that produced it: {ann, seq, started}. `started.current` is the number of
+ * reads started so far. A read's result is dropped when a later-started read already landed,
+ * so the page can tell a value read after a commit from an older one (see `write`).
+ */
+function useAnnotations(store, photoId) {
+  const started = useRef(0);
+  const [rec, setRec] = useState({ ann: undefined, seq: 0 });
+  useEffect(() => {
+    let live = true;
+    const load = () => {
+      const seq = ++started.current;
+      store.getAnnotations(photoId).then((ann) => {
+        if (live) setRec((r) => (r.seq > seq ? r : { ann, seq }));
+      }, (e) => console.error(e));
+    };
+    load();
+    const unsub = store.subscribe((ev) => { if (ev.type !== 'error' && ev.store === 'annotations' && ev.id === photoId) load(); });
+    return () => { live = false; unsub(); };
+  }, [photoId]);
+  return { ...rec, started };
+}
+
 function AnnotatePage({ params }) {
   const app = useApp();
   const { store } = app;
   const { projectId, photoId } = params;
   const [project] = useStoreValue(() => store.getProject(projectId), [projectId], (ev) => ev.store === 'projects' && ev.id === projectId);
   const [photo] = useStoreValue(() => store.getPhoto(photoId), [photoId], (ev) => ev.store === 'photos' && ev.id === photoId);
-  const [ann] = useStoreValue(() => store.getAnnotations(photoId), [photoId], (ev) => ev.store === 'annotations' && ev.id === photoId);
+  const { ann, seq: annSeq, started: annReads } = useAnnotations(store, photoId);
   const [order] = useStoreValue(async () => (await store.listPhotos(projectId)).sort((a, b) => a.name.localeCompare(b.name) || a.added - b.added).map((p) => p.id),
     [projectId], (ev) => ev.store === 'photos' && ev.projectId === projectId);
   const [optimistic, setOptimistic] = useState(null);
   const [saving, setSaving] = useState(false);
   const pending = useRef(0);
   const awaiting = useRef(false);
+  const committedReads = useRef(0);   // reads started when the last write committed
   const failed = useRef(false);
   const chain = useRef(Promise.resolve());
   const points = optimistic || (ann ? ann.points : []);
-  // The first store value after the last write committed replaces the optimistic points.
+  // The first store value read after the last write committed replaces the optimistic points
+  // (the commit's own event starts that read). A value read before it (still in flight when
+  // the commit landed) would show, and let the next key build on, points without the last
+  // label: on a loaded machine a label typed between two others was lost that way.
   useEffect(() => {
-    if (awaiting.current && pending.current === 0) { awaiting.current = false; setOptimistic(null); }
-  }, [ann]);
+    if (awaiting.current && pending.current === 0 && annSeq >= committedReads.current) { awaiting.current = false; setOptimistic(null); }
+  }, [ann, annSeq]);
   const [selected, setSelected] = useState(() => new Set());
   const [code, setCode] = useState('');
   const [message, setMessage] = useState('');
@@ -108,7 +136,7 @@ function AnnotatePage({ params }) {
       if (photo.truncated) {
         // Show what the engine decoded (the grey fill CoralNet keeps), not the browser's guess.
         const polyp = await app.getPolyp();
-        rgb = (await polyp.decodeImage(blob, { pixels: true })).pixels;
+        rgb = (await polyp.decodeImage(blob, { pixels: true, imageKey: photo.hash })).pixels;
       }
       await viewer.current.open(blob, { width: photo.width, height: photo.height, rgb });
       if (live) setLoadState('ready');
@@ -137,7 +165,8 @@ function AnnotatePage({ params }) {
   useEffect(() => { viewer.current && viewer.current.setMode(mode); }, [mode, ready]);
 
   // The patches the engine sees, for every point of the photo, cropped in the worker once per
-  // point layout.
+  // point layout. The engine keeps the photo decoded under its hash (imageKey), so this, the
+  // next layout's crop and the photo's extraction share one decode.
   const layoutKey = points.map((p) => `${p.row},${p.col}`).join(';');
   useEffect(() => {
     if (!photo || !points.length) { setPatches(null); return; }
@@ -145,7 +174,7 @@ function AnnotatePage({ params }) {
     (async () => {
       const polyp = await app.getPolyp();
       const blob = await store.getPhotoBlob(photo);
-      const r = await polyp.cropPatches(blob, points.map((p) => [p.row, p.col]));
+      const r = await polyp.cropPatches(blob, points.map((p) => [p.row, p.col]), { imageKey: photo.hash });
       if (live) setPatches({ key: layoutKey, data: r.patches });
     })().catch((e) => console.warn('patches:', e.message));
     return () => { live = false; };
@@ -185,6 +214,7 @@ function AnnotatePage({ params }) {
       setMessage(`Not saved: ${describeWriteError(e)}. The photo shows what is stored.`);
     }).finally(() => {
       if (--pending.current === 0) {
+        committedReads.current = annReads.current;
         setSaving(false);
         // After a refused write, show the stored points again, not what was not saved.
         if (failed.current) { failed.current = false; setOptimistic(null); } else awaiting.current = true;

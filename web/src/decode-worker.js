@@ -1,8 +1,10 @@
-// decode-worker.js - decodes a photo off the main thread into what the viewer draws: first a
-// preview (longest side <= previewMax, the browser decodes at reduced scale where it can),
-// then full-resolution tiles (tile x tile px ImageBitmaps, so no canvas ever holds a 27 MP
-// image). When the browser cannot decode a file (some truncated JPEGs), the page sends the
-// engine's RGB pixels instead (`rgb`).
+// decode-worker.js - decodes a photo off the main thread into what the viewer draws: one
+// decode of the file, then a preview scaled from it (longest side <= previewMax) and
+// full-resolution tiles (tile x tile px ImageBitmaps, so no canvas ever holds a 27 MP image).
+// Once, not twice: a reduced decode straight from the file (what this did before) took
+// longer in Chromium than the full decode plus a scaled copy (tests/bench/web/decodes.mjs),
+// and the tiles then needed a second full decode. When the browser cannot decode a file
+// (some truncated JPEGs), the page sends the engine's RGB pixels instead (`rgb`).
 //   in:  {id, blob, previewMax, tile} | {id, rgb, width, height, previewMax, tile}
 //   out: {id, type: 'size'|'preview'|'tile'|'done'|'error', ...}
 
@@ -25,24 +27,12 @@ self.onmessage = async (e) => {
   const post = (m, t = []) => self.postMessage({ id, ...m }, t);
   try {
     const t0 = performance.now();
-    let preview = null;
-    if (msg.blob && msg.width && msg.height) {
-      // A reduced decode straight from the file paints sooner than the full decode.
-      const s = Math.min(1, previewMax / Math.max(msg.width, msg.height));
-      preview = await createImageBitmap(msg.blob, {
-        imageOrientation: 'none', resizeWidth: Math.max(1, Math.round(msg.width * s)),
-        resizeHeight: Math.max(1, Math.round(msg.height * s)), resizeQuality: 'medium',
-      });
-      post({ type: 'preview', bitmap: preview, ms: performance.now() - t0 }, [preview]);
-    }
     const full = await sourceBitmap(msg);
     const W = full.width, H = full.height;
     post({ type: 'size', width: W, height: H });
-    if (!preview) {
-      const s = Math.min(1, previewMax / Math.max(W, H));
-      const p = await createImageBitmap(full, { resizeWidth: Math.max(1, Math.round(W * s)), resizeHeight: Math.max(1, Math.round(H * s)), resizeQuality: 'medium' });
-      post({ type: 'preview', bitmap: p, ms: performance.now() - t0 }, [p]);
-    }
+    const s = Math.min(1, previewMax / Math.max(W, H));
+    const p = await createImageBitmap(full, { resizeWidth: Math.max(1, Math.round(W * s)), resizeHeight: Math.max(1, Math.round(H * s)), resizeQuality: 'medium' });
+    post({ type: 'preview', bitmap: p, ms: performance.now() - t0 }, [p]);
     for (let y = 0; y < H; y += tile) {
       for (let x = 0; x < W; x += tile) {
         const b = await createImageBitmap(full, x, y, Math.min(tile, W - x), Math.min(tile, H - y));

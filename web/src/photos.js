@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { html, useApp, useStoreValue, onBoot } from './ui.js';
 import { registerPage, pathFor } from './router.js';
-import { photoStatus, newPoint } from './store.js';
+import { photoStatus, newPoint, uid } from './store.js';
 import { generateFor } from './points.js';
 import { queueExtraction } from './extract.js';
 import { mergeLabels, findLabel } from './labelset.js';
@@ -12,43 +12,110 @@ import { TESTNET_WARNING } from './engine.js';
 const IMAGE_RE = /\.(jpe?g|png|bmp|gif|tga|psd|pnm|ppm|pgm|hdr|pic)$/i;
 
 /** Adds files to a project through the queue (the engine decodes each to learn its size and
- * whether it was truncated); reports what was added, skipped and refused. */
+ * whether it was truncated); reports what was added, skipped and refused. The files are
+ * logged first (store.startImport), so a tab closed or crashed mid-import leaves a log that
+ * says which of them never made it in (InterruptedImport below). */
 export async function addPhotos(app, project, files, say) {
   const list = [...files].filter((f) => f.type.startsWith('image/') || IMAGE_RE.test(f.name));
   const ignored = files.length - list.length;
   if (!list.length) { say(`No image among the ${files.length} files.`); return; }
+  // Queued at once, in the caller's task (the queue never looks idle while photos are being
+  // added), with the log written meanwhile: the job stores nothing before the log is in.
+  const id = uid();
+  const logged = app.store.startImport(project.id, list, id);
+  logged.catch(() => {});   // the job reports it
   await app.queue.add({
     kind: 'add-photos', projectId: project.id, title: `Add ${list.length} photos`, persist: false,
-    data: { files: list, ignored, say },
+    data: { files: list, ignored, say, importId: id, logged },
   });
 }
 
-onBoot((app) => {
-  app.queue.register('add-photos', async (job, { signal, progress }) => {
-    const { files, ignored, say } = job.data;
-    const polyp = await app.getPolyp();
-    let added = 0, dup = 0, truncated = 0;
-    const refused = [];
-    for (let i = 0; i < files.length; i++) {
-      if (signal.aborted) throw signal.reason;
-      const f = files[i];
-      progress(i, files.length, f.name);
-      try {
-        const bytes = await f.arrayBuffer();
-        const info = await polyp.decodeImage(bytes);
-        const r = await app.store.addPhoto(job.projectId, f, info, bytes);
-        if (r.duplicate) dup++; else { added++; if (info.truncated) truncated++; }
-      } catch (e) {
-        refused.push(`${f.name} (${e.message})`);
-      }
+/** The Web Lock an import holds while it runs, so every tab can tell a live import from one
+ * a closed tab left (a lock dies with its tab). */
+const importLock = (id) => `polyp-import:${id}`;
+
+/** Runs fn holding the import's lock (or without, where the browser has no Web Locks). */
+function withImportLock(id, fn) {
+  return globalThis.navigator && navigator.locks ? navigator.locks.request(importLock(id), fn) : fn();
+}
+
+async function addPhotosJob(app, job, { signal, progress }) {
+  const { files, ignored, say, importId, logged } = job.data;
+  await logged;
+  const polyp = await app.getPolyp();
+  // Run again after a pause: the files already done are skipped, not decoded again.
+  const log = importId ? await app.store.getImport(importId) : null;
+  const done = (log && log.outcome) || {};
+  let added = 0, dup = 0, truncated = 0;
+  const refused = [];
+  for (let i = 0; i < files.length; i++) {
+    if (signal.aborted) throw signal.reason;
+    const f = files[i];
+    progress(i, files.length, f.name);
+    if (done[i] === 'stored') { added++; continue; }
+    if (done[i] === 'duplicate') { dup++; continue; }
+    const imported = importId ? { id: importId, index: i } : null;
+    try {
+      const bytes = await f.arrayBuffer();
+      const info = await polyp.decodeImage(bytes);
+      const r = await app.store.addPhoto(job.projectId, f, info, bytes, imported);
+      if (r.duplicate) dup++; else { added++; if (info.truncated) truncated++; }
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      refused.push(`${f.name} (${e.message})`);
+      if (imported) await app.store.markImport(importId, i, 'refused').catch(() => {});
     }
-    progress(files.length, files.length, '');
-    say([`${added} photos added`, dup && `${dup} already in the project (same bytes)`,
-      truncated && `${truncated} truncated (kept, the missing part is grey as CoralNet does)`,
-      ignored && `${ignored} files ignored (not images)`, refused.length && `refused: ${refused.join('; ')}`]
-      .filter(Boolean).join(', ') + '.');
-  });
+  }
+  if (importId) await app.store.finishImport(importId);
+  progress(files.length, files.length, '');
+  say([`${added} photos added`, dup && `${dup} already in the project (same bytes)`,
+    truncated && `${truncated} truncated (kept, the missing part is grey as CoralNet does)`,
+    ignored && `${ignored} files ignored (not images)`, refused.length && `refused: ${refused.join('; ')}`]
+    .filter(Boolean).join(', ') + '.');
+}
+
+onBoot((app) => {
+  app.queue.register('add-photos', (job, ctx) => (job.data.importId
+    ? withImportLock(job.data.importId, () => addPhotosJob(app, job, ctx))
+    : addPhotosJob(app, job, ctx)));
 });
+
+/** The files of an import log that are not in the project: no outcome recorded and no photo
+ * of the same name and size (added again since). */
+export function missingFiles(log, photos) {
+  const have = new Set(photos.map((p) => `${p.size}:${p.name}`));
+  return log.files.filter((f, i) => !log.outcome[i] && !have.has(`${f.size}:${f.name}`));
+}
+
+/** Import logs of the project that no import is working on: cut off by a closed tab, a
+ * crash or a cancel. Resolves to [{log, missing}] with the files still missing. */
+async function interruptedImports(app, projectId, photos) {
+  const logs = await app.store.listImports(projectId);
+  if (!logs.length) return [];
+  const held = globalThis.navigator && navigator.locks ? new Set((await navigator.locks.query()).held.map((l) => l.name)) : new Set();
+  const queued = new Set(app.queue.jobs.map((j) => j.data && j.data.importId).filter(Boolean));
+  return logs.filter((l) => !held.has(importLock(l.id)) && !queued.has(l.id))
+    .map((log) => ({ log, missing: missingFiles(log, photos) }));
+}
+
+function InterruptedImport({ app, item, onFiles }) {
+  const { log, missing } = item;
+  const when = new Date(log.started).toLocaleString();
+  const shown = missing.slice(0, 20).map((f) => f.name).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
+  return html`
+    <section class="warn interrupted" aria-labelledby=${`imp-${log.id}`}>
+      <h2 id=${`imp-${log.id}`}>Interrupted import</h2>
+      <p>The import of ${log.files.length} photos started ${when} stopped before it ended (the tab was closed, the
+        browser crashed or it was cancelled). Every photo stored before that is kept, whole.
+        ${' '}<strong>${missing.length} of ${log.files.length} files did not make it in:</strong> ${shown}.
+        Add them again (photos already in the project are skipped).</p>
+      <div class="row">
+        <label class="file primary">Add the missing photos <input type="file" accept="image/*" multiple
+          onChange=${(e) => { onFiles(e.currentTarget.files); e.currentTarget.value = ''; }} /></label>
+        <button type="button" onClick=${() => app.store.finishImport(log.id)}>Dismiss</button>
+      </div>
+    </section>`;
+}
 
 function PhotosPage({ params }) {
   const app = useApp();
@@ -68,6 +135,12 @@ function PhotosPage({ params }) {
     for (const ph of photos) if (await store.db.getKey('features', [ph.id, p.extractor.sha256])) s.add(ph.id);
     return s;
   }, [pid], (ev) => ev.projectId === pid && (ev.store === 'features' || ev.store === 'photos' || ev.store === 'projects'));
+  const [interrupted] = useStoreValue(async () => {
+    const items = await interruptedImports(app, pid, await store.listPhotos(pid));
+    // A log whose files are all in by now has nothing left to say.
+    for (const it of items) if (!it.missing.length) await store.finishImport(it.log.id);
+    return items.filter((it) => it.missing.length);
+  }, [pid], (ev) => ev.projectId === pid && (ev.store === 'imports' || ev.store === 'photos'));
   const [message, setMessage] = useState('');
   const [drag, setDrag] = useState(false);
   if (!project || !data) return html`<p>Loading…</p>`;
@@ -140,6 +213,7 @@ function PhotosPage({ params }) {
       <label class="file">Add a folder <input type="file" webkitdirectory="" multiple onChange=${(e) => { onFiles(e.currentTarget.files); e.currentTarget.value = ''; }} /></label>
       <span class="muted">or drop photos here. They are stored in this browser, never uploaded.</span>
     </div>
+    ${(interrupted || []).map((it) => html`<${InterruptedImport} key=${it.log.id} app=${app} item=${it} onFiles=${onFiles} />`)}
     <div class="row">
       <button type="button" onClick=${generate} disabled=${!data.photos.length}>Generate points</button>
       <label class="file">Import points CSV <input type="file" accept=".csv,text/csv" onChange=${importPoints} /></label>

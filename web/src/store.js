@@ -17,10 +17,13 @@
 //   jobs        {id, kind, projectId, photoId, title, state, added}   the persisted queue
 //   undo        {seq, projectId, label, changes [{photoId, before, after}], undone 0|1, at}
 //   weights     {sha256, name, kind, bytes, added}   extractor files cached for offline use
+//   imports     {id, projectId, started, files [{name, size, lastModified, type}],
+//                outcome {index: 'stored'|'duplicate'|'refused'}}   an "Add photos" under way
+//                (deleted when it ends; one left at boot was cut off by a closed tab or crash)
 import { openDB } from 'idb';
 
 export const DB_NAME = 'polyp';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 const JOURNAL = 'polyp-journal:';
 
 /** One function per schema version: MIGRATIONS[v] moves a database from v-1 to v. */
@@ -40,6 +43,10 @@ const MIGRATIONS = {
     undo.createIndex('projectId', 'projectId');
     undo.createIndex('projectUndone', ['projectId', 'undone']);   // undone: 0 | 1 (booleans are no keys)
     db.createObjectStore('weights', { keyPath: 'sha256' });
+  },
+  // v2: the import log, so a closed tab or a crash mid-import can say which files are missing.
+  2(db) {
+    db.createObjectStore('imports', { keyPath: 'id' }).createIndex('projectId', 'projectId');
   },
 };
 
@@ -168,11 +175,12 @@ export class Store {
    * (photo bytes are kept while another project holds the same photo). */
   async deleteProject(id) {
     const photos = await this.listPhotos(id);
-    await this.write(['projects', 'photos', 'annotations', 'features', 'classifiers', 'undo', 'blobs', 'jobs'], async (tx) => {
+    await this.write(['projects', 'photos', 'annotations', 'features', 'classifiers', 'undo', 'blobs', 'jobs', 'imports'], async (tx) => {
       for (const ph of photos) await this._deletePhotoIn(tx, ph);
       for (const k of await tx.objectStore('classifiers').index('projectId').getAllKeys(id)) await tx.objectStore('classifiers').delete(k);
       for (const k of await tx.objectStore('undo').index('projectId').getAllKeys(id)) await tx.objectStore('undo').delete(k);
       for (const j of await tx.objectStore('jobs').getAll()) if (j.projectId === id) await tx.objectStore('jobs').delete(j.id);
+      for (const k of await tx.objectStore('imports').index('projectId').getAllKeys(id)) await tx.objectStore('imports').delete(k);
       await tx.objectStore('projects').delete(id);
     }, [{ type: 'delete', store: 'projects', id, projectId: id }]);
   }
@@ -191,24 +199,72 @@ export class Store {
   /**
    * Stores a photo file in a project. `info` is {width, height, truncated} (the engine's
    * decodeImage). Returns {photo, duplicate}: a file whose bytes the project already holds is
-   * not added twice (duplicate: the existing photo).
+   * not added twice (duplicate: the existing photo). With `imported` {id, index} (an import
+   * from startImport) the photo and its file's outcome in the import log are written in the
+   * same transaction as the bytes and the (empty) points: a photo is there whole or not at all.
    */
-  async addPhoto(projectId, file, info, bytes = null) {
+  async addPhoto(projectId, file, info, bytes = null, imported = null) {
     const buf = bytes || await file.arrayBuffer();
     const hash = await sha256Hex(buf);
     const existing = await this.db.getFromIndex('photos', 'projectHash', [projectId, hash]);
-    if (existing) return { photo: existing, duplicate: true };
+    if (existing) {
+      if (imported) await this.markImport(imported.id, imported.index, 'duplicate');
+      return { photo: existing, duplicate: true };
+    }
     const photo = {
       id: uid(), projectId, hash, name: file.name, width: info.width, height: info.height,
       truncated: !!info.truncated, added: Date.now(), size: buf.byteLength,
     };
     const blob = new Blob([buf], { type: file.type || 'application/octet-stream' });
-    await this.write(['photos', 'blobs', 'annotations'], async (tx) => {
+    await this.write(['photos', 'blobs', 'annotations', 'imports'], async (tx) => {
       if (!(await tx.objectStore('blobs').getKey(hash))) await tx.objectStore('blobs').put({ hash, blob });
       await tx.objectStore('photos').add(photo);
       await tx.objectStore('annotations').put({ photoId: photo.id, projectId, points: [] });
+      if (imported) await this._markImportIn(tx, imported.id, imported.index, 'stored');
     }, [{ type: 'put', store: 'photos', id: photo.id, projectId }]);
     return { photo, duplicate: false };
+  }
+
+  // ------------------------------------------------------------------ imports
+  /** Logs an import of `files` (File objects: only name, size, lastModified, type are kept)
+   * before any is stored; resolves to the record. finishImport() deletes it at the end. */
+  async startImport(projectId, files, id = uid()) {
+    const rec = {
+      id, projectId, started: Date.now(), outcome: {},
+      files: [...files].map((f) => ({ name: f.name, size: f.size, lastModified: f.lastModified || 0, type: f.type || '' })),
+    };
+    await this.write(['imports'], (tx) => tx.objectStore('imports').add(rec),
+      [{ type: 'put', store: 'imports', id: rec.id, projectId }]);
+    return rec;
+  }
+
+  async _markImportIn(tx, id, index, outcome) {
+    const s = tx.objectStore('imports');
+    const rec = await s.get(id);
+    if (!rec) return;          // dismissed meanwhile
+    rec.outcome[index] = outcome;
+    await s.put(rec);
+  }
+
+  /** Records what became of file `index` of an import ('duplicate', 'refused'). */
+  async markImport(id, index, outcome) {
+    const rec = await this.write(['imports'], async (tx) => { await this._markImportIn(tx, id, index, outcome); return tx.objectStore('imports').get(id); });
+    if (rec) this._notify({ type: 'put', store: 'imports', id, projectId: rec.projectId });
+  }
+
+  getImport(id) { return this.db.get('imports', id); }
+
+  /** The import logs of a project, oldest first (a log left over is an interrupted import). */
+  async listImports(projectId) {
+    return (await this.db.getAllFromIndex('imports', 'projectId', projectId)).sort((a, b) => a.started - b.started);
+  }
+
+  /** Deletes an import's log (it ended, or the user dismissed what it left undone). */
+  async finishImport(id) {
+    const rec = await this.db.get('imports', id);
+    if (!rec) return;
+    await this.write(['imports'], (tx) => tx.objectStore('imports').delete(id),
+      [{ type: 'delete', store: 'imports', id, projectId: rec.projectId }]);
   }
 
   async _deletePhotoIn(tx, photo) {
