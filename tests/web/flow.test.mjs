@@ -308,6 +308,24 @@ test('reload mid-annotation: every confirmed label is there', { skip: why }, asy
   for (const n of expected.keys()) assertExpected(st, n);
   assert.equal(st.photos[name].points[0].label, 'CCA');
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('polyp-journal:')).length), 0);
+
+  // Two changes within one millisecond, neither committed: they replay in the order they
+  // were made (seq), whatever the order of their keys, so the later one is not dropped as
+  // superseded.
+  await page.evaluate(({ pid, photo }) => {
+    const pts = photo.points;
+    const first = pts.map((p, i) => (i === 2 ? { ...p, label: 'Porit', state: 'confirmed', changed: true } : p));
+    const second = first.map((p, i) => (i === 2 ? { ...p, label: 'CCA' } : p));
+    localStorage.setItem('polyp-journal:polyp:z-first', JSON.stringify({ projectId: pid, label: 'Porit on point 3', undoable: true, at: 5, seq: 1,
+      changes: [{ photoId: photo.photo.id, before: pts, points: first }] }));
+    localStorage.setItem('polyp-journal:polyp:a-second', JSON.stringify({ projectId: pid, label: 'CCA on point 3', undoable: true, at: 5, seq: 2,
+      changes: [{ photoId: photo.photo.id, before: first, points: second }] }));
+  }, { pid: projectId, photo: st.photos[name] });
+  await page.reload();
+  await openApp(page, server.url);
+  exp.set(2, 'CCA');
+  st = await readProject(page, projectId);
+  for (const n of expected.keys()) assertExpected(st, n);
 });
 
 test('kill the browser process mid-annotation, relaunch on the same profile: every confirmed label is there', { skip: why }, async () => {

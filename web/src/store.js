@@ -25,6 +25,10 @@ import { openDB } from 'idb';
 export const DB_NAME = 'polyp';
 export const DB_VERSION = 2;
 const JOURNAL = 'polyp-journal:';
+// Orders this page's journal entries within one millisecond (Date.now() alone ties when
+// changes come faster than that, and a later change replayed first would be dropped as
+// superseded).
+let journalSeq = 0;
 
 /** One function per schema version: MIGRATIONS[v] moves a database from v-1 to v. */
 const MIGRATIONS = {
@@ -304,15 +308,15 @@ export class Store {
   /**
    * The one way to change points: `changes` [{photoId, points, before?}] (each photo's whole
    * new point list) written in one transaction with one undo entry named `label` (e.g.
-   * 'label 3 points', 'Alleviate at 80%'). Options: {undoable: true}. Resolves to the undo
+   * 'label 3 points', 'Alleviate at 80%'). Options: {undoable: true, journal: true (false: the replay of an entry already journalled)}. Resolves to the undo
    * entry's seq (or null).
    *
    * The writes are issued synchronously, in the caller's task, when every change carries
    * `before` (the points it replaces, as the caller saw them): IndexedDB then orders
    * transactions as they were made, and one already issued survives an immediate reload.
    */
-  async changePoints(projectId, label, changes, { undoable = true } = {}) {
-    const jid = this._journal(projectId, label, changes, undoable);
+  async changePoints(projectId, label, changes, { undoable = true, journal = true } = {}) {
+    const jid = journal ? this._journal(projectId, label, changes, undoable) : null;
     const done = this.write(['annotations', 'undo'], async (tx) => {
       const ann = tx.objectStore('annotations');
       const undo = tx.objectStore('undo');
@@ -359,7 +363,7 @@ export class Store {
     if (!changes.every((c) => c.before) || typeof localStorage === 'undefined') return null;
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     try {
-      localStorage.setItem(`${JOURNAL}${this.name}:${id}`, JSON.stringify({ projectId, label, changes, undoable, at: Date.now() }));
+      localStorage.setItem(`${JOURNAL}${this.name}:${id}`, JSON.stringify({ projectId, label, changes, undoable, at: Date.now(), seq: ++journalSeq }));
       return id;
     } catch {
       return null;   // full: the IndexedDB write still goes ahead and reports its own failure
@@ -380,17 +384,27 @@ export class Store {
       if (k && k.startsWith(prefix)) keys.push(k);
     }
     const entries = keys.map((k) => { try { return [k, JSON.parse(localStorage.getItem(k))]; } catch { return [k, null]; } })
-      .sort((a, b) => ((a[1] && a[1].at) || 0) - ((b[1] && b[1].at) || 0) || (a[0] < b[0] ? -1 : 1));
+      .sort((a, b) => ((a[1] && a[1].at) || 0) - ((b[1] && b[1].at) || 0)
+        || ((a[1] && a[1].seq) || 0) - ((b[1] && b[1].seq) || 0) || (a[0] < b[0] ? -1 : 1));
     let n = 0;
+    // An entry is removed only once its change has committed (or was refused, or needs
+    // nothing), and is replayed without a new journal entry: a page closed or reloaded during
+    // the replay (a second navigation right after a reload does it) keeps every entry, in its
+    // original order, for the next start, where the `before` check drops whatever did land.
     for (const [k, e] of entries) {
-      localStorage.removeItem(k);
-      if (!e) continue;
+      if (!e) { localStorage.removeItem(k); continue; }
       const pending = [];
       for (const c of e.changes) {
         const rec = await this.getAnnotations(c.photoId);
         if (rec && JSON.stringify(rec.points) === JSON.stringify(c.before)) pending.push(c);
       }
-      if (pending.length) { await this.changePoints(e.projectId, e.label, pending, { undoable: e.undoable }); n++; }
+      if (!pending.length) { localStorage.removeItem(k); continue; }
+      try {
+        await this.changePoints(e.projectId, e.label, pending, { undoable: e.undoable, journal: false });
+      } finally {
+        localStorage.removeItem(k);
+      }
+      n++;
     }
     return n;
   }
