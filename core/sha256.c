@@ -10,12 +10,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define POLYP_SHA_NI 1
+#if POLYP_SHA256_HW
 #include <cpuid.h>
 #include <immintrin.h>
-#else
-#define POLYP_SHA_NI 0
 #endif
 
 static const uint32_t K[64] = {
@@ -61,7 +58,7 @@ static void compress_portable(uint32_t h[8], const uint8_t *p, size_t nblocks) {
     for (; nblocks; nblocks--, p += 64) compress_one(h, p);
 }
 
-#if POLYP_SHA_NI
+#if POLYP_SHA256_HW
 /* The SHA extensions keep the state as two vectors, ABEF and CDGH (A in the top lane), and
  * SHA256RNDS2(CDGH, ABEF, WK) does two rounds with the low two lanes of WK, returning the new
  * ABEF; the old ABEF is then the new CDGH, so the two state registers swap roles every two
@@ -112,7 +109,7 @@ typedef void (*compress_fn)(uint32_t h[8], const uint8_t *p, size_t nblocks);
 static _Atomic(compress_fn) chosen;
 
 static compress_fn pick(void) {
-#if POLYP_SHA_NI
+#if POLYP_SHA256_HW
     if (cpu_has_sha_ni()) return compress_shani;
 #endif
     return compress_portable;

@@ -46,8 +46,7 @@ static const char *const CMD = "extract";
 /* A photo from its decode until its file is written. Owned by the pipeline's `live` list. */
 typedef struct photo {
     size_t group;        /* index into run->g->items */
-    polyp_image img;     /* the pixels, until every point is cropped */
-    bool has_pixels;
+    polyp_image img;     /* the pixels, until every point is cropped (then zeroed: pixels NULL) */
     size_t next_point;   /* next point to claim */
     size_t cropping;     /* points claimed whose crop is in progress */
     size_t filled;       /* points whose features are in */
@@ -90,7 +89,7 @@ static void fail_locked(pipeline *pl, int rc) {
 
 static void photo_free(photo *p) {
     if (!p) return;
-    if (p->has_pixels) polyp_image_free(&p->img);
+    polyp_image_free(&p->img);
     free(p->feat);
     free(p);
 }
@@ -117,10 +116,9 @@ static int decode_photo(pipeline *pl, size_t k, photo **out) {
         free(p);
         return cli_fail(CMD, "%s", err.message[0] ? err.message : path);
     }
-    p->has_pixels = true;
     int rc = extract_check_points(ig, &p->img);
     if (!rc) {
-        p->feat = malloc((ig->npoints ? ig->npoints : 1) * r->dim * sizeof(float));
+        p->feat = malloc(ig->npoints * r->dim * sizeof(float)); /* a group has >= 1 point */
         if (!p->feat) rc = cli_fail(CMD, "%s: out of memory for %zu points", ig->name, ig->npoints);
     }
     if (rc) {
@@ -135,7 +133,7 @@ static int decode_photo(pipeline *pl, size_t k, photo **out) {
 static photo *claimable(const pipeline *pl) {
     for (size_t i = 0; i < pl->nlive; i++) {
         photo *p = pl->live[i];
-        if (p->has_pixels && p->next_point < pl->run->g->items[p->group].npoints) return p;
+        if (p->img.pixels && p->next_point < pl->run->g->items[p->group].npoints) return p;
     }
     return NULL;
 }
@@ -230,8 +228,6 @@ static void crop_points(worker *w, photo *p) {
         w->owner[at] = p;
         w->point[at] = first + i;
     }
-    polyp_image img_done = {0};
-    bool free_pixels = false;
     pthread_mutex_lock(&pl->lock);
     p->cropping -= k;
     if (rc) {
@@ -240,17 +236,14 @@ static void crop_points(worker *w, photo *p) {
     }
     w->n += k;
     if (p->next_point == ig->npoints && p->cropping == 0) {
-        /* every point cropped (a crop is a copy): the pixels can go, and a decode can start */
-        img_done = p->img;
-        p->has_pixels = false;
+        /* every point cropped (a crop is a copy): the pixels can go (freed outside the lock),
+         * and a decode can start */
+        polyp_image img = p->img;
         memset(&p->img, 0, sizeof p->img);
         pl->held--;
-        free_pixels = true;
         pthread_cond_broadcast(&pl->changed);
-    }
-    if (free_pixels) {
         pthread_mutex_unlock(&pl->lock);
-        polyp_image_free(&img_done);
+        polyp_image_free(&img);
         pthread_mutex_lock(&pl->lock);
     }
 }
@@ -282,18 +275,6 @@ static void decode_next(pipeline *pl) {
     if (rc) {
         pl->held--;
         fail_locked(pl, rc);
-        return;
-    }
-    if (pl->run->g->items[p->group].npoints == 0) {
-        /* nothing to crop: the file (no points) is written at once */
-        polyp_image_free(&p->img);
-        p->has_pixels = false;
-        pl->held--;
-        pthread_cond_broadcast(&pl->changed);
-        pthread_mutex_unlock(&pl->lock);
-        rc = finish_photo(pl, p);
-        pthread_mutex_lock(&pl->lock);
-        if (rc) fail_locked(pl, rc);
         return;
     }
     pl->live[pl->nlive++] = p; /* room reserved before the decode */

@@ -56,7 +56,7 @@ START_TEST(fips_vectors_portable) {
 END_TEST
 
 /* The two below run only where the CPU has the SHA extensions (main reports the test as
- * skipped elsewhere). */
+ * skipped on an x86 CPU without them). */
 START_TEST(fips_vectors_hardware) {
     ck_assert(polyp_sha256_use_hardware(true));
     check_fips_vectors();
@@ -99,7 +99,9 @@ int main(void) {
     }
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
-    if (rc == 0 && !hw) {
+    /* Skipped in part only where this build has hardware rounds the CPU cannot run; a build
+     * without them (wasm, ARM) has nothing left out. */
+    if (rc == 0 && !hw && POLYP_SHA256_HW) {
         fprintf(stderr, "test_sha256: SKIPPED in part: this CPU has no SHA extensions, so the hardware "
                         "rounds were not run (the portable ones passed)\n");
         return 77;

@@ -1,6 +1,6 @@
 /* test_weights.c - the EfficientNet-B0 weights loader: every refusal names the tensor and
  * what was expected/found; batch-norm folding and the NHWC re-layout against values
- * computed by hand; variants; SHA-256 against the FIPS 180-4 test vectors. */
+ * computed by hand; variants (SHA-256 itself: test_sha256.c). */
 #include "effnet.h"
 #include "safetensors.h"
 #include "sha256.h"
@@ -334,32 +334,6 @@ START_TEST(folds_batch_norm_by_hand) {
 }
 END_TEST
 
-START_TEST(sha256_test_vectors) {
-    char hex[65];
-    polyp_sha256_hex("", 0, hex);
-    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    polyp_sha256_hex("abc", 3, hex);
-    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    polyp_sha256_hex(two, strlen(two), hex);
-    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    /* one million 'a', fed in odd-sized pieces */
-    polyp_sha256 s;
-    polyp_sha256_init(&s);
-    char a[997];
-    memset(a, 'a', sizeof a);
-    size_t left = 1000000;
-    while (left) {
-        size_t n = left < sizeof a ? left : sizeof a;
-        polyp_sha256_update(&s, a, n);
-        left -= n;
-    }
-    uint8_t d[32];
-    polyp_sha256_final(&s, d);
-    ck_assert(d[0] == 0xcd && d[1] == 0xc7 && d[2] == 0x6e && d[31] == 0xd0);
-}
-END_TEST
-
 int main(void) {
     Suite *s = suite_create("weights");
     TCase *tc = tcase_create("core");
@@ -375,7 +349,6 @@ int main(void) {
     tcase_add_test(tc, truncated_and_garbage_files);
     tcase_add_test(tc, identity_of_converted_files);
     tcase_add_test(tc, folds_batch_norm_by_hand);
-    tcase_add_test(tc, sha256_test_vectors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
