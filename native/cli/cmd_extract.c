@@ -47,8 +47,8 @@ static void usage(FILE *out) {
             "  --out OUTDIR     output folder (created; names with '/' make subfolders)\n"
             "  --threads N      threads (default: the number of CPUs). With a queue (below), each\n"
             "                   thread is a worker that decodes, crops and runs the network on\n"
-            "                   whatever is ready, with its own copy of the network's buffers\n"
-            "                   (about 65 MB each at --batch 8 on the portable backend)\n"
+            "                   whatever is ready, with its own network (about 28 MB each at\n"
+            "                   --batch 8 on the portable backend)\n"
             "  --backend B      auto (default: cuda when built and a GPU is usable, else portable with\n"
             "                   AVX2/AVX-512 kernels, else xnnpack when built), cuda, xnnpack or portable\n"
             "  --precision P    cuda backend: exact (default: FP32, no TF32, within 1e-4 of PyTorch)\n"
@@ -402,6 +402,24 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     return 0;
 }
 
+/* Starts decoding the first image that is sure to be done, whatever the weights turn out to
+ * be: a safe name, a regular file, and no output yet (with --overwrite, any). NULL when
+ * there is none or no thread could start. */
+static extract_prefetch *start_prefetch(const groups *g, const options *o) {
+    char in_path[4096], out_path[4096];
+    for (size_t i = 0; i < g->count; i++) {
+        const char *name = g->items[i].name;
+        if (!name_is_safe(name) || !path_join(in_path, sizeof in_path, o->images, name, "") ||
+            !path_join(out_path, sizeof out_path, o->out, name, ".featurevector"))
+            return NULL; /* the checks below report it */
+        if (!is_regular_file(in_path)) continue;
+        struct stat st;
+        if (!o->overwrite && (stat(out_path, &st) == 0 || errno != ENOENT)) continue;
+        return extract_prefetch_start(o->images, g, i);
+    }
+    return NULL;
+}
+
 int polyp_cmd_extract(int argc, char **argv) {
     options o;
     bool help;
@@ -444,11 +462,15 @@ int polyp_cmd_extract(int argc, char **argv) {
         }
     }
 
+    /* The pipeline's first photo decodes on another core while the weights load. */
+    extract_prefetch *prefetch = o.queue ? start_prefetch(&g, &o) : NULL;
+
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. The weights come first: the record they
      * give is what existing outputs must have been made with to count as done. */
     polyp_weights *weights = NULL;
     if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK) {
+        extract_prefetch_cancel(prefetch);
         groups_free(&g);
         polyp_annotations_free(&ann);
         return cli_fail(CMD, "%s", err.message);
@@ -518,8 +540,8 @@ int polyp_cmd_extract(int argc, char **argv) {
     if (!rc && todo > 0) {
         if (!o.queue && polyp_threadpool_init((int)o.threads, &pool, &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
     }
+    polyp_extractor_params ep = polyp_extractor_default_params();
     if (!rc && todo > 0) {
-        polyp_extractor_params ep = polyp_extractor_default_params();
         ep.backend = o.backend;
         ep.batch_size = o.batch;
         ep.kernels = o.kernels;
@@ -531,24 +553,32 @@ int polyp_cmd_extract(int argc, char **argv) {
         /* SIGTERM / SIGINT reach the extractor between batches: an image with thousands of
          * points is abandoned within a batch's time, and nothing of it is written. */
         ep.progress = cancel_on_signal;
-        for (size_t i = 0; i < nex && !rc; i++) {
-            if (polyp_extractor_init(weights, &ep, &extractors[i], &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
-            /* --backend auto found a GPU: the CUDA backend crops on the device from the whole
-             * photo (polyp_extract_points), which the serial path calls; the CPU workers
-             * would send every patch over the bus. One extractor, serial path. */
-            else if (i == 0 && nex > 1 && !strcmp(polyp_extractor_backend_name(extractors[0]), "cuda")) {
-                nex = 1;
-                o.queue = 0;
-            }
+        /* One extractor here, so that a bad backend or kernel choice stops the run before
+         * any work; the pipeline's other workers make theirs on their own threads while the
+         * first photos decode. */
+        if (polyp_extractor_init(weights, &ep, &extractors[0], &err) != POLYP_OK) rc = cli_fail_err(CMD, &err);
+        /* --backend auto found a GPU: the CUDA backend crops on the device from the whole
+         * photo (polyp_extract_points), which the serial path calls; the CPU workers would
+         * send every patch over the bus. One extractor, serial path. */
+        else if (nex > 1 && !strcmp(polyp_extractor_backend_name(extractors[0]), "cuda")) {
+            nex = 1;
+            o.queue = 0;
         }
     }
 
+    if (rc || todo == 0 || !o.queue) { /* not needed: freed now, not at the end */
+        extract_prefetch_cancel(prefetch);
+        prefetch = NULL;
+    }
     if (!rc && todo > 0) {
         cli_install_signal_handlers();
         cli_progress p;
         cli_progress_begin(&p, "extract: images", todo);
-        extract_run run = {&g, skip, o.images, o.out, extractors, nex, polyp_weights_feature_dim(weights),
-                           record, o.batch, o.queue, &p, 0, 0};
+        const char *backend = polyp_extractor_backend_name(extractors[0]); /* a static string */
+        extract_run run = {&g, skip, o.images, o.out, extractors, weights, &ep, nex,
+                           polyp_weights_feature_dim(weights), record, o.batch, o.queue, &p, 0, 0, NULL};
+        run.prefetch = prefetch; /* the pipeline's now (NULL on the serial path) */
+        prefetch = NULL;
         rc = o.queue ? extract_run_pipeline(&run) : extract_run_serial(&run);
         size_t done = run.done, patches = run.patches;
         cli_progress_end(&p);
@@ -558,7 +588,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         } else if (!rc) {
             double el = cli_now() - p.start;
             fprintf(stderr, "polyp %s: wrote %zu feature files (%zu patches) to %s in %.1f s (backend %s, %zu threads)\n",
-                    CMD, done, patches, o.out, el, polyp_extractor_backend_name(extractors[0]), o.threads);
+                    CMD, done, patches, o.out, el, backend, o.threads);
         }
     }
 

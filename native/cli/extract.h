@@ -11,12 +11,21 @@
 /* Returned by a run or an image step when a signal stopped it: nothing half-written. */
 #define EXTRACT_INTERRUPTED (-1)
 
+/* A photo decoding on a thread of its own since before the run started (see
+ * extract_prefetch_start). */
+typedef struct extract_prefetch extract_prefetch;
+
 typedef struct extract_run {
     const groups *g;
     const bool *skip;            /* per group: output already done, not redone */
     const char *images, *out;    /* input and output folders */
-    polyp_extractor **extractors;  /* borrowed: one per worker, single-threaded each in the
-                                      pipeline; the serial path uses extractors[0] */
+    polyp_extractor **extractors;  /* one per worker, single-threaded each in the pipeline;
+                                      the serial path uses extractors[0]. The array is the
+                                      caller's; [0] is made by the caller, the pipeline makes
+                                      the others (NULL on entry) and frees every one it ran
+                                      (NULL on return), each on its worker's thread */
+    const polyp_weights *weights;  /* pipeline: for the extractors it makes (borrowed) */
+    const polyp_extractor_params *params; /* pipeline: their parameters (borrowed) */
     size_t nworkers;               /* pipeline: workers (= --threads); serial: 1 */
     size_t dim;                  /* the network's feature width */
     const char *record;          /* extractor record written into every file (borrowed) */
@@ -24,7 +33,18 @@ typedef struct extract_run {
     size_t queue;                /* pipeline: photos decoded or being decoded at once, at most */
     cli_progress *progress;      /* updated after every image written */
     size_t done, patches;        /* out: images written, their patches */
+    extract_prefetch *prefetch;  /* pipeline: owned, taken (NULL on return); NULL: none */
 } extract_run;
+
+/* Starts decoding the pixels of g->items[group] on a thread of its own, so that the first
+ * photo decodes while the weights load and the outputs are checked; the pipeline takes it
+ * when that image is to be done. Nothing is printed until then: a failed decode is reported
+ * only if the run gets to the image. NULL if no thread could start (nothing is lost: the
+ * image is decoded in its turn). images and g must outlive it. */
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, size_t group);
+/* Waits for the decode and frees it, pixels and all (a run that stopped first, or the
+ * serial path). NULL is a no-op. */
+void extract_prefetch_cancel(extract_prefetch *pf);
 
 /* 0 when every point of g lies inside img, else the exit status after printing which one
  * does not (the same message either way of running). */

@@ -6,16 +6,24 @@
  * every batch whenever a decoder held a core, and 69% of what two cores allow. Here every
  * worker is one thread with its own single-threaded extractor (run->extractors[w]), and any
  * worker does whatever is ready, in this order:
- *   1. claim points of a decoded photo (the oldest with points unclaimed) and crop them into
+ *   1. decode the next photo, if fewer than `queue` photos are decoded or being decoded
+ *      (first, so that decodes overlap the other workers' batches: after the points, they
+ *      waited until nothing was left to claim, and then every core decoded at once);
+ *   2. claim points of a decoded photo (the oldest with points unclaimed) and crop them into
  *      its own batch (batches span photos);
- *   2. run its batch through the network when the batch is full;
- *   3. decode the next photo, if fewer than `queue` photos are decoded or being decoded;
- *   4. run a short batch when no more points can come (the end of the run);
+ *   3. run its batch through the network when the batch is full;
+ *   4. run a short batch when no more points can come (the end of the run: there the last
+ *      batches shrink, see batch_target);
  *   5. else wait.
  * No thread ever waits for another inside a batch, and a core is idle only when there is
  * nothing left to claim, decode or run: at the end of a run, or while `queue` photos are all
  * held (then the cropping frees one soon). Each photo's features fill in from whichever
- * batches hold its points; the worker that fills the last one writes the file.
+ * batches hold its points; the batch that fills the last one hands the photo to the writer,
+ * a thread of its own that writes and fsyncs the files (an fsync takes milliseconds on a
+ * local disk and more on a cluster's shared filesystem: a worker waiting for it would leave
+ * its core idle). Work that can start before the weights are loaded does: the first photo
+ * decodes while `polyp extract` reads the weights (extract_prefetch_start), and each worker
+ * but the first makes its extractor on its own thread, before its first batch.
  *
  * The features of a patch do not depend on which patches share its batch nor on the thread
  * count (the backends compute each patch alone, with the same arithmetic on any number of
@@ -23,10 +31,11 @@
  * files are the serial path's, byte for byte. Files are written when complete, so not in CSV
  * order; each is written atomically, as on the serial path.
  *
- * Memory: at most `queue` decoded photos, one batch of patches per worker, and the features
- * of the photos with points in some worker's batch. A signal stops the run between batches:
- * workers finish the crop or decode in hand (a decode cannot be cut short), photos not yet
- * complete are abandoned (their files never appear). */
+ * Memory: at most `queue` decoded photos, one batch of patches per worker, the features of
+ * the photos with points in some worker's batch, and those of at most WRITE_QUEUE_PER_WORKER
+ * complete photos per worker waiting for the writer. A signal stops the run between
+ * batches: workers finish the crop or decode in hand (a decode cannot be cut short), photos
+ * not yet complete are abandoned (their files never appear), complete ones are written. */
 #define _POSIX_C_SOURCE 200809L
 #include "extract.h"
 
@@ -42,6 +51,9 @@
 static const char *const CMD = "extract";
 
 #define PATCH_FLOATS ((size_t)POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3)
+/* Complete photos waiting for the writer, per worker, before a worker with another one
+ * waits: enough to ride out a slow fsync, few enough that memory stays bounded. */
+#define WRITE_QUEUE_PER_WORKER 2
 
 /* A photo from its decode until its file is written. Owned by the pipeline's `live` list. */
 typedef struct photo {
@@ -63,20 +75,26 @@ typedef struct pipeline {
     size_t next_decode;      /* next to-do entry to decode */
     size_t decoding;         /* decodes in progress */
     size_t held;             /* photos with pixels, plus decodes in progress */
-    photo **live;            /* decoded, file not yet written; oldest first */
+    size_t outstanding;      /* points claimed whose features are not in yet */
+    photo **live;            /* decoded, not yet complete; oldest first */
     size_t nlive, live_cap;
+    photo **writes;          /* complete, for the writer, oldest first (FIFO of write_cap) */
+    size_t nwrites, write_cap;
+    pthread_cond_t write_ready; /* a photo was queued for the writer, or the workers ended */
+    bool workers_done;
+    extract_prefetch *prefetch; /* the first photo, decoding since before the pipeline */
     int rc;                  /* the first failure (0 while none) */
     bool stop;
 } pipeline;
 
 typedef struct worker {
     pipeline *pl;
-    polyp_extractor *extractor;  /* borrowed, this worker's alone */
+    polyp_extractor **extractor; /* &run->extractors[i]: this worker's alone; made on its
+                                    first batch when NULL, freed when the worker ends */
     float *patches;              /* batch x patch floats */
     float *feat;                 /* batch x dim */
     photo **owner;               /* per batch entry: its photo */
     size_t *point;               /* per batch entry: point index in its photo */
-    photo **finished;            /* run_batch: the photos this batch completed (<= batch) */
     size_t n;                    /* patches in the batch */
 } worker;
 
@@ -94,39 +112,82 @@ static void photo_free(photo *p) {
     free(p);
 }
 
-/* Decodes to-do entry k into a new photo (lock not held). 0, or the exit status after
- * printing why. */
-static int decode_photo(pipeline *pl, size_t k, photo **out) {
-    extract_run *r = pl->run;
-    const image_group *ig = &r->g->items[pl->todo[k]];
+/* Decodes the pixels of ig (only the rows its patches read, as on the serial path). Prints
+ * nothing: a prefetched decode's failure is reported only if the run gets to it. */
+static polyp_status decode_pixels(const char *images, const image_group *ig, polyp_image *img, polyp_error *err) {
     char path[4096];
-    polyp_error err = {0};
-    *out = NULL;
-    photo *p = calloc(1, sizeof *p);
-    if (!p) return cli_fail(CMD, "%s: out of memory", ig->name);
-    p->group = pl->todo[k];
-    if (!path_join(path, sizeof path, r->images, ig->name, "")) {
-        free(p);
-        return cli_fail(CMD, "%s: path too long", ig->name);
+    memset(img, 0, sizeof *img);
+    if (!path_join(path, sizeof path, images, ig->name, "")) {
+        snprintf(err->message, sizeof err->message, "%s: path too long", ig->name);
+        return err->status = POLYP_ERR_INVALID_ARG;
     }
-    /* Only the rows the patches read are decoded (JPEG), as on the serial path. */
     polyp_decode_params dp = polyp_decode_default_params();
-    if (polyp_patch_rows(ig->points, ig->npoints, 0, &dp.row_begin, &dp.row_end, &err) != POLYP_OK ||
-        polyp_image_load_file(path, &dp, &p->img, &err) != POLYP_OK) {
-        free(p);
-        return cli_fail(CMD, "%s", err.message[0] ? err.message : path);
-    }
-    int rc = extract_check_points(ig, &p->img);
-    if (!rc) {
-        p->feat = malloc(ig->npoints * r->dim * sizeof(float)); /* a group has >= 1 point */
-        if (!p->feat) rc = cli_fail(CMD, "%s: out of memory for %zu points", ig->name, ig->npoints);
-    }
+    polyp_status st = polyp_patch_rows(ig->points, ig->npoints, 0, &dp.row_begin, &dp.row_end, err);
+    if (st == POLYP_OK) st = polyp_image_load_file(path, &dp, img, err);
+    if (st != POLYP_OK && !err->message[0]) snprintf(err->message, sizeof err->message, "%s", path);
+    return st;
+}
+
+/* A photo of group gi from its decode's outcome (lock not held; the pixels are taken).
+ * 0, or the exit status after printing why. */
+static int photo_from(pipeline *pl, size_t gi, polyp_status st, polyp_image *img, const polyp_error *err,
+                      photo **out) {
+    const image_group *ig = &pl->run->g->items[gi];
+    *out = NULL;
+    if (st != POLYP_OK) return cli_fail(CMD, "%s", err->message);
+    int rc = extract_check_points(ig, img);
+    photo *p = rc ? NULL : calloc(1, sizeof *p);
+    if (!rc && p) p->feat = malloc(ig->npoints * pl->run->dim * sizeof(float)); /* a group has >= 1 point */
+    if (!rc && (!p || !p->feat)) rc = cli_fail(CMD, "%s: out of memory for %zu points", ig->name, ig->npoints);
     if (rc) {
-        photo_free(p);
+        if (p) free(p->feat);
+        free(p);
+        polyp_image_free(img);
         return rc;
     }
+    p->group = gi;
+    p->img = *img;
+    memset(img, 0, sizeof *img);
     *out = p;
     return 0;
+}
+
+/* ------------------------------------------------------------------ prefetch */
+
+struct extract_prefetch {
+    pthread_t thread;
+    const char *images;     /* borrowed */
+    const image_group *ig;  /* borrowed */
+    size_t group;
+    polyp_status st;        /* the decode's outcome, once joined */
+    polyp_error err;
+    polyp_image img;
+};
+
+static void *prefetch_main(void *arg) {
+    extract_prefetch *pf = arg;
+    pf->st = decode_pixels(pf->images, pf->ig, &pf->img, &pf->err);
+    return NULL;
+}
+
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, size_t group) {
+    extract_prefetch *pf = calloc(1, sizeof *pf);
+    if (!pf) return NULL;
+    pf->images = images;
+    pf->ig = &g->items[group];
+    pf->group = group;
+    if (pthread_create(&pf->thread, NULL, prefetch_main, pf) != 0) {
+        free(pf);
+        return NULL;
+    }
+    return pf;
+}
+
+void extract_prefetch_cancel(extract_prefetch *pf) {
+    if (!pf) return;
+    pthread_join(pf->thread, NULL);
+    polyp_image_free(&pf->img);
+    free(pf);
 }
 
 /* Under the lock: a photo with points left to claim, the oldest first, or NULL. */
@@ -148,7 +209,7 @@ static void unlink_live(pipeline *pl, photo *p) {
         }
 }
 
-/* Writes a complete photo (lock not held) and counts it. */
+/* Writes a complete photo (lock not held; the writer's thread) and counts it. */
 static int finish_photo(pipeline *pl, photo *p) {
     extract_run *r = pl->run;
     const image_group *ig = &r->g->items[p->group];
@@ -175,10 +236,12 @@ static void run_batch(worker *w) {
     pthread_mutex_unlock(&pl->lock);
     polyp_error err = {0};
     int rc = 0;
-    if (cli_interrupted) {
+    if (!*w->extractor && polyp_extractor_init(pl->run->weights, pl->run->params, w->extractor, &err) != POLYP_OK) {
+        rc = cli_fail_err(CMD, &err);
+    } else if (cli_interrupted) {
         rc = EXTRACT_INTERRUPTED;
     } else {
-        polyp_status st = polyp_extract_patches(w->extractor, w->patches, n, w->feat, &err);
+        polyp_status st = polyp_extract_patches(*w->extractor, w->patches, n, w->feat, &err);
         if (st == POLYP_ERR_CANCELLED) rc = EXTRACT_INTERRUPTED;
         else if (st != POLYP_OK) rc = cli_fail(CMD, "%s", err.message);
     }
@@ -187,37 +250,62 @@ static void run_batch(worker *w) {
         for (size_t j = 0; j < n; j++) memcpy(w->owner[j]->feat + w->point[j] * dim, w->feat + j * dim, dim * sizeof(float));
     pthread_mutex_lock(&pl->lock);
     w->n = 0;
+    pl->outstanding -= n;
     if (rc) {
         fail_locked(pl, rc);
         return;
     }
-    /* Photos complete after this batch: only the batch that brings a photo's last point sees
-     * filled reach npoints, so each is taken off the live list exactly once. */
-    size_t ndone = 0;
+    /* Photos complete after this batch go to the writer: only the batch that brings a
+     * photo's last point sees filled reach npoints, so each is queued exactly once. */
     for (size_t j = 0; j < n; j++) {
         photo *p = w->owner[j];
-        if (++p->filled == pl->run->g->items[p->group].npoints) {
-            unlink_live(pl, p);
-            w->finished[ndone++] = p;
+        if (++p->filled < pl->run->g->items[p->group].npoints) continue;
+        unlink_live(pl, p);
+        while (pl->nwrites == pl->write_cap && !pl->stop) pthread_cond_wait(&pl->changed, &pl->lock);
+        if (pl->nwrites == pl->write_cap) { /* stopped by a failure, the writer gone: abandoned */
+            photo_free(p);
+            continue;
         }
+        pl->writes[pl->nwrites++] = p;
+        pthread_cond_signal(&pl->write_ready);
     }
-    pthread_mutex_unlock(&pl->lock);
-    size_t i = 0;
-    for (; i < ndone && !rc; i++) rc = finish_photo(pl, w->finished[i]);
-    for (; i < ndone; i++) photo_free(w->finished[i]); /* after a failed write: abandoned */
-    pthread_mutex_lock(&pl->lock);
-    if (rc) fail_locked(pl, rc);
 }
 
-/* Claims up to the batch's free room of p's points and crops them (lock held on entry and on
+/* The writer: writes the complete photos in the order they completed, until the workers
+ * have ended and none is left. After a failed write the rest are abandoned; after a signal
+ * they are still written (they are complete). */
+static void *writer_main(void *vp) {
+    pipeline *pl = vp;
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        while (pl->nwrites == 0 && !pl->workers_done) pthread_cond_wait(&pl->write_ready, &pl->lock);
+        if (pl->nwrites == 0) break;
+        photo *p = pl->writes[0];
+        memmove(pl->writes, pl->writes + 1, --pl->nwrites * sizeof *pl->writes);
+        pthread_cond_broadcast(&pl->changed); /* room for a worker waiting to queue one */
+        if (pl->rc && pl->rc != EXTRACT_INTERRUPTED) {
+            photo_free(p);
+            continue;
+        }
+        pthread_mutex_unlock(&pl->lock);
+        int rc = finish_photo(pl, p);
+        pthread_mutex_lock(&pl->lock);
+        if (rc) fail_locked(pl, rc);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+/* Claims up to target - w->n of p's points and crops them (lock held on entry and on
  * return, released for the crop). */
-static void crop_points(worker *w, photo *p) {
+static void crop_points(worker *w, photo *p, size_t target) {
     pipeline *pl = w->pl;
     const image_group *ig = &pl->run->g->items[p->group];
-    size_t room = pl->run->batch - w->n, left = ig->npoints - p->next_point;
+    size_t room = target - w->n, left = ig->npoints - p->next_point;
     size_t k = room < left ? room : left, first = p->next_point;
     p->next_point += k;
     p->cropping += k;
+    pl->outstanding += k;
     pthread_mutex_unlock(&pl->lock);
     int rc = 0;
     for (size_t i = 0; i < k && !rc; i++) {
@@ -248,29 +336,25 @@ static void crop_points(worker *w, photo *p) {
     }
 }
 
-/* Decodes the next photo and puts it on the live list (lock held on entry and on return). */
-static void decode_next(pipeline *pl) {
-    size_t k = pl->next_decode++;
-    pl->decoding++;
-    pl->held++;
-    /* Room on the live list for this photo and every other decode in progress, reserved
-     * before the lock is let go. */
-    if (pl->nlive + pl->decoding > pl->live_cap) {
-        size_t ncap = 2 * (pl->nlive + pl->decoding) + 16;
-        photo **nl = realloc(pl->live, ncap * sizeof *nl);
-        if (!nl) {
-            pl->decoding--;
-            pl->held--;
-            fail_locked(pl, cli_fail(CMD, "out of memory"));
-            return;
-        }
-        pl->live = nl;
-        pl->live_cap = ncap;
+/* Under the lock: room on the live list for every photo on it and every decode in
+ * progress, reserved before a decode lets the lock go. false (the run failed) when out of
+ * memory. */
+static bool reserve_live(pipeline *pl) {
+    if (pl->nlive + pl->decoding <= pl->live_cap) return true;
+    size_t ncap = 2 * (pl->nlive + pl->decoding) + 16;
+    photo **nl = realloc(pl->live, ncap * sizeof *nl);
+    if (!nl) {
+        fail_locked(pl, cli_fail(CMD, "out of memory"));
+        return false;
     }
-    pthread_mutex_unlock(&pl->lock);
-    photo *p;
-    int rc = decode_photo(pl, k, &p);
-    pthread_mutex_lock(&pl->lock);
+    pl->live = nl;
+    pl->live_cap = ncap;
+    return true;
+}
+
+/* Under the lock, a decode counted in `decoding` and `held` has ended: its photo joins the
+ * live list, or the run fails. */
+static void decoded(pipeline *pl, int rc, photo *p) {
     pl->decoding--;
     if (rc) {
         pl->held--;
@@ -279,6 +363,46 @@ static void decode_next(pipeline *pl) {
     }
     pl->live[pl->nlive++] = p; /* room reserved before the decode */
     pthread_cond_broadcast(&pl->changed);
+}
+
+/* Decodes the next photo and puts it on the live list (lock held on entry and on return). */
+static void decode_next(pipeline *pl) {
+    size_t k = pl->next_decode++;
+    pl->decoding++;
+    pl->held++;
+    if (!reserve_live(pl)) {
+        pl->decoding--;
+        pl->held--;
+        return;
+    }
+    pthread_mutex_unlock(&pl->lock);
+    polyp_error err = {0};
+    polyp_image img;
+    photo *p;
+    polyp_status st = decode_pixels(pl->run->images, &pl->run->g->items[pl->todo[k]], &img, &err);
+    int rc = photo_from(pl, pl->todo[k], st, &img, &err, &p);
+    pthread_mutex_lock(&pl->lock);
+    decoded(pl, rc, p);
+}
+
+/* Waits for the prefetched decode (todo[0], counted in `decoding` and `held` from the start)
+ * and puts its photo on the live list (lock not held). */
+static void adopt_prefetch(pipeline *pl) {
+    extract_prefetch *pf = pl->prefetch;
+    pl->prefetch = NULL;
+    pthread_join(pf->thread, NULL);
+    photo *p;
+    int rc = photo_from(pl, pf->group, pf->st, &pf->img, &pf->err, &p);
+    free(pf);
+    pthread_mutex_lock(&pl->lock);
+    if (!rc && !reserve_live(pl)) {
+        photo_free(p);
+        pl->decoding--;
+        pl->held--;
+    } else {
+        decoded(pl, rc, p);
+    }
+    pthread_mutex_unlock(&pl->lock);
 }
 
 /* Waits for a change, waking now and then to notice a signal (a decode can take a while). */
@@ -293,6 +417,39 @@ static void wait_change(pipeline *pl) {
     pthread_cond_timedwait(&pl->changed, &pl->lock, &ts);
 }
 
+/* Under the lock: points of decoded photos not yet claimed. */
+static size_t unclaimed(const pipeline *pl) {
+    size_t r = 0;
+    for (size_t i = 0; i < pl->nlive; i++) {
+        const photo *p = pl->live[i];
+        if (p->img.pixels) r += pl->run->g->items[p->group].npoints - p->next_point;
+    }
+    return r;
+}
+
+/* Under the lock: how many patches a worker's batch should hold before it runs. The batch
+ * size, except at the end of the run (every photo decoded): then a batch takes half of an
+ * even share of the work left (points not yet claimed, and those in batches not finished),
+ * so the last batches shrink and the workers finish within a patch or two of each other,
+ * instead of one running a full batch while the others idle. (Small batches cost little on
+ * the CPU backends: the network's time per patch is flat from batch 1 to 16.) */
+static size_t batch_target(const pipeline *pl) {
+    size_t batch = pl->run->batch;
+    if (pl->next_decode < pl->ntodo || pl->decoding > 0) return batch;
+    size_t nw = pl->run->nworkers, share = (unclaimed(pl) + pl->outstanding + 2 * nw - 1) / (2 * nw);
+    return share < batch ? share : batch;
+}
+
+static void worker_free_buffers(worker *w) {
+    free(w->patches);
+    free(w->feat);
+    free(w->owner);
+    free(w->point);
+    w->patches = w->feat = NULL;
+    w->owner = NULL;
+    w->point = NULL;
+}
+
 static void *worker_main(void *vp) {
     worker *w = vp;
     pipeline *pl = w->pl;
@@ -301,13 +458,18 @@ static void *worker_main(void *vp) {
     for (;;) {
         if (!pl->stop && cli_interrupted) fail_locked(pl, EXTRACT_INTERRUPTED);
         if (pl->stop) break;
-        photo *p = w->n < batch ? claimable(pl) : NULL;
-        if (p) {
-            crop_points(w, p);
+        photo *p = NULL;
+        size_t target = batch;
+        if (pl->next_decode < pl->ntodo && pl->held < pl->queue) {
+            /* First, while the queue has room: the other workers keep the network busy on
+             * the photos already decoded. (After the points, decodes waited until nothing
+             * was left to claim, and then every core decoded at once while none ran the
+             * network.) */
+            decode_next(pl);
+        } else if (w->n < (target = batch_target(pl)) && (p = claimable(pl)) != NULL) {
+            crop_points(w, p, target);
         } else if (w->n == batch) {
             run_batch(w);
-        } else if (pl->next_decode < pl->ntodo && pl->held < pl->queue) {
-            decode_next(pl);
         } else if (pl->next_decode < pl->ntodo || pl->decoding > 0) {
             wait_change(pl); /* more points will come: a short batch now would waste its padding */
         } else if (w->n > 0) {
@@ -318,6 +480,11 @@ static void *worker_main(void *vp) {
     }
     pthread_cond_broadcast(&pl->changed);
     pthread_mutex_unlock(&pl->lock);
+    /* Freed here, on the worker's thread: a worker that ends first gives its memory back
+     * while the others run their last batches, not after them all. */
+    polyp_extractor_free(*w->extractor);
+    *w->extractor = NULL;
+    worker_free_buffers(w);
     return NULL;
 }
 
@@ -341,49 +508,74 @@ int extract_run_pipeline(extract_run *r) {
     size_t nw = r->nworkers;
     size_t *todo = malloc((r->g->count ? r->g->count : 1) * sizeof *todo);
     worker *ws = calloc(nw, sizeof *ws);
-    pthread_t *threads = calloc(nw, sizeof *threads);
+    pthread_t *threads = calloc(nw, sizeof *threads), writer;
+    pl.write_cap = WRITE_QUEUE_PER_WORKER * nw;
+    pl.writes = malloc(pl.write_cap * sizeof *pl.writes);
     int rc = 0;
     size_t started = 0;
-    if (!todo || !ws || !threads) {
+    /* The prefetched photo, when it is still to do, is the first to-do entry, counted as a
+     * decode in progress from the start. */
+    extract_prefetch *pf = r->prefetch;
+    r->prefetch = NULL;
+    if (pf && r->skip[pf->group]) {
+        extract_prefetch_cancel(pf);
+        pf = NULL;
+    }
+    if (!todo || !ws || !threads || !pl.writes) {
         rc = cli_fail(CMD, "out of memory for the pipeline (%zu workers)", nw);
         goto done;
     }
+    if (pf) todo[pl.ntodo++] = pf->group;
     for (size_t i = 0; i < r->g->count; i++)
-        if (!r->skip[i]) todo[pl.ntodo++] = i;
+        if (!r->skip[i] && !(pf && i == pf->group)) todo[pl.ntodo++] = i;
     pl.todo = todo;
     for (size_t i = 0; i < nw && !rc; i++) {
         ws[i].pl = &pl;
-        ws[i].extractor = r->extractors[i];
+        ws[i].extractor = &r->extractors[i];
         ws[i].patches = malloc(r->batch * PATCH_FLOATS * sizeof(float));
         ws[i].feat = malloc(r->batch * r->dim * sizeof(float));
         ws[i].owner = malloc(r->batch * sizeof *ws[i].owner);
         ws[i].point = malloc(r->batch * sizeof *ws[i].point);
-        ws[i].finished = malloc(r->batch * sizeof *ws[i].finished);
-        if (!ws[i].patches || !ws[i].feat || !ws[i].owner || !ws[i].point || !ws[i].finished)
+        if (!ws[i].patches || !ws[i].feat || !ws[i].owner || !ws[i].point)
             rc = cli_fail(CMD, "out of memory for the pipeline (batch %zu, %zu workers)", r->batch, nw);
     }
     if (rc) goto done;
     pthread_mutex_init(&pl.lock, NULL);
     pthread_cond_init(&pl.changed, NULL);
-    /* The calling thread is worker 0; the others get threads of their own. */
+    pthread_cond_init(&pl.write_ready, NULL);
+    if (pthread_create(&writer, NULL, writer_main, &pl) != 0) {
+        rc = cli_fail(CMD, "cannot start the writer thread");
+        goto destroy;
+    }
+    if (pf) {
+        pl.prefetch = pf;
+        pf = NULL;
+        pl.next_decode = pl.decoding = pl.held = 1;
+    }
+    /* The calling thread is worker 0, after it has taken the prefetched photo in; the others
+     * get threads of their own. */
     for (started = 1; started < nw; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &ws[started]) != 0) break;
+    if (pl.prefetch) adopt_prefetch(&pl);
     worker_main(&ws[0]);
     for (size_t t = 1; t < started; t++) pthread_join(threads[t], NULL);
+    pthread_mutex_lock(&pl.lock);
+    pl.workers_done = true;
+    pthread_cond_signal(&pl.write_ready);
+    pthread_mutex_unlock(&pl.lock);
+    pthread_join(writer, NULL);
     rc = pl.rc;
     for (size_t i = 0; i < pl.nlive; i++) photo_free(pl.live[i]); /* abandoned: never written */
+destroy:
+    pthread_cond_destroy(&pl.write_ready);
     pthread_cond_destroy(&pl.changed);
     pthread_mutex_destroy(&pl.lock);
 done:
+    extract_prefetch_cancel(pf); /* not taken in (a failure before the workers started) */
     if (ws)
-        for (size_t i = 0; i < nw; i++) {
-            free(ws[i].patches);
-            free(ws[i].feat);
-            free(ws[i].owner);
-            free(ws[i].point);
-            free(ws[i].finished);
-        }
+        for (size_t i = 0; i < nw; i++) worker_free_buffers(&ws[i]); /* workers never started */
     free(pl.live);
+    free(pl.writes);
     free(ws);
     free(threads);
     free(todo);

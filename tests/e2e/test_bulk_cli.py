@@ -483,6 +483,53 @@ def test_pipeline(tmp, weights, base, ref):
     check(grow < 0.5 * photo_kib, "peak memory grew by %.0f KiB from 4 to 20 photos (queue 1)" % grow)
     check(held > 3 * photo_kib, "8 workers with a queue of 8 did not hold more decoded photos than with a queue "
           "of 1 (%+.0f KiB): the queue bounds nothing, or the memory check is blind" % held)
+    # Each worker's own memory: its batch of patches (8 x 224 x 224 x 3 floats, 4.8 MB), the
+    # extractor's packed weights (~20 MB) and one set of activations (~10 MB: a
+    # single-threaded extractor runs one patch at a time). One set per patch of the batch
+    # made it about 90 MB.
+    per_worker = (rss[20, "8", "1"] - rss[20, "2", "1"]) / 6
+    print("memory per worker: %.1f MiB" % (per_worker / 1024))
+    check(per_worker < 45 * 1024, "each pipeline worker takes %.0f MiB (at most 45 expected)" % (per_worker / 1024))
+
+
+def test_first_photo(tmp, weights, images):
+    """The first photo decodes while the weights load (a prefetch): its failure is reported
+    once when the run gets to it, and not at all when the run stops before (here: a missing
+    image, found after the weights load)."""
+    bad_dir = os.path.join(tmp, "first_photo")
+    os.makedirs(bad_dir)
+    with open(os.path.join(bad_dir, "broken.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    os.symlink(os.path.join(FIX, "synth_300x200.png"), os.path.join(bad_dir, "good.png"))
+    def csv(name, lines):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write("Name,Row,Column\n" + "".join("%s,5,5\n" % n for n in lines))
+        return path
+    common = ["extract", "--weights", weights, "--images", bad_dir, "--threads", "2", "--backend", "portable"]
+    out = os.path.join(tmp, "first_photo_out")
+    r = run(common + ["--points", csv("broken_first.csv", ["broken.jpg", "good.png"]), "--out", out])
+    check(r.returncode == 1 and r.stderr.count("broken.jpg") == 1 and not os.path.exists(
+        os.path.join(out, "broken.jpg.featurevector")),
+          "a broken first photo: exit %d, stderr %r" % (r.returncode, r.stderr))
+    r = run(common + ["--points", csv("broken_missing.csv", ["broken.jpg", "good.png", "absent.png"]), "--out", out])
+    check(r.returncode == 1 and "absent.png" in r.stderr and "broken.jpg" not in r.stderr,
+          "a run refused before any work reported the prefetched photo: %r" % r.stderr)
+    print("first photo: its decode failure reported once, and not when the run stops before it")
+
+
+def test_write_failure(tmp, weights, images, points):
+    """The writer thread's failure stops the run with the reason (and nothing half-written):
+    an output subfolder that cannot be created (a file stands in its place)."""
+    out = os.path.join(tmp, "write_fail")
+    os.makedirs(out)
+    with open(os.path.join(out, "site1"), "w") as f:
+        f.write("a file where a folder must go\n")
+    r = run(["extract", "--weights", weights, "--images", images, "--points", points, "--out", out,
+             "--threads", "2", "--backend", "portable"])
+    check(r.returncode == 1 and "site1" in r.stderr and temps(out) == [],
+          "write failure: exit %d, temps %r, stderr %r" % (r.returncode, temps(out), r.stderr))
+    print("write failure: the run stops with the reason, no temporary file left")
 
 
 def main():
@@ -509,6 +556,8 @@ def main():
             test_signals(tmp, weights, images, base, ref, 1)
             test_signals(tmp, weights, images, base, ref, 2)
             test_pipeline(tmp, weights, base, ref)
+            test_first_photo(tmp, weights, images)
+            test_write_failure(tmp, weights, images, points)
             test_status(tmp, base, points, names, ref)
             test_templates(tmp, weights, images, points, ref)
     return finish("bulk-run")
