@@ -2,11 +2,13 @@
  * pipeline_halves - the two halves of `polyp extract`, each timed alone on ONE thread, so
  * tests/bench/bench_pipeline.py can say what two cores allow: (decode + network) / 2.
  *
- *   pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3]
+ *   pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0]
  *
  * For every repetition: decode every photo the CSV names (polyp_image_load_file: file read +
  * libjpeg-turbo / stb), crop its points (polyp_patch_crop), then run the network over all
- * patches (portable backend, the calling thread only, batches of --batch). Prints one JSON
+ * patches (portable backend, the calling thread only, batches of --batch); --warmup
+ * repetitions run first, untimed (bench_pipeline.py runs one warm repetition between its
+ * extract runs, so that all of them see the same load). Prints one JSON
  * line with the median seconds of each part, wall and CPU (the CPU figures hold on a loaded
  * machine, where wall times only measure the load). Public API only. Not a test: CI never runs it,
  * and the times mean something only on a quiet machine.
@@ -31,17 +33,18 @@ static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 int main(int argc, char **argv) {
     const char *weights_path = NULL, *images = NULL, *points = NULL;
     size_t batch = 8;
-    int reps = 3;
+    int reps = 3, warmup = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--weights")) weights_path = argv[i + 1];
         else if (!strcmp(argv[i], "--images")) images = argv[i + 1];
         else if (!strcmp(argv[i], "--points")) points = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) batch = (size_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
         else die("unknown option (see the comment at the top of pipeline_halves.c)", NULL);
     }
-    if (!weights_path || !images || !points || batch < 1 || reps < 1 || reps > MAX_REPS)
-        die("usage: pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3]", NULL);
+    if (!weights_path || !images || !points || batch < 1 || reps < 1 || warmup < 0 || reps + warmup > MAX_REPS)
+        die("usage: pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0]", NULL);
 
     polyp_error err = {0};
     FILE *f = fopen(points, "rb");
@@ -70,7 +73,7 @@ int main(int argc, char **argv) {
     if (!patches || !feat) die("out of memory for the patches", NULL);
     double t_decode[MAX_REPS], t_crop[MAX_REPS], t_net[MAX_REPS], c_decode[MAX_REPS], c_net[MAX_REPS];
     size_t nimages = 0;
-    for (int r = 0; r < reps; r++) {
+    for (int r = -warmup; r < reps; r++) {
         double decode = 0, crop = 0, decode_cpu = 0;
         nimages = 0;
         /* The CSV's points in file order; an image is decoded once, when its first point comes
@@ -98,6 +101,7 @@ int main(int argc, char **argv) {
         }
         double t0 = now(), c0 = cpu();
         if (polyp_extract_patches(ex, patches, ann.count, feat, &err) != POLYP_OK) die("network", &err);
+        if (r < 0) continue; /* a warm-up */
         t_net[r] = now() - t0;
         c_net[r] = cpu() - c0;
         c_decode[r] = decode_cpu;
