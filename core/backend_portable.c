@@ -38,21 +38,30 @@ typedef struct patch_buf {
     float *se_mid;     /* SE hidden [se] */
 } patch_buf;
 
+/* The weights in the layouts the kernels read, for one kernel table (its panel width): built
+ * by the first extractor on these weights and this table, and shared by every later one (a
+ * polyp_weights_cache entry keyed by the table; the weights free it). Read-only once built. */
+typedef struct packed {
+    polyp_weights_cache base;          /* first: the cache entry */
+    float *arena;                      /* owns every array below */
+    float *stem_w;                     /* [ky][kx][ci][32] */
+    polyp_gemm expand[POLYP_EFFNET_BLOCKS], project[POLYP_EFFNET_BLOCKS], head;
+    float *se_expand_t[POLYP_EFFNET_BLOCKS]; /* SE expand transposed: [se][hidden] */
+} packed;
+
 typedef struct portable {
     const polyp_weights *w;
     const polyp_kernels *k;
     const polyp_parallel *par;
+    const packed *pk;                  /* shared, the weights' (see packed) */
     size_t batch;
     size_t stem_hw;                    /* 112 */
     size_t stem_pad;                   /* top/left padding of the stem */
-    float *stem_w;                     /* [ky][kx][ci][32] */
-    polyp_gemm expand[POLYP_EFFNET_BLOCKS], project[POLYP_EFFNET_BLOCKS], head;
-    float *se_expand_t[POLYP_EFFNET_BLOCKS]; /* SE expand transposed: [se][hidden] */
     layer_dims dims[POLYP_EFFNET_BLOCKS];
     patch_buf *bufs;                   /* nbufs sets of activations (see slot_claim) */
     atomic_flag *busy;                 /* per set: claimed by a whole-patch task */
     size_t nbufs;                      /* min(batch, threads): the patches in flight at once */
-    float *arena;                      /* owns every buffer above */
+    float *arena;                      /* owns the activations of bufs */
 } portable;
 
 /* Squeeze-excite gate of one patch from the depthwise row sums:
@@ -67,7 +76,7 @@ static void se_gate(const portable *s, int bi, patch_buf *b) {
     for (size_t j = 0; j < S; j++) b->se_mid[j] = k->dot(p->se_reduce_w + j * C, mean, C) + p->se_reduce_b[j];
     k->swish(b->se_mid, S);
     memcpy(b->gate, p->se_expand_b, C * sizeof *b->gate);
-    for (size_t j = 0; j < S; j++) k->axpy(b->gate, b->se_mid[j], s->se_expand_t[bi] + j * C, C);
+    for (size_t j = 0; j < S; j++) k->axpy(b->gate, b->se_mid[j], s->pk->se_expand_t[bi] + j * C, C);
     k->sigmoid(b->gate, C);
 }
 
@@ -102,10 +111,10 @@ static void task(void *arg, size_t t) {
     switch (j->phase) {
     case PH_STEM:
         k->stem(j->in + patch * POLYP_PATCH_SIZE * POLYP_PATCH_SIZE * 3, POLYP_PATCH_SIZE, POLYP_PATCH_SIZE,
-                s->stem_pad, s->stem_w, s->w->stem_b, b->x, s->stem_hw, u0, u1);
+                s->stem_pad, s->pk->stem_w, s->w->stem_b, b->x, s->stem_hw, u0, u1);
         break;
     case PH_EXPAND: /* pixels [u0, u1) of the block input */
-        k->gemm(&s->expand[j->block], b->x, b->e, NULL, u0, u1, POLYP_ACT_SWISH);
+        k->gemm(&s->pk->expand[j->block], b->x, b->e, NULL, u0, u1, POLYP_ACT_SWISH);
         break;
     case PH_DW: {
         const polyp_dw_shape sh = {d->h, d->w, (size_t)p->spec.hidden, d->ho, d->wo, (size_t)p->spec.kernel,
@@ -120,11 +129,11 @@ static void task(void *arg, size_t t) {
         const size_t C = (size_t)p->spec.hidden;
         bool residual = p->spec.stride == 1 && p->spec.in == p->spec.out;
         k->scale_rows(b->d + u0 * C, b->gate, u1 - u0, C);
-        k->gemm(&s->project[j->block], b->d, b->y, residual ? b->x : NULL, u0, u1, POLYP_ACT_NONE);
+        k->gemm(&s->pk->project[j->block], b->d, b->y, residual ? b->x : NULL, u0, u1, POLYP_ACT_NONE);
         break;
     }
     case PH_HEAD:
-        k->gemm(&s->head, b->x, b->e, NULL, u0, u1, POLYP_ACT_SWISH);
+        k->gemm(&s->pk->head, b->x, b->e, NULL, u0, u1, POLYP_ACT_SWISH);
         break;
     case PH_POOL: {
         const layer_dims *last = &s->dims[POLYP_EFFNET_BLOCKS - 1];
@@ -289,9 +298,8 @@ static float *carve(float *base, size_t *used, size_t n) {
     return p;
 }
 
-static void pack_gemm(const portable *s, polyp_gemm *g, const float *w, const float *bias, size_t n, size_t k,
-                      float *base, size_t *used) {
-    const size_t nr = s->k->nr;
+static void pack_gemm(size_t nr, polyp_gemm *g, const float *w, const float *bias, size_t n, size_t k, float *base,
+                      size_t *used) {
     float *panels = carve(base, used, polyp_pack_panel_floats(n, k, nr));
     float *b = carve(base, used, polyp_pack_bias_floats(n, nr));
     g->n = n;
@@ -301,34 +309,66 @@ static void pack_gemm(const portable *s, polyp_gemm *g, const float *w, const fl
     if (base) polyp_pack_1x1(w, bias, n, k, nr, panels, b);
 }
 
-/* Lays out packed weights and per-patch buffers (base NULL: sizing pass). */
-static void layout(portable *s, float *base, size_t *used) {
-    const polyp_weights *w = s->w;
-    s->stem_w = carve(base, used, 9 * 3 * POLYP_STEM_CH);
+/* Lays out (and with a base, fills) the packed weights (base NULL: sizing pass). */
+static void layout_packed(const polyp_weights *w, size_t nr, packed *pk, float *base, size_t *used) {
+    pk->stem_w = carve(base, used, 9 * 3 * POLYP_STEM_CH);
     if (base) /* OHWI [32][3][3][3] -> [ky][kx][ci][32] */
         for (size_t o = 0; o < POLYP_STEM_CH; o++)
-            for (size_t q = 0; q < 27; q++) s->stem_w[q * POLYP_STEM_CH + o] = w->stem_w[o * 27 + q];
+            for (size_t q = 0; q < 27; q++) pk->stem_w[q * POLYP_STEM_CH + o] = w->stem_w[o * 27 + q];
+    for (int bi = 0; bi < POLYP_EFFNET_BLOCKS; bi++) {
+        const polyp_block_params *p = &w->blocks[bi];
+        size_t hid = (size_t)p->spec.hidden, se = (size_t)p->spec.se;
+        if (p->spec.expand != 1)
+            pack_gemm(nr, &pk->expand[bi], p->expand_w, p->expand_b, hid, (size_t)p->spec.in, base, used);
+        pack_gemm(nr, &pk->project[bi], p->project_w, p->project_b, (size_t)p->spec.out, hid, base, used);
+        pk->se_expand_t[bi] = carve(base, used, se * hid);
+        if (base) /* [hidden][se] -> [se][hidden] */
+            for (size_t c = 0; c < hid; c++)
+                for (size_t q = 0; q < se; q++) pk->se_expand_t[bi][q * hid + c] = p->se_expand_w[c * se + q];
+    }
+    pack_gemm(nr, &pk->head, w->head_w, w->head_b, POLYP_FEATURE_DIM, POLYP_HEAD_IN, base, used);
+}
+
+static void packed_free(polyp_weights_cache *e) {
+    packed *pk = (packed *)e;
+    polyp_aligned_free(pk->arena);
+    free(pk);
+}
+
+/* The packed weights of w for kernel table k: the shared copy, built on first use. */
+static const packed *get_packed(const polyp_weights *w, const polyp_kernels *k, polyp_error *err) {
+    polyp_weights_cache *c = polyp_weights_cache_find(w, k);
+    if (c) return (const packed *)c;
+    packed *pk = calloc(1, sizeof *pk);
+    size_t floats = 0, bytes;
+    if (pk) layout_packed(w, k->nr, pk, NULL, &floats);
+    if (!pk || !polyp_mul_ok(floats, sizeof(float), &bytes) || !(pk->arena = polyp_aligned_alloc(bytes))) {
+        free(pk);
+        polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory for the packed weights");
+        return NULL;
+    }
+    floats = 0;
+    layout_packed(w, k->nr, pk, pk->arena, &floats);
+    pk->base.key = k;
+    pk->base.free = packed_free;
+    return (const packed *)polyp_weights_cache_publish(w, &pk->base);
+}
+
+/* Lays out the activations, one set per patch in flight (base NULL: sizing pass). */
+static void layout_bufs(portable *s, float *base, size_t *used) {
+    const polyp_weights *w = s->w;
     size_t max_x = s->stem_hw * s->stem_hw * POLYP_STEM_CH, max_e = 0, max_d = 0, max_c = 0, max_se = 0, max_rs = 0;
     for (int bi = 0; bi < POLYP_EFFNET_BLOCKS; bi++) {
         const polyp_block_params *p = &w->blocks[bi];
         const layer_dims *d = &s->dims[bi];
         size_t hid = (size_t)p->spec.hidden, se = (size_t)p->spec.se;
-        if (p->spec.expand != 1) {
-            pack_gemm(s, &s->expand[bi], p->expand_w, p->expand_b, hid, (size_t)p->spec.in, base, used);
-            if (d->h * d->w * hid > max_e) max_e = d->h * d->w * hid;
-        }
-        pack_gemm(s, &s->project[bi], p->project_w, p->project_b, (size_t)p->spec.out, hid, base, used);
-        s->se_expand_t[bi] = carve(base, used, se * hid);
-        if (base) /* [hidden][se] -> [se][hidden] */
-            for (size_t c = 0; c < hid; c++)
-                for (size_t q = 0; q < se; q++) s->se_expand_t[bi][q * hid + c] = p->se_expand_w[c * se + q];
+        if (p->spec.expand != 1 && d->h * d->w * hid > max_e) max_e = d->h * d->w * hid;
         if (d->ho * d->wo * hid > max_d) max_d = d->ho * d->wo * hid;
         if (d->ho * hid > max_rs) max_rs = d->ho * hid;
         if (d->ho * d->wo * (size_t)p->spec.out > max_x) max_x = d->ho * d->wo * (size_t)p->spec.out;
         if (hid > max_c) max_c = hid;
         if (se > max_se) max_se = se;
     }
-    pack_gemm(s, &s->head, w->head_w, w->head_b, POLYP_FEATURE_DIM, POLYP_HEAD_IN, base, used);
     const layer_dims *last = &s->dims[POLYP_EFFNET_BLOCKS - 1];
     if (last->ho * last->wo * POLYP_FEATURE_DIM > max_e) max_e = last->ho * last->wo * POLYP_FEATURE_DIM;
     for (size_t q = 0; q < s->nbufs; q++) {
@@ -381,15 +421,19 @@ polyp_status polyp_backend_portable_init_with(const polyp_weights *w, const poly
         d->ho = d->wo = (h + (size_t)pb + (size_t)pa - (size_t)sp->kernel) / (size_t)sp->stride + 1;
         h = d->ho;
     }
+    if (!(s->pk = get_packed(w, kernels, err))) {
+        portable_free(s);
+        return POLYP_ERR_NOMEM;
+    }
     size_t floats = 0, bytes;
-    layout(s, NULL, &floats);
+    layout_bufs(s, NULL, &floats);
     if (!polyp_mul_ok(floats, sizeof(float), &bytes) || !(s->arena = polyp_aligned_alloc(bytes))) {
         portable_free(s);
         return polyp_fail(err, POLYP_ERR_NOMEM, "portable backend: out of memory (%zu MB for batch %zu)",
                           floats / (262144), params->batch_size);
     }
     floats = 0;
-    layout(s, s->arena, &floats);
+    layout_bufs(s, s->arena, &floats);
     *state = s;
     return POLYP_OK;
 }

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#include <stdatomic.h>
+
 #define POLYP_EFFNET_BLOCKS 16
 #define POLYP_STEM_CH 32
 #define POLYP_HEAD_IN 320
@@ -38,6 +40,21 @@ typedef struct polyp_block_params {
     const float *project_w, *project_b;  /* [out][hidden], [out] */
 } polyp_block_params;
 
+/* What a backend derives from the weights once and shares among all its instances (the
+ * portable backend's packed panels, ~20 MB: one copy however many extractors, e.g. one per
+ * pipeline worker). An entry is immutable once published; the weights own and free it. */
+typedef struct polyp_weights_cache {
+    struct polyp_weights_cache *next;
+    const void *key;                                /* the backend's choice, e.g. its kernel table */
+    void (*free)(struct polyp_weights_cache *self);
+} polyp_weights_cache;
+
+/* The entry of `key`, or NULL. Any thread. */
+polyp_weights_cache *polyp_weights_cache_find(const polyp_weights *w, const void *key);
+/* Publishes e (its key and free set) unless an entry of its key is there already, which
+ * wins: e is then freed. Returns the entry that stays. Any thread, any number at once. */
+polyp_weights_cache *polyp_weights_cache_publish(const polyp_weights *w, polyp_weights_cache *e);
+
 struct polyp_weights {
     int tf_same_padding;                 /* 1: lukemelas (CoralNet), 0: torchvision */
     float bn_eps;                        /* 1e-3 or 1e-5; already applied when folding */
@@ -53,6 +70,9 @@ struct polyp_weights {
     /* A TFLite MobileNet instead of B0 (tflite_net.h; owned, freed with the weights): then
      * none of the B0 fields above is set and polyp_backend_tflite_ops runs it. */
     struct polyp_tfl_net *net;
+    /* Derived data (polyp_weights_cache_*): the one field that changes after loading, as a
+     * lock-free list, so that extractors on other threads can share one copy. */
+    _Atomic(polyp_weights_cache *) cache;
 };
 
 /* A compute backend: builds its runtime once for a batch size, then runs batches.

@@ -320,7 +320,10 @@ typedef struct polyp_extractor polyp_extractor;
 POLYP_API polyp_extractor_params polyp_extractor_default_params(void);
 
 /* Builds the network runtime once; reuse it for every image. `weights` is kept: it must
- * outlive the extractor. Owned: polyp_extractor_free. */
+ * outlive the extractor. Owned: polyp_extractor_free. Extractors on the same weights share
+ * one copy of the portable backend's packed weights (~20 MB for B0), built by the first and
+ * kept by the weights until polyp_weights_free; each adds only its activations (~10 MB per
+ * thread). Extractors may be made and used on different threads at once. */
 POLYP_API polyp_status polyp_extractor_init(const polyp_weights *weights, const polyp_extractor_params *params,
                                             polyp_extractor **out, polyp_error *err);
 POLYP_API void polyp_extractor_free(polyp_extractor *extractor);

@@ -243,6 +243,7 @@ static polyp_status load_effnet(const polyp_st_file *f, const void *data, size_t
     if (st != POLYP_OK) return st;
     polyp_weights *w = calloc(1, sizeof *w);
     if (!w) return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
+    atomic_init(&w->cache, NULL);
     w->tf_same_padding = tf_same;
     w->bn_eps = tf_same ? 1e-3f : 1e-5f;
     arena a = {NULL, 0};
@@ -308,8 +309,34 @@ polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, poly
     return POLYP_OK;
 }
 
+polyp_weights_cache *polyp_weights_cache_find(const polyp_weights *w, const void *key) {
+    polyp_weights_cache *e = atomic_load_explicit(&((polyp_weights *)w)->cache, memory_order_acquire);
+    for (; e; e = e->next)
+        if (e->key == key) return e;
+    return NULL;
+}
+
+polyp_weights_cache *polyp_weights_cache_publish(const polyp_weights *w, polyp_weights_cache *e) {
+    _Atomic(polyp_weights_cache *) *head = &((polyp_weights *)w)->cache;
+    polyp_weights_cache *old = atomic_load_explicit(head, memory_order_acquire);
+    for (;;) {
+        for (polyp_weights_cache *c = old; c; c = c->next)
+            if (c->key == e->key) { /* another thread built it first */
+                e->free(e);
+                return c;
+            }
+        e->next = old;
+        if (atomic_compare_exchange_weak_explicit(head, &old, e, memory_order_acq_rel, memory_order_acquire))
+            return e;
+    }
+}
+
 void polyp_weights_free(polyp_weights *weights) {
     if (!weights) return;
+    for (polyp_weights_cache *e = atomic_load(&weights->cache), *next; e; e = next) {
+        next = e->next;
+        e->free(e);
+    }
     polyp_tfl_net_free(weights->net);
     polyp_aligned_free(weights->arena);
     free(weights);

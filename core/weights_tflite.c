@@ -21,6 +21,7 @@ polyp_status polyp_weights_load_tflite(const void *data, size_t size, polyp_weig
         polyp_tfl_net_free(net);
         return polyp_fail(err, POLYP_ERR_NOMEM, "weights: out of memory");
     }
+    atomic_init(&w->cache, NULL);
     w->net = net;
     polyp_sha256_hex(data, size, w->sha256);
     w->kind = net->kind;
