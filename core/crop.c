@@ -35,9 +35,17 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
      * black stripe instead of the photo, so it is refused (0/0: every row is valid). */
     const int banded = image->row_begin != 0 || image->row_end != 0;
 
-    /* Source column of every patch column: computed once, shared by all 224 rows. */
+    /* Source column of every patch column: computed once, shared by all 224 rows. When
+     * they are consecutive (the patch lies inside the image's width) a row is one run of
+     * 224 x 3 bytes. */
     uint32_t src_col[PATCH];
     for (int x = 0; x < PATCH; x++) src_col[x] = polyp_reflect_index((int64_t)point.col - HALF + x, w);
+    const int contiguous = src_col[PATCH - 1] == src_col[0] + PATCH - 1;
+    /* uint8 / 255 as numpy computes it in float32: division, not multiply by 1/255, so the
+     * floats are bit-identical to img.astype(np.float32) / 255. The 256 quotients once per
+     * patch, instead of 150,528 divisions. */
+    float unit[256];
+    for (int v = 0; v < 256; v++) unit[v] = (float)v / 255.0f;
 
     /* out: 224 x 224 x 3 floats, HWC RGB, out[(y*224 + x)*3 + c]. */
     for (int y = 0; y < PATCH; y++) {
@@ -49,13 +57,16 @@ polyp_status polyp_patch_crop(const polyp_image *image, polyp_point point, float
                               (unsigned)image->row_begin, (unsigned)image->row_end - 1);
         const uint8_t *row = image->pixels + (size_t)sy * stride;
         float *dst = out + (size_t)y * PATCH * 3;
+        if (contiguous) {
+            const uint8_t *px = row + (size_t)src_col[0] * 3;
+            for (int i = 0; i < PATCH * 3; i++) dst[i] = unit[px[i]];
+            continue;
+        }
         for (int x = 0; x < PATCH; x++) {
             const uint8_t *px = row + (size_t)src_col[x] * 3;
-            /* uint8 / 255 as numpy computes it in float32: division, not multiply by 1/255,
-             * so the floats are bit-identical to img.astype(np.float32) / 255. */
-            dst[x * 3 + 0] = (float)px[0] / 255.0f;
-            dst[x * 3 + 1] = (float)px[1] / 255.0f;
-            dst[x * 3 + 2] = (float)px[2] / 255.0f;
+            dst[x * 3 + 0] = unit[px[0]];
+            dst[x * 3 + 1] = unit[px[1]];
+            dst[x * 3 + 2] = unit[px[2]];
         }
     }
     return POLYP_OK;
