@@ -18,7 +18,7 @@
     X(evaluate, "accuracy, per-label metrics, confusion matrix and Alleviate curve")    \
     X(points, "generate CoralNet's random, stratified or grid points")                  \
     X(cover, "percent cover per image and overall (mean, SE) from labels or suggestions") \
-    X(status, "check a (sharded) extract run's outputs: done / missing / corrupt")      \
+    X(status, "check a (sharded) extract run's outputs: done / missing / corrupt / foreign") \
     X(testnet, "write the seeded, untrained test network (safetensors)")
 
 #define POLYP_CLI_DECLARE(name, help) int polyp_cmd_##name(int argc, char **argv);

@@ -476,9 +476,8 @@ int polyp_cmd_extract(int argc, char **argv) {
         return cli_fail(CMD, "%s", err.message);
     }
     /* The record binds the files to their extractor (polyp train reads it). */
-    char record[POLYP_EXTRACTOR_ID_MAX + 64];
-    snprintf(record, sizeof record, "%s variant=%s", polyp_weights_extractor_id(weights),
-             polyp_weights_variant(weights));
+    char record[EXTRACTOR_RECORD_CAP];
+    extractor_record(weights, record);
     char in_path[4096], out_path[4096];
     size_t missing = 0, done_before = 0, foreign = 0;
     char foreign_example[4096 + 600] = "";

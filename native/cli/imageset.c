@@ -74,8 +74,20 @@ const char *output_state_name(output_state s) {
     return s == OUTPUT_DONE ? "done" : s == OUTPUT_MISSING ? "missing" : s == OUTPUT_FOREIGN ? "foreign" : "corrupt";
 }
 
+void extractor_record(const polyp_weights *weights, char record[EXTRACTOR_RECORD_CAP]) {
+    /* The id is at most POLYP_EXTRACTOR_ID_MAX - 1 characters, the variant a short static name. */
+    snprintf(record, EXTRACTOR_RECORD_CAP, "%s variant=%s", polyp_weights_extractor_id(weights),
+             polyp_weights_variant(weights));
+}
+
 output_state check_output(const char *path, const image_group *g, const char *record, char *why, size_t why_cap) {
+    return check_output_record(path, g, record, why, why_cap, NULL);
+}
+
+output_state check_output_record(const char *path, const image_group *g, const char *record, char *why,
+                                 size_t why_cap, char **found) {
     why[0] = '\0';
+    if (found) *found = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return OUTPUT_MISSING;
     if (!S_ISREG(st.st_mode)) {
@@ -127,6 +139,11 @@ output_state check_output(const char *path, const image_group *g, const char *re
             snprintf(why, why_cap, "made by extractor '%.200s'", f.extractor ? f.extractor : "(none recorded)");
             res = OUTPUT_FOREIGN;
         }
+    }
+    /* The record is moved out, not copied: nothing here can fail for want of memory. */
+    if (found && (res == OUTPUT_DONE || res == OUTPUT_FOREIGN)) {
+        *found = f.extractor;
+        f.extractor = NULL;
     }
     polyp_features_free(&f);
     return res;

@@ -52,6 +52,19 @@ typedef enum output_state {
  * OUTPUT_CORRUPT and OUTPUT_FOREIGN, `why` gets a one-line reason. */
 output_state check_output(const char *path, const image_group *g, const char *record, char *why, size_t why_cap);
 
+/* check_output that also hands over the file's extractor record: for OUTPUT_DONE and
+ * OUTPUT_FOREIGN, *found is the record as the file holds it (printable ASCII, at most the
+ * npz reader's cap of characters; owned by the caller: polyp_free), or NULL when the file has none;
+ * NULL for every other state. */
+output_state check_output_record(const char *path, const image_group *g, const char *record, char *why,
+                                 size_t why_cap, char **found);
+
+/* The extractor record `polyp extract` writes into every feature file and expects of existing
+ * ones: "<polyp_weights_extractor_id> variant=<polyp_weights_variant>". One place builds it,
+ * so `extract` and `status --weights` can never disagree on what these weights' files carry. */
+#define EXTRACTOR_RECORD_CAP (POLYP_EXTRACTOR_ID_MAX + 64)
+void extractor_record(const polyp_weights *weights, char record[EXTRACTOR_RECORD_CAP]);
+
 const char *output_state_name(output_state s); /* "done", "missing", "corrupt", "foreign" */
 
 #endif /* POLYP_CLI_IMAGESET_H */
