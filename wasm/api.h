@@ -75,9 +75,11 @@ int polyp_wasm_extract_points(polyp_wasm_extractor *extractor, const polyp_image
 
 /* ---- .featurevector files (api_npz.c) */
 /* npz bytes (numpy.savez layout) of n points: rows/cols from rowcol (each <= 65535), feat
- * n x dim float32 (stored as float64 like pyspacer). Free the result with polyp_wasm_free. */
+ * n x dim float32 (stored as float64 like pyspacer), and with a non-NULL, non-empty
+ * `extractor` (borrowed; printable ASCII, checked by the core) the extractor record as the
+ * fifth member, as `polyp extract` writes it. Free the result with polyp_wasm_free. */
 void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, size_t dim,
-                           size_t *out_size, polyp_error *err);
+                           const char *extractor, size_t *out_size, polyp_error *err);
 /* A heap polyp_features (JS reads its fields). */
 polyp_features *polyp_wasm_npz_read(const void *data, size_t size, polyp_error *err);
 void polyp_wasm_npz_free(polyp_features *features);

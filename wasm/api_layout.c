@@ -27,12 +27,13 @@ typedef struct field {
     size_t count;
 } field;
 
-/* JS's name of a field's C element type: the five JS can read, any other pointer "ptr", and
- * "?" for scalars it cannot (JS refuses a layout with one at start-up). */
+/* JS's name of a field's C element type: the five JS can read (char * read as a string like
+ * const char *), any other pointer "ptr", and "?" for scalars it cannot (JS refuses a layout
+ * with one at start-up). */
 #define POLYP_JS_TYPE(T)                                                                  \
     _Generic((T){0}, uint32_t: "u32", int: "i32", size_t: "size", double: "f64",           \
-             const char *: "str", float: "?", uint8_t: "?", uint16_t: "?", uint64_t: "?", \
-             int64_t: "?", default: "ptr")
+             const char *: "str", char *: "str", float: "?", uint8_t: "?", uint16_t: "?",  \
+             uint64_t: "?", int64_t: "?", default: "ptr")
 
 /* One field of struct S: member f of element type T. F for a scalar member, FA for a fixed
  * array (count = its length). The char array of size -1 makes a T that is not the member's
@@ -59,6 +60,7 @@ static const field fields[] = {
     F(polyp_features, rows, uint16_t *),
     F(polyp_features, cols, uint16_t *),
     F(polyp_features, feat, float *),
+    F(polyp_features, extractor, char *),
 
     F(polyp_annotations, count, size_t),
     F(polyp_annotations, items, polyp_annotation *),

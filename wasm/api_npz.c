@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, size_t dim,
-                           size_t *out_size, polyp_error *err) {
+                           const char *extractor, size_t *out_size, polyp_error *err) {
     uint16_t *rc = malloc(2 * (n ? n : 1) * sizeof *rc);   /* rows then cols */
     if (!rc) {
         if (err) { err->status = POLYP_ERR_NOMEM; snprintf(err->message, sizeof err->message, "npz: out of memory"); }
@@ -25,7 +25,8 @@ void *polyp_wasm_npz_write(const uint32_t *rowcol, size_t n, const float *feat, 
         rc[i] = (uint16_t)rowcol[2 * i];
         rc[n + i] = (uint16_t)rowcol[2 * i + 1];
     }
-    polyp_features f = {n, dim, 1, rc, rc + n, (float *)feat, NULL};
+    /* The core only reads the record (polyp_features is not const-correct for writers). */
+    polyp_features f = {n, dim, 1, rc, rc + n, (float *)feat, (char *)extractor};
     void *out = NULL;
     polyp_status st = polyp_features_write_npz(&f, &out, out_size, err);
     free(rc);

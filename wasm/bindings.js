@@ -50,7 +50,7 @@ export const SIGNATURES = [
   ['polyp_wasm_extractor_threads', 'i32', ['ptr']],
   ['polyp_wasm_extract_points', 'status', ['ptr', 'ptr', 'ptr', 'size', 'ptr', 'err']],
   // .featurevector files (wasm/api_npz.c; polyp_features layout)
-  ['polyp_wasm_npz_write', 'ptr', ['ptr', 'size', 'ptr', 'size', 'ptr', 'err']],
+  ['polyp_wasm_npz_write', 'ptr', ['ptr', 'size', 'ptr', 'size', 'ptr', 'ptr', 'err']],
   ['polyp_wasm_npz_read', 'ptr', ['ptr', 'size', 'err']],
   ['polyp_wasm_npz_free', 'void', ['ptr']],
   // CoralNet annotation CSV (wasm/api_csv.c; polyp_annotations layout)

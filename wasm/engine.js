@@ -171,12 +171,17 @@ export class Engine {
     this.weights = w;
     this.extractor = x;
     this.dim = this.c.weights_feature_dim(w); // 1280 B0 / v2, 1024 MobileNet v1
+    const extractorId = this.c.weights_extractor_id(w);
+    const variant = this.c.weights_variant(w);
     return {
       sha256: this.c.weights_sha256(w),
-      variant: this.c.weights_variant(w),
+      variant,
       kind: this.c.weights_kind(w),
       featureDim: this.dim,
-      extractorId: this.c.weights_extractor_id(w),
+      extractorId,
+      // The record `polyp extract` writes into its feature files and `polyp train` checks
+      // (native/cli/cmd_extract.c formats it the same way; tests/wasm/npz.test.mjs compares).
+      extractorRecord: `${extractorId} variant=${variant}`,
       backend: this.c.extractor_backend(x),
       threads: this.c.extractor_threads(x),
     };
@@ -231,18 +236,26 @@ export class Engine {
   }
 
   // ---- .featurevector (npz)
-  writeNpz(rowcol, features, dim = FEATURE_DIM) {
+  /** `extractor`: the extractor record to store (WeightsInfo.extractorRecord), or null for a
+   * file without one (as pyspacer writes). The core checks it (printable ASCII, length). */
+  writeNpz(rowcol, features, dim = FEATURE_DIM, extractor = null) {
     const n = rowcol.length / 2;
     if (features.length !== n * dim) throw new PolypError(STATUS.invalid_arg, `npz: ${features.length} feature values for ${n} points x ${dim}`);
+    if (extractor != null && typeof extractor !== 'string') {
+      throw new PolypError(STATUS.invalid_arg, `npz: the extractor record must be a string, not ${typeof extractor}`);
+    }
     const ptsP = this.copyIn(new Uint8Array(rowcol.buffer, rowcol.byteOffset, rowcol.byteLength));
     const featP = this.copyIn(new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     const sizeP = this.alloc(8);
+    let recP = 0;
     try {
-      return this.takeBytes(this.c.npz_write(ptsP, n, featP, dim, sizeP), sizeP);
+      recP = extractor ? this.copyIn(new TextEncoder().encode(extractor + '\0')) : 0;
+      return this.takeBytes(this.c.npz_write(ptsP, n, featP, dim, recP, sizeP), sizeP);
     } finally {
       this.free(ptsP);
       this.free(featP);
       this.free(sizeP);
+      this.free(recP);
     }
   }
 
@@ -252,12 +265,13 @@ export class Engine {
     try {
       const f = this.c.npz_read(p, b.byteLength);
       try {
-        const { npoints: n, dim, valid_rowcol: valid, rows, cols, feat } = this.c.read('polyp_features', f);
+        const { npoints: n, dim, valid_rowcol: valid, rows, cols, feat, extractor } = this.c.read('polyp_features', f);
         return {
           npoints: n, dim, validRowcol: !!valid,
           rows: valid ? this.c.copyOut(Uint16Array, rows, n) : null,
           cols: valid ? this.c.copyOut(Uint16Array, cols, n) : null,
           features: this.c.copyOut(Float32Array, feat, n * dim),
+          extractor,   // the record, null when the file has none (pyspacer's)
         };
       } finally {
         this.c.npz_free(f);

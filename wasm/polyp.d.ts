@@ -69,6 +69,10 @@ export interface WeightsInfo {
   featureDim: number;
   /** '<kind>:<sha256>:<featureDim>': pass it as TrainOptions.extractorId. */
   extractorId: string;
+  /** '<extractorId> variant=<variant>': the extractor record the native `polyp extract`
+   * stores in its feature files (and `polyp train` binds models to); pass it as
+   * NpzOptions.extractor so features written here carry it too. */
+  extractorRecord: string;
   /** Backend in use ('portable' in wasm). */
   backend: string;
   /** Threads the extractor uses. */
@@ -118,6 +122,20 @@ export interface FeatureFile {
   cols: Uint16Array | null;
   /** npoints x dim float32 (the file stores float64). */
   features: Float32Array;
+  /** The extractor record (extractor.npy, e.g. WeightsInfo.extractorRecord of the weights
+   * that made the features); null when the file has none (pyspacer's files, or
+   * featuresToNpz without NpzOptions.extractor). */
+  extractor: string | null;
+}
+
+export interface NpzOptions {
+  /** Floats per point (default 1280). */
+  dim?: number;
+  /** The extractor record of the weights that made the features (WeightsInfo.extractorRecord),
+   * stored as a fifth member, extractor.npy, as `polyp extract` stores it: `polyp train`
+   * then binds models to it and refuses to mix the file with another extractor's. Printable
+   * ASCII, at most 1024 characters. Default null: no record (as pyspacer writes). */
+  extractor?: string | null;
 }
 
 export interface Annotations {
@@ -255,9 +273,13 @@ export declare class Polyp {
   cropPatches(image: Bytes, points: Points, options?: ImageOptions): Promise<ImageInfo & { npoints: number; size: 224; patches: Uint8Array }>;
   /** 1280-value EfficientNet-B0 features of the 224x224 patch around every point. */
   extract(image: Bytes, points: Points, options?: ExtractOptions): Promise<ExtractResult>;
-  /** pyspacer .featurevector (npz) bytes for points and their features. */
+  /** pyspacer .featurevector (npz) bytes for points and their features, with the extractor
+   * record when options.extractor gives one. */
+  featuresToNpz(points: Points, features: Float32Array, options?: NpzOptions): Promise<Uint8Array>;
+  /** The older form: `dim` floats per point, no extractor record. */
   featuresToNpz(points: Points, features: Float32Array, dim?: number): Promise<Uint8Array>;
-  /** Reads a .featurevector (stored or deflated npz, as pyspacer writes). */
+  /** Reads a .featurevector (stored or deflated npz, as pyspacer writes), with its extractor
+   * record when it has one. */
   readNpz(bytes: Bytes): Promise<FeatureFile>;
   /** CoralNet annotation CSV: Name, Row, Column, Label code (or Label); any order/case. */
   parseAnnotationsCsv(csv: Bytes | string): Promise<Annotations>;

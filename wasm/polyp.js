@@ -199,15 +199,22 @@ export class Polyp {
     return this.client.call('releaseImage');
   }
 
-  /** pyspacer .featurevector bytes (npz) for points and their features. */
-  async featuresToNpz(points, features, dim = FEATURE_DIM) {
+  /**
+   * pyspacer .featurevector bytes (npz) for points and their features. options: { dim,
+   * extractor } (dim default 1280; extractor: the record of the weights that made the
+   * features, WeightsInfo.extractorRecord, stored as `polyp extract` stores it; none by
+   * default). The older form featuresToNpz(points, features, dim) still works.
+   */
+  async featuresToNpz(points, features, options = {}) {
+    const { dim = FEATURE_DIM, extractor = null } = typeof options === 'number' ? { dim: options } : options ?? {};
+    if (extractor != null && typeof extractor !== 'string') throw new TypeError('featuresToNpz: extractor must be a string (WeightsInfo.extractorRecord) or null');
     const rowcol = pointsToRowcol(points);
     const f = new Float32Array(features);   // a copy we may transfer
-    return new Uint8Array(await this.client.call('writeNpz', { points: rowcol.buffer, features: f.buffer, dim },
+    return new Uint8Array(await this.client.call('writeNpz', { points: rowcol.buffer, features: f.buffer, dim, extractor },
       [rowcol.buffer, f.buffer]));
   }
 
-  /** Reads a .featurevector (stored or deflated npz). */
+  /** Reads a .featurevector (stored or deflated npz), with its extractor record when it has one. */
   readNpz(bytes) {
     const [b, t] = ownBuffer(bytes, false);
     return this.client.call('readNpz', { bytes: b }, t);

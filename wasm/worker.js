@@ -167,8 +167,8 @@ const handlers = {
     return { result: true };
   },
 
-  async writeNpz({ points, features, dim }) {
-    const bytes = needEngine().writeNpz(new Uint32Array(points), new Float32Array(features), dim);
+  async writeNpz({ points, features, dim, extractor }) {
+    const bytes = needEngine().writeNpz(new Uint32Array(points), new Float32Array(features), dim, extractor);
     return { result: bytes.buffer, transfer: [bytes.buffer] };
   },
 

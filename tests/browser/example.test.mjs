@@ -7,7 +7,8 @@
 //   - the page's CoralNet export CSV with machine suggestions against `polyp classify`'s;
 //   - a classifier trained in the page's worker (tests/wasm/synthetic.mjs, seed 7): the same
 //     bytes as node's wasm, and the same scores (1e-5) as `polyp train`'s for that source;
-//   - the .featurevector bytes the page offers for download (read back in node);
+//   - the .featurevector bytes the page offers for download (read back in node), with the
+//     weights' extractor record;
 //   - that without cross-origin isolation the page falls back to the single-threaded module;
 //   - that no request left the page's origin (every request seen by the browser and by a
 //     catch-all route that blocks anything else).
@@ -59,6 +60,9 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
     // Inputs the page's file pickers get: the test network, the fixture photos, a points CSV.
     const weights = await node.buildTestnet(20261128n, readFileSync(join(root, 'models/testnet-bnstats.safetensors')));
     writeFileSync(join(work, 'testnet.safetensors'), weights);
+    // The record polyp extract writes for it, by hand: an EfficientNet-B0 (CoralNet's layout)
+    // named by the file's own sha256.
+    const record = `efficientnet_b0:${createHash('sha256').update(weights).digest('hex')}:1280 variant=lukemelas`;
     const photoDir = join(work, 'photos');
     mkdirSync(photoDir);
     for (const im of images) copyFileSync(join(fixtures, im), join(photoDir, im));
@@ -130,6 +134,7 @@ test('example page in headless Chromium: extraction in the worker, nothing leave
       assert.deepEqual([...back.rows], list.map((c) => c.row));
       assert.deepEqual([...back.cols], list.map((c) => c.col));
       assert.deepEqual(back.features, f);
+      assert.equal(back.extractor, record, `${r.name}: the extractor record of the weights`);
     }
     t.diagnostic(`${cases.length} points, max |browser - PyTorch| = ${worst.toExponential(2)}`);
 

@@ -36,6 +36,10 @@ test('struct layouts equal the wasm32 C layout worked out by hand', () => {
   assert.equal(engine.c.sizeOf('polyp_train_report'), 72);
   assert.deepEqual(f('polyp_image'), { width: [0, 1], height: [4, 1], pixels: [8, 1], truncated: [12, 1] });
   assert.deepEqual(f('polyp_annotation'), { name: [0, 1], row: [4, 1], col: [8, 1], label: [12, 1] });
+  assert.deepEqual(f('polyp_features'), { npoints: [0, 1], dim: [4, 1], valid_rowcol: [8, 1], rows: [12, 1], cols: [16, 1],
+    feat: [20, 1], extractor: [24, 1] });
+  assert.equal(engine.c.structs.polyp_features.fields.extractor.type, 'str');   // char *, read as a string
+  assert.equal(engine.c.sizeOf('polyp_features'), 28);
   assert.deepEqual(f('polyp_label_metrics'), { precision: [0, 1], recall: [8, 1], f1: [16, 1], support: [24, 1] });
   assert.equal(engine.c.sizeOf('polyp_label_metrics'), 32);
   const ev = f('polyp_evaluation');

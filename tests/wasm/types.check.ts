@@ -18,6 +18,9 @@ async function example(file: Blob, weights: ArrayBuffer): Promise<Float32Array> 
   const npz: Uint8Array = await polyp.featuresToNpz(new Uint32Array([10, 20]), r.features);
   const back = await polyp.readNpz(npz);
   const rows: Uint16Array | null = back.rows;
+  const recorded: Uint8Array = await polyp.featuresToNpz([[10, 20]], r.features, { dim: FEATURE_DIM, extractor: info.extractorRecord });
+  const record: string | null = (await polyp.readNpz(recorded)).extractor;
+  void record;
   const csv = await polyp.parseAnnotationsCsv('Name,Row,Column\na.jpg,1,2\n');
   const label: string | null = csv.labels[0];
   try {

@@ -10,7 +10,8 @@
 //     it or more (counted here), says "Alleviate accepted K of N points (P%) at T%", and
 //     "Undo Alleviate" brings every point back;
 //   - "Export annotations" (all options) is read field by field against the store and the
-//     library's scores; "Export percent cover" against counts made here;
+//     library's scores; "Export percent cover" against counts made here; "Export features"
+//     with numpy, every file with the test network's extractor record;
 //   - "Back up project", then "Restore project" in a fresh browser profile: every photo's
 //     bytes, point, feature and classifier is there, equal;
 //   - no request leaves the page's origin. Screenshots to build/web-screenshots/robot-*.png.
@@ -19,6 +20,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createPolyp } from '../../wasm/polyp.js';
 import { launch, openApp, screenshot, profileDir, cleanup, queueIdle, skip, haveTestdata, TESTDATA, ROOT } from './harness.mjs';
 
 const why = skip || (!haveTestdata && 'needs ../shared/testdata');
@@ -227,17 +230,29 @@ test('classifier side: schedule, suggestions, Alleviate and undo, exports, backu
     assert.deepEqual(cover[1].slice(1, 4), [ph0.name, 'Confirmed', '6']);
     assert.deepEqual(cover[1].slice(4), codes.map((c) => (100 * ph0.points.filter((p) => p.label === c).length / 6).toFixed(3)));
     assert.equal(cover.at(-1)[0], 'ALL IMAGES');
-    // Features as pyspacer files, read back with numpy; the model file as stored.
-    const [dl4] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export features' }).click()]);
-    const py = spawnSync('/usr/bin/python3', ['-c', `
+    // Features as pyspacer files, read back with numpy, each with the extractor record the
+    // native `polyp extract` writes for the test network: worked out here from the network
+    // built in node (its sha256; an EfficientNet-B0, 1280-d, CoralNet's lukemelas layout).
+    // The model file as stored.
+    const exportFeatures = async (message) => {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export features' }).click()]);
+      await page.getByRole('status', { name: 'Export status' }).getByText(message).waitFor();
+      const py = spawnSync('/usr/bin/python3', ['-c', `
 import sys, io, zipfile, numpy as np, json
 z = zipfile.ZipFile(sys.argv[1]); out = {}
 for n in z.namelist():
     f = np.load(io.BytesIO(z.read(n)))
-    out[n] = [f['meta'].tolist(), f['rows'].tolist(), f['cols'].tolist(), float(f['feat'].sum()), list(f['feat'].shape)]
-print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
-    assert.equal(py.status, 0, py.stderr);
-    const npz = JSON.parse(py.stdout);
+    out[n] = [f['meta'].tolist(), f['rows'].tolist(), f['cols'].tolist(), float(f['feat'].sum()), list(f['feat'].shape),
+              str(f['extractor']) if 'extractor' in f.files else None]
+print(json.dumps(out))`, await dl.path()], { encoding: 'utf8' });
+      assert.equal(py.status, 0, py.stderr);
+      return JSON.parse(py.stdout);
+    };
+    const npz = await exportFeatures(/^Exported 24 feature files\.$/);
+    const node = await createPolyp({ threads: 1, log: null });
+    const testnet = await node.buildTestnet(20261128n, readFileSync(join(ROOT, 'models/testnet-bnstats.safetensors')));
+    node.terminate();
+    const record = `efficientnet_b0:${createHash('sha256').update(testnet).digest('hex')}:1280 variant=lukemelas`;
     assert.equal(Object.keys(npz).length, 24);
     const sums = await page.evaluate(async (id) => {
       const { store } = window.polypApp;
@@ -247,12 +262,41 @@ print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
       return out;
     }, pid);
     for (const ph of s.photos) {
-      const [meta, r, c, sum, shape] = npz[`${ph.name}.featurevector`];
+      const [meta, r, c, sum, shape, extractor] = npz[`${ph.name}.featurevector`];
       assert.deepEqual(meta, [1, 6, 1280]);
+      assert.equal(extractor, record, `${ph.name} extractor record`);
       assert.deepEqual([r, c], [ph.points.map((q) => q.row), ph.points.map((q) => q.col)]);
       assert.deepEqual(shape, [6, 1280]);
       assert.ok(Math.abs(sum - sums[ph.name]) < 1e-3 * (1 + Math.abs(sum)), `${ph.name} features`);
     }
+    // Weights stored by an older version have no record in the store: after a reload this
+    // browser cannot know it, so the files go without one and the message says so; loading
+    // the extractor again (Settings), as the message advises, records it.
+    const weightsRecord = (pg, id) => pg.evaluate(async (pid1) => {
+      const { store } = window.polypApp;
+      return (await store.getWeights((await store.getProject(pid1)).extractor.sha256)).record ?? null;
+    }, id);
+    const dropWeightsRecord = (pg, id) => pg.evaluate(async (pid1) => {
+      const { store } = window.polypApp;
+      const { record: _, ...w } = await store.getWeights((await store.getProject(pid1)).extractor.sha256);
+      await store.putWeights(w);
+    }, id);
+    assert.equal(await weightsRecord(page, pid), record);
+    await dropWeightsRecord(page, pid);
+    await page.reload();
+    await openApp(page, app.server.url, `/p/${pid}/export`);
+    const bare = await exportFeatures(/^Exported 24 feature files; 24 files without the extractor record \(.*load the extractor again in Settings/);
+    assert.deepEqual(Object.values(bare).map((f) => f[5]), Array(24).fill(null));
+    await page.goto(`${app.server.url}/#/p/${pid}/settings`);
+    await page.getByRole('button', { name: 'Use test network' }).click();
+    await until(page, async (id) => {
+      const { store } = window.polypApp;
+      return !!(await store.getWeights((await store.getProject(id)).extractor.sha256)).record;
+    }, pid);
+    await queueIdle(page);
+    await page.goto(`${app.server.url}/#/p/${pid}/export`);
+    const again = await exportFeatures(/^Exported 24 feature files\.$/);
+    assert.deepEqual(Object.values(again).map((f) => f[5]), Array(24).fill(record));
     const [dl5] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export model' }).click()]);
     const model = readFileSync(await dl5.path());
     const stored = await page.evaluate(async (id) => {
@@ -302,6 +346,9 @@ print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
     const pid2 = await page2.evaluate(async () => (await window.polypApp.store.listProjects())[0].id);
     const restored = await dump(pid2);
     assert.deepEqual(restored, before);
+    // The backup carries the weights' extractor record: the restored project's feature files
+    // are recorded without loading the weights first.
+    assert.equal(await weightsRecord(page2, pid2), record);
     // The restored project works: its classifier scores the restored features.
     await page2.goto(`${app.server.url}/#/p/${pid2}/classifier`);
     await page2.getByLabel('Validation accuracy').getByText(`${(100 * active).toFixed(1)}%`).waitFor();
@@ -309,7 +356,11 @@ print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
     await page2.getByRole('button', { name: `${machine[0].photo} point ${machine[0].index + 1}: ${machine[0].code} [${Math.floor(100 * machine[0].score)}%]`, exact: true }).waitFor();
     await screenshot(page2, 'robot-restored-review');
     // A photo added to the restored project is extracted there (the test network rebuilt) and
-    // gets the active classifier's suggestions as soon as its features exist.
+    // gets the active classifier's suggestions as soon as its features exist. Its weights
+    // record is made an older version's first (no extractor record): loading the weights for
+    // the extraction records it again.
+    await dropWeightsRecord(page2, pid2);
+    assert.equal(await weightsRecord(page2, pid2), null);
     const extraCsv = join(profile2, '..', `robot-extra-${process.pid}.csv`);
     writeFileSync(extraCsv, ['Name,Row,Column', ...OFFSETS.map(([dr, dc]) => `${basename(extra.path)},${extra.row + dr},${extra.col + dc}`)].join('\n') + '\n');
     await page2.goto(`${app.server.url}/#/p/${pid2}`);
@@ -333,6 +384,7 @@ print(json.dumps(out))`, await dl4.path()], { encoding: 'utf8' });
     });
     cleanup(extraCsv);
     await queueIdle(page2);
+    assert.equal(await weightsRecord(page2, pid2), record);
     await page2.goto(`${app.server.url}/#/p/${pid2}/review`);
     await page2.getByRole('button', { name: `${basename(extra.path)} point 1: ${extraPoints[0].label} [${Math.floor(100 * extraPoints[0].suggestions[0][1])}%]`, exact: true }).waitFor();
 

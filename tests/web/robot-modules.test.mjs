@@ -227,13 +227,31 @@ test('exports: annotations CSV read back field by field, machine columns, covers
   assert.deepEqual(cover[1].split(',').slice(4), CODES.map((c) => (100 * count(c) / 12).toFixed(3)));
 
   const z = await featuresZip(polyp, [...photos, { id: 'nofeat', name: 'x.jpg', points: [] }], pr.featuresOf);
-  assert.deepEqual([z.files, z.missing], [3, 1]);
+  assert.deepEqual([z.files, z.missing, z.unrecorded], [3, 1, 3]);     // no recordOf: no records
   const entries = await unzipFiles(z.blob);
   assert.deepEqual(entries.map((e) => e.name), photos.map((p) => `${p.name}.featurevector`));
   const npz = await polyp.readNpz(entries[1].data);
   assert.deepEqual([...npz.rows], photos[1].points.map((p) => p.row));
   assert.deepEqual([...npz.cols], photos[1].points.map((p) => p.col));
   assert.deepEqual(npz.features, pr.feats.get('p1').feat);
+  assert.equal(npz.extractor, null);
+
+  // Each file carries the record of the extractor its features came from (asked once per
+  // extractor); none where that record is unknown or names other weights or another width.
+  const recA = `efficientnet_b0:ext-A:${DIM} variant=lukemelas`;
+  const records = { 'ext-A': recA, 'ext-B': `efficientnet_b0:ext-C:${DIM} variant=lukemelas`, 'ext-D': `efficientnet_b0:ext-D:1280 variant=lukemelas` };
+  const asked = [];
+  const recordOf = async (sha) => { asked.push(sha); return records[sha] ?? null; };
+  const featuresOf = (p) => ({ p2: { ...pr.feats.get('p2'), extractorSha: 'ext-B' } })[p.id] || pr.featuresOf(p);
+  const zr = await featuresZip(polyp, photos, featuresOf, { recordOf });
+  assert.deepEqual([zr.files, zr.missing, zr.unrecorded], [3, 0, 1]);
+  assert.deepEqual(asked, ['ext-A', 'ext-B']);
+  const got = await Promise.all((await unzipFiles(zr.blob)).map(async (e) => (await polyp.readNpz(e.data)).extractor));
+  assert.deepEqual(got, [recA, recA, null]);
+  const wide = await featuresZip(polyp, photos.slice(0, 1), () => ({ ...pr.feats.get('p0'), extractorSha: 'ext-D' }), { recordOf });
+  assert.equal(wide.unrecorded, 1);                               // the record says 1280, the features are 32 wide
+  const unknown = await featuresZip(polyp, photos.slice(0, 1), () => ({ ...pr.feats.get('p0'), extractorSha: 'ext-E' }), { recordOf });
+  assert.equal((await polyp.readNpz((await unzipFiles(unknown.blob))[0].data)).extractor, null);
   await classifier.dispose();
 });
 

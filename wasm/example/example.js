@@ -63,7 +63,9 @@ $('form').onsubmit = async (ev) => {
         onProgress: (done) => { $('progress').value = (before + done) / total; },
       });
       before += points.length;
-      const npz = await polyp.featuresToNpz(points, r.features);
+      // The weights' record goes into the file, as `polyp extract` writes it: `polyp train`
+      // binds its model to it and refuses features of another network mixed in.
+      const npz = await polyp.featuresToNpz(points, r.features, { dim: w.featureDim, extractor: w.extractorRecord });
       const probs = clf ? await clf.predict(r.features) : null;
       results.set(file.name, { width: r.width, height: r.height, points, features: r.features, npz, probs });
       const url = URL.createObjectURL(new Blob([npz], { type: 'application/octet-stream' }));

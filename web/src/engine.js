@@ -4,6 +4,7 @@
 //
 //   const polyp = await getPolyp();            // started once, shared by every page
 //   await ensureExtractor(store, project);     // loads the project's weights if not loaded
+//   await extractorRecordOf(store, sha256)     // the extractor record features of those weights carry
 //   engineInfo()                               // {flavor, threads, isolated, version, note}
 
 export const TESTNET_SEED = 20261128n;   // the seed models/testnet-bnstats.safetensors holds
@@ -13,6 +14,7 @@ export const TESTNET_WARNING = 'untrained: suggestions are meaningless';
 let polypPromise = null;
 let info = null;
 let loadedSha = null;      // sha256 of the weights in the worker now
+let loadedRecord = null;   // and their extractor record (WeightsInfo.extractorRecord)
 let loading = null;        // the pending load, so two pages never load twice
 
 function assetUrl(path) {
@@ -55,7 +57,7 @@ export async function createTestnetExtractor(store) {
   const polyp = await getPolyp();
   const bytes = await testnetBytes(polyp);
   const w = await loadBytes(polyp, bytes);
-  await store.putWeights({ sha256: w.sha256, name: TESTNET_NAME, kind: 'testnet', bytes: null });
+  await store.putWeights({ sha256: w.sha256, name: TESTNET_NAME, kind: 'testnet', bytes: null, record: w.extractorRecord });
   return { sha256: w.sha256, kind: w.kind, dim: w.featureDim, name: TESTNET_NAME, testnet: true };
 }
 
@@ -65,7 +67,7 @@ export async function loadExtractorFile(store, file) {
   const polyp = await getPolyp();
   const bytes = new Uint8Array(await file.arrayBuffer());
   const w = await loadBytes(polyp, bytes.slice());
-  await store.putWeights({ sha256: w.sha256, name: file.name, kind: w.kind || 'efficientnet-b0', bytes });
+  await store.putWeights({ sha256: w.sha256, name: file.name, kind: w.kind || 'efficientnet-b0', bytes, record: w.extractorRecord });
   return { sha256: w.sha256, kind: w.kind, dim: w.featureDim, name: file.name, testnet: false };
 }
 
@@ -84,7 +86,22 @@ async function loadBytes(polyp, bytes) {
   // Every record stores the engine's kind and width: a file it cannot tell is refused here.
   if (!w.kind || !(w.featureDim > 0)) throw new Error(`the engine reported no kind or feature width for these weights`);
   loadedSha = w.sha256;
+  loadedRecord = w.extractorRecord;
   return w;
+}
+
+/**
+ * The extractor record ("<kind>:<sha256>:<dim> variant=<variant>", as `polyp extract` writes
+ * it into feature files) of the weights whose sha256 is `sha`, i.e. of the weights that made
+ * the features stored under that extractorSha: the store's `weights` record keeps it from the
+ * load on (and backups carry it); weights stored before it did are recorded the next time
+ * they are loaded. Null when this browser cannot know (never loaded since): the caller writes
+ * no record rather than a guessed one.
+ */
+export async function extractorRecordOf(store, sha) {
+  const rec = await store.getWeights(sha);
+  if (rec && rec.record) return rec.record;
+  return loadedSha === sha ? loadedRecord : null;
 }
 
 /** Makes sure the worker holds the project's extractor; resolves to the Polyp instance.
@@ -97,15 +114,17 @@ export async function ensureExtractor(store, project) {
   if (loading && loading.sha === ex.sha256) { await loading.promise; return polyp; }
   const promise = (async () => {
     let bytes;
+    const rec = await store.getWeights(ex.sha256);
     if (ex.testnet) {
       bytes = await testnetBytes(polyp);
     } else {
-      const rec = await store.getWeights(ex.sha256);
       if (!rec || !rec.bytes) throw new Error(`the weights ${ex.name} are not stored in this browser: load them again`);
       bytes = rec.bytes.slice();
     }
     const w = await loadBytes(polyp, bytes);
     if (w.sha256 !== ex.sha256) throw new Error(`weights changed: expected ${ex.sha256.slice(0, 12)}, got ${w.sha256.slice(0, 12)}`);
+    // Weights stored before records were kept get theirs now (see extractorRecordOf).
+    if (rec && !rec.record) await store.putWeights({ ...rec, record: w.extractorRecord });
   })();
   loading = { sha: ex.sha256, promise };
   try { await promise; } finally { loading = null; }

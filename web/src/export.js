@@ -1,7 +1,8 @@
 // export.js - what leaves the app as files, all made by the library: CoralNet's annotations
 // CSV (polyp.exportAnnotationsCsv; machine suggestion/confidence columns from the active
 // classifier's scores of the stored features), CoralNet's percent-cover CSV (percentCoverCsv),
-// the features as pyspacer `.featurevector` files in a zip (featuresToNpz + zipFiles) and the
+// the features as pyspacer `.featurevector` files in a zip (featuresToNpz + zipFiles, each with
+// the extractor record of the weights that made it, as `polyp extract` writes) and the
 // model file, and (backup.js) the whole project. Plain data in (photo = { id, name, points }
 // with the store's points), text or Blob out; the Export page at the end offers downloads.
 import { useState } from 'preact/hooks';
@@ -10,6 +11,7 @@ import { zipFiles } from '../../wasm/zip.js';
 import { html, useApp, useStoreValue, download } from './ui.js';
 import { registerPage } from './router.js';
 import { featuresMatch } from './extract.js';
+import { extractorRecordOf } from './engine.js';
 import { photoStatus } from './store.js';
 import { activeClassifier, projectData } from './train.js';
 import { backupProject } from './backup.js';
@@ -87,18 +89,38 @@ export function coverCsv(photos, codes) {
   })), codes);
 }
 
-/** The features as pyspacer `.featurevector` files (`<photo name>.featurevector`) in a zip
- * Blob: { blob, files, missing } (photos without matching features are left out, counted). */
-export async function featuresZip(polyp, photos, featuresOf) {
+/** Whether extractor record `record` ("<kind>:<sha256>:<dim>[ key=value...]") names the
+ * weights `sha` and features `dim` wide: a record is only written where it is that of the
+ * features' own extractor. */
+export function recordFits(record, sha, dim) {
+  const [, recSha, recDim] = String(record).split(' ')[0].split(':');
+  return recSha === sha && Number(recDim) === dim;
+}
+
+/**
+ * The features as pyspacer `.featurevector` files (`<photo name>.featurevector`) in a zip
+ * Blob: { blob, files, missing, unrecorded } (photos without matching features are left out,
+ * counted). Each file carries the extractor record of the weights that made its features
+ * (`recordOf(extractorSha)`, may return a promise), as `polyp extract` writes it, so
+ * `polyp train` binds models to them and refuses to mix them with another network's; where
+ * the record is unknown (null, or no recordOf) the file has none, counted in `unrecorded`.
+ */
+export async function featuresZip(polyp, photos, featuresOf, { recordOf = null } = {}) {
   const entries = [];
-  let missing = 0;
+  const records = new Map();     // extractorSha -> record or null, asked once each
+  let missing = 0, unrecorded = 0;
   for (const photo of photos) {
     const f = featuresOf(photo);
     if (!f || !photo.points.length || !featuresMatch(f, photo.points)) { missing++; continue; }
-    const npz = await polyp.featuresToNpz(photo.points.map((p) => [p.row, p.col]), f.feat, f.feat.length / f.rows.length);
+    const dim = f.feat.length / f.rows.length;
+    if (!records.has(f.extractorSha)) records.set(f.extractorSha, recordOf ? (await recordOf(f.extractorSha)) || null : null);
+    let extractor = records.get(f.extractorSha);
+    if (extractor && !recordFits(extractor, f.extractorSha, dim)) extractor = null;
+    if (!extractor) unrecorded++;
+    const npz = await polyp.featuresToNpz(photo.points.map((p) => [p.row, p.col]), f.feat, { dim, extractor });
     entries.push({ name: `${photo.name}.featurevector`, data: npz });
   }
-  return { blob: await zipFiles(entries), files: entries.length, missing };
+  return { blob: await zipFiles(entries), files: entries.length, missing, unrecorded };
 }
 
 // ---------------------------------------------------------------------- the Export page
@@ -143,9 +165,10 @@ function ExportPage({ params }) {
   const exportFeatures = run('Export features', async () => {
     const polyp = await app.getPolyp();
     const { photos, featuresOf } = await projectData(store, project);
-    const z = await featuresZip(polyp, photos, featuresOf);
+    const z = await featuresZip(polyp, photos, featuresOf, { recordOf: (sha) => extractorRecordOf(store, sha) });
     download(`${base}-features.zip`, z.blob);
-    return `Exported ${plural(z.files, 'feature file')}${z.missing ? `; ${plural(z.missing, 'photo')} without features of the current points left out` : ''}.`;
+    return `Exported ${plural(z.files, 'feature file')}${z.missing ? `; ${plural(z.missing, 'photo')} without features of the current points left out` : ''}` +
+      `${z.unrecorded ? `; ${plural(z.unrecorded, 'file')} without the extractor record (their weights were stored by an older version of the app: load the extractor again in Settings to record it)` : ''}.`;
   });
   const exportModel = run('Export model', async () => {
     const rec = await store.getClassifier(project.classifierId);

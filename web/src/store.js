@@ -16,7 +16,8 @@
 //                nAnnotatedImages, accepted}
 //   jobs        {id, kind, projectId, photoId, title, state, added}   the persisted queue
 //   undo        {seq, projectId, label, changes [{photoId, before, after}], undone 0|1, at}
-//   weights     {sha256, name, kind, bytes, added}   extractor files cached for offline use
+//   weights     {sha256, name, kind, bytes, added, record}   extractor files cached for offline
+//                use; record: their extractor record (engine.js extractorRecordOf)
 //   imports     {id, projectId, started, files [{name, size, lastModified, type}],
 //                outcome {index: 'stored'|'duplicate'|'refused'}}   an "Add photos" under way
 //                (deleted when it ends; one left at boot was cut off by a closed tab or crash)
