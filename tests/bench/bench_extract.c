@@ -21,6 +21,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "polyp.h"
+#define BENCH_NAME "bench_extract"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,30 +34,7 @@
 #define MAX_PATCHES 1024
 #define MAX_RUNS 1000
 
-static void die(const char *what, const polyp_error *err)
-{
-    fprintf(stderr, "bench_extract: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static void *read_all(const char *path, size_t *size)
 {
@@ -208,7 +187,7 @@ static double time_runs(polyp_extractor *ex, const float *patches, size_t n, flo
         spent += t[k++];
     }
     *runs_done = k;
-    return median(t, (size_t)k);
+    return median(t, k);
 }
 
 static void bench(const opts *o)

@@ -24,6 +24,8 @@
  */
 #include "backend_portable.h"
 #include "testnet.h"
+#define BENCH_NAME "bench_kernels"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,32 +37,8 @@
 
 /* ------------------------------------------------------------------ measuring */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void) { /* CPU time of all the process's threads */
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static void die(const char *what, const polyp_error *err) {
-    fprintf(stderr, "bench_kernels: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
-    exit(1);
-}
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); } /* all the process's threads */
 
 /* Multiply-adds of one patch, from the block table (convolutions and the SE FCs). */
 static double network_macs(const polyp_weights *w) {
@@ -159,8 +137,8 @@ int main(int argc, char **argv) {
                 be[b].cpu[r] = (cpu_s() - c0) / (double)batch;
             }
         for (size_t b = 0; b < nb; b++) {
-            rate[threads - 1][b] = median(be[b].runs, runs);
-            cpu[threads - 1][b] = median(be[b].cpu, runs);
+            rate[threads - 1][b] = median(be[b].runs, (int)runs);
+            cpu[threads - 1][b] = median(be[b].cpu, (int)runs);
             names[b] = be[b].name;
             be[b].ops->free(be[b].state);
         }

@@ -1,4 +1,5 @@
-/* bench_util.h - the timing helpers the C benchmarks share (pipeline_halves.c, bench_band.c):
+/* bench_util.h - the timing helpers the C benchmarks share (bench_extract.c, bench_kernels.c,
+ * pipeline_halves.c, bench_band.c):
  * clocks, the median of repeated runs, and a fatal exit that names the program (define
  * BENCH_NAME before including). Benchmarks are programs, not library code: exiting is fine. */
 #ifndef POLYP_BENCH_UTIL_H
