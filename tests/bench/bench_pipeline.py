@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Does `polyp extract` keep both cores busy? (issue 11's "Done when"; a benchmark, not a test)
 
-usage: tests/bench/bench_pipeline.py [--reps 5] [--build build-bench] [--train-photos 5000]
+usage: tests/bench/bench_pipeline.py [--reps 5] [--build build-bench]
 
 On the benchmark's e2e set (tests/bench/bench.py's four full-size photos from
 ../shared/testdata, 50 random points each from `polyp points --seed 1`, the seeded test
@@ -16,16 +16,14 @@ machine's load hits every configuration alike:
     measured at the end instead, a change of load between the two windows moved the
     fraction by 20 points.
 It prints the medians, 2-thread / 1-thread and bound / measured (the fraction of what the
-cores allow). With --train-photos N it also times `polyp train` and `polyp classify` over
-the outputs of an N-photo run (the e2e photos' features repeated under N names, labels
-generated), once each.
+cores allow). (`polyp train`, `classify`, `status` and `cover` over a 5,000-photo run are
+tests/bench/bench_working_set.py's.)
 The machine's load average is printed before and after: on a shared machine the figures are
 noise unless it is near zero.
 """
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -68,44 +66,11 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def train_classify(polyp, work, weights, feats_dir, n_photos):
-    """Features of the e2e run repeated under n_photos names; generated labels; train + classify."""
-    names = sorted(f for f in os.listdir(feats_dir) if f.endswith(".featurevector"))
-    big = os.path.join(work, "features_%d" % n_photos)
-    os.makedirs(big, exist_ok=True)
-    rng = random.Random(5)
-    labels = ["L%02d" % k for k in range(12)]
-    ann = os.path.join(work, "annotations_%d.csv" % n_photos)
-    pts = os.path.join(work, "points_%d.csv" % n_photos)
-    src_points = {}
-    with open(os.path.join(work, "points.csv")) as f:
-        next(f)
-        for line in f:
-            name, row, col = line.strip().split(",")[:3]
-            src_points.setdefault(name, []).append((row, col))
-    with open(ann, "w") as fa, open(pts, "w") as fp:
-        fa.write("Name,Row,Column,Label code\n")
-        fp.write("Name,Row,Column\n")
-        for k in range(n_photos):
-            src = names[k % len(names)]
-            name = "p%05d_%s" % (k, src[:-len(".featurevector")])
-            os.symlink(os.path.join(feats_dir, src), os.path.join(big, name + ".featurevector"))
-            for row, col in src_points[src[:-len(".featurevector")]]:
-                fa.write("%s,%s,%s,%s\n" % (name, row, col, rng.choice(labels)))
-                fp.write("%s,%s,%s\n" % (name, row, col))
-    model = os.path.join(work, "model_%d.polyp" % n_photos)
-    t_train = timed([polyp, "train", "--features", big, "--annotations", ann, "--out", model])
-    t_cls = timed([polyp, "classify", "--model", model, "--features", big, "--points", pts,
-                   "--out", os.path.join(work, "scores.csv")])
-    return {"photos": n_photos, "points": n_photos * 50, "train_s": t_train, "classify_s": t_cls}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
     ap.add_argument("--testdata", default=os.path.join(ROOT, "..", "shared", "testdata"))
-    ap.add_argument("--train-photos", type=int, default=0)
     a = ap.parse_args()
     for p in PHOTOS:
         if not os.path.isfile(os.path.join(a.testdata, p)):
@@ -164,10 +129,6 @@ def main():
               "extract: 1 thread %.2f s, 2 threads %.2f s (%+.0f%%)" % (
                   cpu_bound, statistics.median(cpus["t1"]), statistics.median(cpus["t2"]),
                   100 * (statistics.median(cpus["t2"]) / statistics.median(cpus["t1"]) - 1)))
-        if a.train_photos:
-            r = train_classify(polyp, work, weights, os.path.join(work, "out_t2"), a.train_photos)
-            print("train over %d photos (%d points): %.1f s; classify: %.1f s" % (
-                r["photos"], r["points"], r["train_s"], r["classify_s"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
