@@ -3,7 +3,8 @@
 # shard I of SHARDS into one shared output folder.
 #
 #   sbatch --array=0-39%10 native/jobs/slurm-extract.sh   # 40 shards, at most 10 at once
-#   polyp status --points POINTS.csv --out OUT --shard-count 40   # what is done / missing
+#   polyp status --points POINTS.csv --out OUT --shard-count 40 --weights WEIGHTS
+#                                  # what is done / missing / corrupt / from other weights
 #   sbatch --array=7,12 native/jobs/slurm-extract.sh      # rerun the shards status names
 #   polyp train --features OUT --annotations ANNOTATIONS.csv --out MODEL   # once, at the end
 #
