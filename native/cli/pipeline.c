@@ -262,7 +262,8 @@ static void run_batch(worker *w) {
         if (++p->filled < pl->run->g->items[p->group].npoints) continue;
         unlink_live(pl, p);
         while (pl->nwrites == pl->write_cap && !pl->stop) pthread_cond_wait(&pl->changed, &pl->lock);
-        if (pl->nwrites == pl->write_cap) { /* stopped by a failure, the writer gone: abandoned */
+        if (pl->nwrites == pl->write_cap) { /* stopped (a failure or a signal) with the queue full:
+                                             * abandoned, a rerun redoes it */
             photo_free(p);
             continue;
         }
