@@ -11,7 +11,8 @@
 //     "Undo Alleviate" brings every point back;
 //   - "Export annotations" (all options) is read field by field against the store and the
 //     library's scores; "Export percent cover" against counts made here; "Export features"
-//     with numpy, every file with the test network's extractor record;
+//     with numpy, every file with the test network's extractor record; "Export model" is the
+//     stored model, bound (its metadata, read with Python) to the network's full extractor id;
 //   - "Back up project", then "Restore project" in a fresh browser profile: every photo's
 //     bytes, point, feature and classifier is there, equal;
 //   - no request leaves the page's origin. Screenshots to build/web-screenshots/robot-*.png.
@@ -301,9 +302,20 @@ print(json.dumps(out))`, await dl.path()], { encoding: 'utf8' });
     const model = readFileSync(await dl5.path());
     const stored = await page.evaluate(async (id) => {
       const { store } = window.polypApp;
-      return Array.from((await store.getClassifier((await store.getProject(id)).classifierId)).bytes);
+      const c = await store.getClassifier((await store.getProject(id)).classifierId);
+      return { bytes: Array.from(c.bytes), extractorId: c.extractorId };
     }, pid);
-    assert.deepEqual([...model], stored);
+    assert.deepEqual([...model], stored.bytes);
+    // Bound as `polyp train` binds its models: to the full extractor id of the test network
+    // (the record above up to its first space), as Python reads the file's metadata.
+    const fullId = record.split(' ')[0];
+    const meta = spawnSync('/usr/bin/python3', ['-c', `
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+print(json.loads(b[8:8 + struct.unpack('<Q', b[:8])[0]])['__metadata__']['extractor'])`, await dl5.path()], { encoding: 'utf8' });
+    assert.equal(meta.status, 0, meta.stderr);
+    assert.deepEqual([meta.stdout.trim(), stored.extractorId], [fullId, fullId]);
+    await page.getByRole('status', { name: 'Export status' }).getByText(`bound to extractor ${fullId};`, { exact: false }).waitFor();
     await screenshot(page, 'robot-export');
     await axeCheck(page, 'Export');
     await page.goto(`${app.server.url}/#/p/${pid}/stats`);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createPolyp, scorePercent, unzipFiles } from '../../wasm/polyp.js';
 import { mulberry32 } from '../wasm/synthetic.mjs';
-import { trainingSet, trainAndJudge, suggestedPoints, annotatedCount, isAnnotated } from '../../web/src/train.js';
+import { trainingSet, trainAndJudge, suggestedPoints, annotatedCount, isAnnotated, extractorIdFor, sameExtractor } from '../../web/src/train.js';
 import { planAlleviate, pointLists, alleviateMessage, undoMessage, curve } from '../../web/src/alleviate.js';
 import { annotationsCsv, annotationRows, coverCsv, featuresZip } from '../../web/src/export.js';
 import { photoStatus } from '../../web/src/store.js';
@@ -18,6 +18,9 @@ import { photoStatus } from '../../web/src/store.js';
 const built = existsSync(new URL('../../wasm/dist/polyp-simd.mjs', import.meta.url));
 const DIM = 32;
 const CODES = ['Acro', 'CCA', 'Macro', 'Sand', 'Turf'];
+// The full extractor ids ('<kind>:<sha256>:<dim>', as polyp_weights_extractor_id writes them)
+// of the synthetic extractors' weights, written out by hand.
+const ID_A = `efficientnet_b0:ext-A:${DIM}`, ID_B = `efficientnet_b0:ext-B:${DIM}`;
 
 // nPhotos photos x 12 points; every point has a true label (class mean + noise); all points
 // are confirmed with it. Features are the store's records of extractor `extractorSha`.
@@ -68,7 +71,7 @@ test('train, judge against the previous classifier on the same validation points
   assert.equal(await polyp.shouldTrain(annotatedCount(pr.photos.slice(0, 20)), 0), true);
   assert.equal(await polyp.shouldTrain(annotatedCount(pr.photos.slice(0, 19)), 0), false);
   const progress = [];
-  const first = await trainAndJudge(polyp, { photos: pr.photos.slice(0, 20), featuresOf: pr.featuresOf, extractorSha: 'ext-A',
+  const first = await trainAndJudge(polyp, { photos: pr.photos.slice(0, 20), featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: ID_A,
     onProgress: (e, n) => progress.push([e, n]) });
   assert.equal(first.record.accepted, true);
   assert.equal(first.record.reason, 'first classifier');
@@ -76,13 +79,14 @@ test('train, judge against the previous classifier on the same validation points
   // Our validation points are the core's: the accuracy we measure on them is its valAccuracy.
   assert.ok(Math.abs(first.record.valAccuracy - first.classifier.valAccuracy) < 1e-9,
     `${first.record.valAccuracy} vs core ${first.classifier.valAccuracy}`);
-  assert.equal(first.classifier.extractorId, 'ext-A');
+  assert.equal(first.classifier.extractorId, ID_A);
+  assert.deepEqual([first.record.extractorId, first.record.extractorSha], [ID_A, 'ext-A']);
   assert.equal(first.record.validationPoints, 3 * 12);           // photos 0, 8, 16
   assert.equal(first.record.nAnnotatedImages, 20);
 
   // Second training on all 40: the previous one is re-scored on the new validation points
   // (photos 0, 8, 16, 24, 32); its accuracy checked by hand from its probabilities.
-  const second = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', previous: first.classifier });
+  const second = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: ID_A, previous: first.classifier });
   const valIds = ['p0', 'p8', 'p16', 'p24', 'p32'];
   const vf = new Float32Array(valIds.length * 12 * DIM);
   valIds.forEach((id, i) => vf.set(pr.feats.get(id).feat, i * 12 * DIM));
@@ -95,7 +99,7 @@ test('train, judge against the previous classifier on the same validation points
   assert.match(second.record.reason, /on the same 60 validation points/);
 
   // The same data and seed again: equal accuracy, below 1.01x, so it is refused.
-  const third = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', previous: second.classifier });
+  const third = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: ID_A, previous: second.classifier });
   assert.equal(third.record.valAccuracy, second.record.valAccuracy);
   assert.equal(third.record.accepted, false);
   assert.match(third.record.reason, /below 1\.01 x .*kept the previous one/);
@@ -119,10 +123,58 @@ test('train, judge against the previous classifier on the same validation points
 
   // A previous classifier of another extractor is not compared.
   const other = makeProject(20, { extractorSha: 'ext-B', seed: 5 });
-  const fresh = await trainAndJudge(polyp, { photos: other.photos, featuresOf: other.featuresOf, extractorSha: 'ext-B', previous: second.classifier });
+  const fresh = await trainAndJudge(polyp, { photos: other.photos, featuresOf: other.featuresOf, extractorSha: 'ext-B', extractorId: ID_B, previous: second.classifier });
   assert.equal(fresh.record.accepted, true);
   assert.match(fresh.record.reason, /another extractor/);
   for (const c of [first, second, third, fresh]) await c.classifier.dispose();
+});
+
+test('a model is bound to the full extractor id of the stored weights; one of an older version (bare sha256) keeps working', { skip: !built && 'wasm/dist not built' }, async () => {
+  // The app derives the id from the weights' stored record (as createTestnetExtractor and
+  // loadExtractorFile store it), never from a guess.
+  const weights = new Map([['ext-A', { sha256: 'ext-A', name: 'w', kind: 'efficientnet_b0', bytes: null, record: `${ID_A} variant=lukemelas` }],
+    ['ext-C', { sha256: 'ext-C', name: 'c', kind: 'efficientnet_b0', bytes: null, record: `efficientnet_b0:ext-D:${DIM} variant=lukemelas` }],
+    ['ext-E', { sha256: 'ext-E', name: 'e', kind: 'efficientnet_b0', bytes: null }]]);
+  const store = { getWeights: async (sha) => weights.get(sha) };
+  assert.equal(await extractorIdFor(store, { extractor: { sha256: 'ext-A' } }), ID_A);
+  assert.equal(await extractorIdFor(store, { extractor: { sha256: 'ext-C' } }), null);    // a record of other weights
+  // No record and the weights cannot be loaded here (no page, no bytes): unknown, not guessed.
+  assert.equal(await extractorIdFor(store, { extractor: { sha256: 'ext-E', name: 'e', testnet: false } }), null);
+
+  const pr = makeProject(24);
+  const full = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: ID_A });
+  assert.equal(full.classifier.extractorId, ID_A);
+  const back = await polyp.loadClassifier(full.record.bytes);    // the stored (and exported) bytes
+  assert.equal(back.extractorId, ID_A);
+  await back.dispose();
+  // An id that does not name the features' weights or width is refused.
+  for (const bad of [ID_B, 'efficientnet_b0:ext-A:1280', `${ID_A} variant=lukemelas`, 'ext-A:32']) {
+    await assert.rejects(trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: bad }),
+      (e) => e instanceof RangeError && e.message.includes(bad), bad);
+  }
+
+  // A model of an older version of the app, bound to the bare sha256 (what it passed), as it
+  // is still stored: it scores the features of its weights, and the next training (full id)
+  // compares itself with it on the same validation points rather than calling it foreign.
+  const old = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A' });
+  assert.equal(old.classifier.extractorId, 'ext-A');
+  const points = structuredClone(pr.photos[3].points).map(unconfirm);
+  assert.equal((await suggestedPoints(old.classifier, points, pr.feats.get('p3'))).length, 12);
+  assert.equal(await suggestedPoints(old.classifier, points, { ...pr.feats.get('p3'), extractorSha: 'ext-B' }), null);
+  const next = await trainAndJudge(polyp, { photos: pr.photos, featuresOf: pr.featuresOf, extractorSha: 'ext-A', extractorId: ID_A, previous: old.classifier });
+  assert.match(next.record.reason, /on the same \d+ validation points/);
+  assert.notEqual(next.record.previousAccuracy, null);
+  assert.equal(await suggestedPoints(full.classifier, points, { ...pr.feats.get('p3'), extractorSha: 'ext-B' }), null);
+
+  // The core's matching rule, case by case.
+  assert.equal(sameExtractor(ID_A, 'ext-A'), true);
+  assert.equal(sameExtractor('ext-A', `${ID_A} variant=lukemelas`), true);
+  assert.equal(sameExtractor(ID_A, `${ID_A} variant=torchvision`), true);    // a record's id ends at its first space
+  assert.equal(sameExtractor(ID_A, ID_B), false);
+  assert.equal(sameExtractor(ID_A, `mobilenet_v2:ext-A:${DIM}`), false);
+  assert.equal(sameExtractor(ID_A, 'efficientnet_b0:ext-A:1280'), false);
+  assert.equal(sameExtractor('ext-A', 'ext-B'), false);
+  for (const c of [full, old, next]) await c.classifier.dispose();
 });
 
 test('training is cancellable at an epoch boundary', { skip: !built && 'wasm/dist not built' }, async () => {

@@ -13,7 +13,7 @@ import { registerPage } from './router.js';
 import { featuresMatch } from './extract.js';
 import { extractorRecordOf } from './engine.js';
 import { photoStatus } from './store.js';
-import { activeClassifier, projectData } from './train.js';
+import { activeClassifier, projectData, sameExtractor } from './train.js';
 import { backupProject } from './backup.js';
 
 const confirmedLabel = (p) => (p.state === 'confirmed' && p.label ? p.label : null);
@@ -61,7 +61,7 @@ export async function annotationsCsv(polyp, photos, { classifier = null, feature
     for (const photo of photos) {
       const idx = byPhoto.get(photo.id);
       const f = idx && featuresOf(photo);
-      if (!f || f.extractorSha !== classifier.extractorId || !featuresMatch(f, photo.points)) continue;
+      if (!f || !sameExtractor(classifier.extractorId, f.extractorSha) || !featuresMatch(f, photo.points)) continue;
       const dim = f.feat.length / f.rows.length;
       if (dim !== classifier.featureDim) continue;
       const sel = new Float32Array(idx.length * dim);
@@ -123,6 +123,21 @@ export async function featuresZip(polyp, photos, featuresOf, { recordOf = null }
   return { blob: await zipFiles(entries), files: entries.length, missing, unrecorded };
 }
 
+/**
+ * "Export model": the stored model bytes exactly as the engine saved them (a `polyp train`
+ * model file) as a Blob, and the line saying what they are bound to. `extractorId` is the
+ * model's (Classifier.extractorId): the full '<kind>:<sha256>:<dim>', or, for a model trained
+ * by an older version of the app, the weights' bare sha256, which `polyp classify --model`
+ * still accepts for features of those weights (polyp_classifier_check_features).
+ */
+export function modelFile(record, extractorId) {
+  const bare = !String(extractorId).includes(':');
+  const message = `Exported the classifier (${record.bytes.byteLength.toLocaleString('en-US')} bytes), bound to extractor ` +
+    `${extractorId}; \`polyp classify --model\` reads it for features of those weights` +
+    (bare ? ' (trained by an older version of the app, it names their sha256 only: the next training binds to the full extractor id)' : '') + '.';
+  return { blob: new Blob([record.bytes]), message };
+}
+
 // ---------------------------------------------------------------------- the Export page
 
 const plural = (n, one, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
@@ -172,8 +187,12 @@ function ExportPage({ params }) {
   });
   const exportModel = run('Export model', async () => {
     const rec = await store.getClassifier(project.classifierId);
-    download(`${base}-classifier.safetensors`, new Blob([rec.bytes]));
-    return `Exported the classifier (${rec.bytes.byteLength.toLocaleString('en-US')} bytes); \`polyp classify --model\` reads it.`;
+    // Records of older versions keep no extractorId: those versions bound every model to
+    // the record's extractorSha.
+    const extractorId = rec.extractorId || rec.extractorSha;
+    const file = modelFile(rec, extractorId);
+    download(`${base}-classifier.safetensors`, file.blob);
+    return file.message;
   });
   const backup = run('Back up project', async () => {
     const b = await backupProject(store, pid);

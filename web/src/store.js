@@ -12,8 +12,9 @@
 //   blobs       {hash, blob}            photo bytes by SHA-256 (shared by projects)
 //   annotations {photoId, projectId, points [{row, col, label, state, suggestions, changed}]}
 //   features    {photoId, extractorSha, rows, cols, feat Float32Array}   key [photoId, extractorSha]
-//   classifiers {id, projectId, extractorSha, bytes, valAccuracy, evaluation, trainedAt,
-//                nAnnotatedImages, accepted}
+//   classifiers {id, projectId, extractorSha, extractorId, bytes, valAccuracy, evaluation,
+//                trainedAt, nAnnotatedImages, accepted}   extractorId: the model's binding,
+//                '<kind>:<sha256>:<dim>' (absent in records of older versions: bare extractorSha)
 //   jobs        {id, kind, projectId, photoId, title, state, added}   the persisted queue
 //   undo        {seq, projectId, label, changes [{photoId, before, after}], undone 0|1, at}
 //   weights     {sha256, name, kind, bytes, added, record}   extractor files cached for offline

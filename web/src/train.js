@@ -6,7 +6,10 @@
 // Every number comes from the engine (trainClassifier / evaluate / predict / shouldTrain /
 // acceptClassifier); this module only picks which photos and points go in and records what
 // came out. A classifier belongs to the extractor its features came from: features of
-// another extractor are never mixed in, and a classifier never scores them.
+// another extractor are never mixed in, and a classifier never scores them. It is bound, as
+// `polyp train` binds its models, to that extractor's full id '<kind>:<sha256>:<dim>' (from
+// the weights' stored record), so an exported model is the native CLI's too; features are
+// stored under the weights' sha256 alone, which the id holds (sameExtractor).
 //
 // The first half is plain data in and out (node tests drive it with the real engine):
 //   photo    = { id, name, points }   points as the store keeps them (store.js)
@@ -15,6 +18,7 @@
 // the active classifier cache, "Train now".
 import { onBoot } from './ui.js';
 import { featuresMatch } from './extract.js';
+import { ensureExtractor, extractorRecordOf } from './engine.js';
 import { topSuggestions } from '../../wasm/survey.js';
 
 /** Suggestions stored per point (CoralNet shows the top 5). */
@@ -31,6 +35,26 @@ export function isAnnotated(points) {
 /** Annotated photos: the count CoralNet's schedule is asked about. */
 export function annotatedCount(photos) {
   return photos.reduce((n, p) => n + (isAnnotated(p.points) ? 1 : 0), 0);
+}
+
+/** The weights' sha256 in an extractor id or record: '<kind>:<sha256>:<dim>[ key=value...]'
+ * gives its middle field; an id without ':' is a bare sha256 (what models trained by older
+ * versions of the app are bound to, and the key features are stored under). */
+export function extractorShaOf(id) {
+  const parts = String(id).split(' ')[0].split(':');
+  return parts.length === 3 ? parts[1] : parts.length === 1 ? parts[0] : null;
+}
+
+/** Whether extractor ids (or records) `a` and `b` name the same extractor, by the core's rule
+ * (polyp_classifier_check_features): equal ids, or a bare sha256 and an id holding it. A
+ * features record's `extractorSha` is such a bare sha256, so sameExtractor(classifier
+ * .extractorId, features.extractorSha) is whether the classifier may score them. */
+export function sameExtractor(a, b) {
+  const ia = String(a).split(' ')[0], ib = String(b).split(' ')[0];
+  if (ia === ib) return true;
+  if (ia.includes(':') && ib.includes(':')) return false;
+  const sa = extractorShaOf(ia);
+  return sa !== null && sa === extractorShaOf(ib);
 }
 
 /** Values per point of a features record. */
@@ -91,23 +115,36 @@ const pct = (a) => `${(100 * a).toFixed(1)}%`;
  * Classifier or null) as CoralNet does: the previous one is re-evaluated on the new
  * validation points, and the new one replaces it only when polyp.acceptClassifier says so
  * (>= 1.01x). A previous classifier of another extractor cannot score these features: it is
- * not compared, and the new one is accepted (said in `reason`).
+ * not compared, and the new one is accepted (said in `reason`); one of an older version,
+ * bound to the bare sha256 of the same weights, is the same extractor and is compared.
+ * The model is bound to `extractorId`, the full id '<kind>:<sha256>:<dim>' of the weights
+ * whose features are stored under `extractorSha` (extractorIdFor); it must name those
+ * weights and the features' width. Without it (the id cannot be known: the weights are gone
+ * from this browser) the model is bound to the bare sha256, as older versions did, which
+ * `polyp classify` accepts for features of those weights.
  * Returns { classifier, record }: record is the `classifiers` store entry (model bytes in
  * record.bytes). Rejects with an AbortError when `signal` fires.
  */
-export async function trainAndJudge(polyp, { photos, featuresOf, extractorSha, previous = null, seed = 0, kind = 'mlp', epochs = 0, signal, onProgress }) {
+export async function trainAndJudge(polyp, { photos, featuresOf, extractorSha, extractorId = null, previous = null, seed = 0, kind = 'mlp', epochs = 0, signal, onProgress }) {
   const set = trainingSet(photos, featuresOf, extractorSha);
   if (set.images.length === 0) throw new RangeError('no annotated photo has features of this extractor yet');
+  if (extractorId != null) {
+    const parts = String(extractorId).split(':');
+    if (parts.length !== 3 || parts[1] !== extractorSha || Number(parts[2]) !== set.dim) {
+      throw new RangeError(`extractor id ${extractorId} is not that of the features (weights ${extractorSha}, ${set.dim} values per point)`);
+    }
+  }
+  const bound = extractorId ?? extractorSha;
   const started = Date.now();
   const classifier = await polyp.trainClassifier({ dim: set.dim, images: set.images },
-    { kind, seed, epochs, extractorId: extractorSha, signal, onProgress });
+    { kind, seed, epochs, extractorId: bound, signal, onProgress });
   try {
     const val = validationPoints(set, classifier.labels);
     const ev = await classifier.evaluate(val.features, val.truth);
     let previousAccuracy = null, accepted = true, reason;
     if (!previous) {
       reason = 'first classifier';
-    } else if (previous.extractorId !== extractorSha || previous.featureDim !== set.dim) {
+    } else if (!sameExtractor(previous.extractorId, bound) || previous.featureDim !== set.dim) {
       reason = 'the previous classifier belongs to another extractor: not compared';
     } else {
       previousAccuracy = (await previous.evaluate(val.features, val.truth)).accuracy;
@@ -120,7 +157,7 @@ export async function trainAndJudge(polyp, { photos, featuresOf, extractorSha, p
     const record = {
       trainedAt: started,
       seconds: (Date.now() - started) / 1000,
-      accepted, reason, extractorSha, kind: classifier.kind, labels: classifier.labels,
+      accepted, reason, extractorSha, extractorId: classifier.extractorId, kind: classifier.kind, labels: classifier.labels,
       nAnnotatedImages: set.images.length,
       skipped: set.skipped,
       points: classifier.report ? classifier.report.points : null,
@@ -146,7 +183,7 @@ export async function trainAndJudge(polyp, { photos, featuresOf, extractorSha, p
  * scores features it was not made for).
  */
 export async function suggestedPoints(classifier, points, features) {
-  if (!features || features.extractorSha !== classifier.extractorId || !featuresMatch(features, points)) return null;
+  if (!features || !sameExtractor(classifier.extractorId, features.extractorSha) || !featuresMatch(features, points)) return null;
   const dim = featureDim(features);
   if (dim !== classifier.featureDim) return null;
   const todo = [];
@@ -241,6 +278,26 @@ export async function refreshSuggestions(app, project, classifier, { signal, pro
   return scored;
 }
 
+/**
+ * The full extractor id ('<kind>:<sha256>:<dim>') of the project's weights, read from their
+ * stored record (engine.js extractorRecordOf), never guessed. Weights stored before records
+ * were kept are loaded once to record it (ensureExtractor). Null when it cannot be known:
+ * their bytes are no longer in this browser (the model is then bound to the bare sha256).
+ */
+export async function extractorIdFor(store, project) {
+  const sha = project.extractor.sha256;
+  let record = await extractorRecordOf(store, sha);
+  if (!record) {
+    try {
+      await ensureExtractor(store, project);
+      record = await extractorRecordOf(store, sha);
+    } catch (e) {
+      console.warn(`training: the extractor id of weights ${sha.slice(0, 12)} is unknown (${e.message}): the model is bound to their sha256`);
+    }
+  }
+  return record && extractorShaOf(record) === sha ? record.split(' ')[0] : null;
+}
+
 /** The 'train' job: train, judge, record, and after an accepted training suggest. */
 export function trainHandler(app) {
   return async (job, { signal, progress }) => {
@@ -249,8 +306,9 @@ export function trainHandler(app) {
     const polyp = await app.getPolyp();       // training needs the features, not the extractor
     const { photos, featuresOf } = await projectData(app.store, project);
     const previous = await activeClassifier(app, project);
+    const extractorId = await extractorIdFor(app.store, project);
     const { classifier, record } = await trainAndJudge(polyp, {
-      photos, featuresOf, extractorSha: project.extractor.sha256, previous, signal,
+      photos, featuresOf, extractorSha: project.extractor.sha256, extractorId, previous, signal,
       onProgress: (e, n, acc) => progress(e, n, `Training: epoch ${e} of ${n}, reference accuracy ${pct(acc)}`),
     });
     const rec = await app.store.putClassifier({ ...record, projectId: project.id, previousId: project.classifierId || null,
