@@ -216,6 +216,23 @@ int extract_write_features(const extract_run *r, const image_group *g, const flo
     return 0;
 }
 
+polyp_status extract_decode(const char *in_path, const image_group *g, polyp_image *img, polyp_error *err) {
+    memset(img, 0, sizeof *img);
+    /* Only the rows the patches read are decoded (JPEG; the height is not known before the
+     * decode, so the band is clipped by the decoder). */
+    polyp_decode_params dp = polyp_decode_default_params();
+    polyp_status st = polyp_patch_rows(g->points, g->npoints, 0, &dp.row_begin, &dp.row_end, err);
+    if (st != POLYP_OK) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        snprintf(err->message, sizeof err->message, "%s: %s", g->name, why);
+        return st;
+    }
+    st = polyp_image_load_file(in_path, &dp, img, err);
+    if (st != POLYP_OK && !err->message[0]) snprintf(err->message, sizeof err->message, "%s", in_path);
+    return st;
+}
+
 /* Serial: decode (the rows the points need), extract (polyp_extract_points: batches within
  * this image), write.
  * Returns 0, EXTRACT_INTERRUPTED, or the exit status after printing the reason. */
@@ -223,12 +240,7 @@ static int process_image(const extract_run *r, float **feat, size_t *feat_cap, c
                          const char *in_path, const char *out_path) {
     polyp_error err = {0};
     polyp_image img;
-    /* Only the rows the patches read are decoded (JPEG; the height is not known before the
-     * decode, so the band is clipped by the decoder). */
-    polyp_decode_params dp = polyp_decode_default_params();
-    if (polyp_patch_rows(g->points, g->npoints, 0, &dp.row_begin, &dp.row_end, &err) != POLYP_OK)
-        return cli_fail(CMD, "%s: %s", g->name, err.message);
-    if (polyp_image_load_file(in_path, &dp, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+    if (extract_decode(in_path, g, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
     int bad = extract_check_points(g, &img);
     if (bad) {
         polyp_image_free(&img);

@@ -46,6 +46,10 @@ extract_prefetch *extract_prefetch_start(const char *images, const groups *g, si
  * serial path). NULL is a no-op. */
 void extract_prefetch_cancel(extract_prefetch *pf);
 
+/* Decodes in_path for g: only the rows its points' patches read (polyp_patch_rows, then a
+ * row band). Prints nothing; err names the image or the file. img is zeroed on failure. */
+polyp_status extract_decode(const char *in_path, const image_group *g, polyp_image *img, polyp_error *err);
+
 /* 0 when every point of g lies inside img, else the exit status after printing which one
  * does not (the same message either way of running). */
 int extract_check_points(const image_group *g, const polyp_image *img);

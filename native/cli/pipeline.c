@@ -112,20 +112,16 @@ static void photo_free(photo *p) {
     free(p);
 }
 
-/* Decodes the pixels of ig (only the rows its patches read, as on the serial path). Prints
+/* Decodes the pixels of ig under `images` (extract_decode, as on the serial path). Prints
  * nothing: a prefetched decode's failure is reported only if the run gets to it. */
 static polyp_status decode_pixels(const char *images, const image_group *ig, polyp_image *img, polyp_error *err) {
     char path[4096];
-    memset(img, 0, sizeof *img);
     if (!path_join(path, sizeof path, images, ig->name, "")) {
+        memset(img, 0, sizeof *img);
         snprintf(err->message, sizeof err->message, "%s: path too long", ig->name);
         return err->status = POLYP_ERR_INVALID_ARG;
     }
-    polyp_decode_params dp = polyp_decode_default_params();
-    polyp_status st = polyp_patch_rows(ig->points, ig->npoints, 0, &dp.row_begin, &dp.row_end, err);
-    if (st == POLYP_OK) st = polyp_image_load_file(path, &dp, img, err);
-    if (st != POLYP_OK && !err->message[0]) snprintf(err->message, sizeof err->message, "%s", path);
-    return st;
+    return extract_decode(path, ig, img, err);
 }
 
 /* A photo of group gi from its decode's outcome (lock not held; the pixels are taken).
