@@ -414,12 +414,17 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     return 0;
 }
 
+/* Images start_prefetch looks at, at most: on a resumed run whose first images are all
+ * done, it would otherwise stat every output (thousands, on a shared filesystem) before the
+ * weights load, to save one decode's worth of start-up. */
+#define PREFETCH_SCAN 64
+
 /* Starts decoding the first image that is sure to be done, whatever the weights turn out to
  * be: a safe name, a regular file, and no output yet (with --overwrite, any). NULL when
- * there is none or no thread could start. */
+ * there is none among the first PREFETCH_SCAN or no thread could start. */
 static extract_prefetch *start_prefetch(const groups *g, const options *o) {
     char in_path[4096], out_path[4096];
-    for (size_t i = 0; i < g->count; i++) {
+    for (size_t i = 0; i < g->count && i < PREFETCH_SCAN; i++) {
         const char *name = g->items[i].name;
         if (!name_is_safe(name) || !path_join(in_path, sizeof in_path, o->images, name, "") ||
             !path_join(out_path, sizeof out_path, o->out, name, ".featurevector"))
