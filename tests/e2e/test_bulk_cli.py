@@ -221,14 +221,19 @@ def test_restarts(tmp, base, ref):
     print("overlap: two runs over one folder leave the reference bytes")
 
 
-def test_foreign(tmp, weights, base, ref):
-    """A complete folder rerun with other weights is refused, untouched; --overwrite redoes it."""
-    other = os.path.join(tmp, "other.safetensors")
+def other_weights(weights, path):
+    """Writes weights with one byte flipped to path: other weights, another sha256 and record."""
     with open(weights, "rb") as f:
         data = bytearray(f.read())
-    data[-1] ^= 0x01  # the last tensor's last byte: other weights, another sha256 and record
-    with open(other, "wb") as f:
+    data[-1] ^= 0x01  # the last tensor's last byte
+    with open(path, "wb") as f:
         f.write(data)
+    return path
+
+
+def test_foreign(tmp, weights, base, ref):
+    """A complete folder rerun with other weights is refused, untouched; --overwrite redoes it."""
+    other = other_weights(weights, os.path.join(tmp, "other.safetensors"))
     out = os.path.join(tmp, "foreign")
     shutil.copytree(os.path.join(tmp, "single"), out)
     swapped = [other if a == weights else a for a in base]

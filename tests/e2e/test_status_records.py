@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_checks import check, finish, init, run  # noqa: E402
-from test_bulk_cli import make_inputs, shard_of  # noqa: E402
+from test_bulk_cli import make_inputs, other_weights, shard_of  # noqa: E402
 
 COUNT = 12
 
@@ -211,12 +211,7 @@ def main():
         r = run(["testnet", "--out", wa])
         if not check(r.returncode == 0, "polyp testnet failed: %s" % r.stderr):
             return finish("status-records")
-        wb = os.path.join(tmp, "b.safetensors")
-        with open(wa, "rb") as f:
-            data = bytearray(f.read())
-        data[-1] ^= 0x01  # the last tensor's last byte: other weights, another sha256 and record
-        with open(wb, "wb") as f:
-            f.write(data)
+        wb = other_weights(wa, os.path.join(tmp, "b.safetensors"))
         rec_a, rec_b = record_of(wa), record_of(wb)
         images, points, names = make_inputs(tmp, count=COUNT, per_image=1)
         base = ["extract", "--images", images, "--points", points, "--threads", "2", "--backend", "portable",
