@@ -419,12 +419,15 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
  * weights load, to save one decode's worth of start-up. */
 #define PREFETCH_SCAN 64
 
-/* Starts decoding the first image that is sure to be done, whatever the weights turn out to
- * be: a safe name, a regular file, and no output yet (with --overwrite, any). NULL when
- * there is none among the first PREFETCH_SCAN or no thread could start. */
+/* Starts decoding the first images that are sure to be done, whatever the weights turn out
+ * to be: a safe name, a regular file, and no output yet (with --overwrite, any); as many as
+ * the queue holds, up to EXTRACT_PREFETCH_MAX. NULL when there is none among the first
+ * PREFETCH_SCAN or no thread could start. */
 static extract_prefetch *start_prefetch(const groups *g, const options *o) {
     char in_path[4096], out_path[4096];
-    for (size_t i = 0; i < g->count && i < PREFETCH_SCAN; i++) {
+    size_t want = o->queue < EXTRACT_PREFETCH_MAX ? o->queue : EXTRACT_PREFETCH_MAX, n = 0;
+    size_t group[EXTRACT_PREFETCH_MAX];
+    for (size_t i = 0; i < g->count && i < PREFETCH_SCAN && n < want; i++) {
         const char *name = g->items[i].name;
         if (!name_is_safe(name) || !path_join(in_path, sizeof in_path, o->images, name, "") ||
             !path_join(out_path, sizeof out_path, o->out, name, ".featurevector"))
@@ -432,9 +435,9 @@ static extract_prefetch *start_prefetch(const groups *g, const options *o) {
         if (!is_regular_file(in_path)) continue;
         struct stat st;
         if (!o->overwrite && (stat(out_path, &st) == 0 || errno != ENOENT)) continue;
-        return extract_prefetch_start(o->images, g, i);
+        group[n++] = i;
     }
-    return NULL;
+    return extract_prefetch_start(o->images, g, group, n);
 }
 
 int polyp_cmd_extract(int argc, char **argv) {
@@ -479,7 +482,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         }
     }
 
-    /* The pipeline's first photo decodes on another core while the weights load. */
+    /* The pipeline's first photos decode on another core while the weights load. */
     extract_prefetch *prefetch = o.queue ? start_prefetch(&g, &o) : NULL;
 
     /* Everything that can be checked without the network is checked first, so a typo in

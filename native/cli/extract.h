@@ -11,7 +11,7 @@
 /* Returned by a run or an image step when a signal stopped it: nothing half-written. */
 #define EXTRACT_INTERRUPTED (-1)
 
-/* A photo decoding on a thread of its own since before the run started (see
+/* Photos decoding on a thread of their own since before the run started (see
  * extract_prefetch_start). */
 typedef struct extract_prefetch extract_prefetch;
 
@@ -36,13 +36,18 @@ typedef struct extract_run {
     extract_prefetch *prefetch;  /* pipeline: owned, taken (NULL on return); NULL: none */
 } extract_run;
 
-/* Starts decoding the pixels of g->items[group] on a thread of its own, so that the first
- * photo decodes while the weights load and the outputs are checked; the pipeline takes it
- * when that image is to be done. Nothing is printed until then: a failed decode is reported
- * only if the run gets to the image. NULL if no thread could start (nothing is lost: the
- * image is decoded in its turn). images and g must outlive it. */
-extract_prefetch *extract_prefetch_start(const char *images, const groups *g, size_t group);
-/* Waits for the decode and frees it, pixels and all (a run that stopped first, or the
+/* Photos decoded ahead, at most (and at most the queue: they count as held). */
+#define EXTRACT_PREFETCH_MAX 4
+
+/* Starts decoding the pixels of g->items[group[0..n)] (n <= EXTRACT_PREFETCH_MAX; more are
+ * ignored), one after another on a thread of their own, so that the first photos decode
+ * while the weights load and the outputs are checked; the pipeline takes those begun when
+ * they are to be done, and no more begin from then on. Nothing is printed until then: a
+ * failed decode is reported only if the run gets to the image. NULL if n is 0 or no thread
+ * could start (nothing is lost: the images are decoded in their turn). images and g must
+ * outlive it. */
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n);
+/* Lets no more decodes begin, waits for the one in progress and frees them all, pixels and all (a run that stopped first, or the
  * serial path). NULL is a no-op. */
 void extract_prefetch_cancel(extract_prefetch *pf);
 

@@ -21,8 +21,8 @@
  * batches hold its points; the batch that fills the last one hands the photo to the writer,
  * a thread of its own that writes and fsyncs the files (an fsync takes milliseconds on a
  * local disk and more on a cluster's shared filesystem: a worker waiting for it would leave
- * its core idle). Work that can start before the weights are loaded does: the first photo
- * decodes while `polyp extract` reads the weights (extract_prefetch_start), and each worker
+ * its core idle). Work that can start before the weights are loaded does: the first photos
+ * decode while `polyp extract` reads the weights (extract_prefetch_start), and each worker
  * but the first makes its extractor on its own thread, before its first batch.
  *
  * The features of a patch do not depend on which patches share its batch nor on the thread
@@ -82,7 +82,7 @@ typedef struct pipeline {
     size_t nwrites, write_cap;
     pthread_cond_t write_ready; /* a photo was queued for the writer, or the workers ended */
     bool workers_done;
-    extract_prefetch *prefetch; /* the first photo, decoding since before the pipeline */
+    extract_prefetch *prefetch; /* the first photos, decoding since before the pipeline */
     int rc;                  /* the first failure (0 while none) */
     bool stop;
 } pipeline;
@@ -152,38 +152,81 @@ static int photo_from(pipeline *pl, size_t gi, polyp_status st, polyp_image *img
 
 struct extract_prefetch {
     pthread_t thread;
-    const char *images;     /* borrowed */
-    const image_group *ig;  /* borrowed */
-    size_t group;
-    polyp_status st;        /* the decode's outcome, once joined */
-    polyp_error err;
-    polyp_image img;
+    pthread_mutex_t lock;
+    pthread_cond_t decoded;  /* one more decode ended */
+    const char *images;      /* borrowed */
+    const groups *g;         /* borrowed */
+    size_t group[EXTRACT_PREFETCH_MAX]; /* the candidates, CSV order */
+    size_t n;
+    size_t started;          /* decodes begun (under the lock) */
+    size_t finished;         /* decodes ended (under the lock) */
+    bool closed;             /* no more may begin (under the lock) */
+    polyp_status st[EXTRACT_PREFETCH_MAX]; /* each decode's outcome, once finished */
+    polyp_error err[EXTRACT_PREFETCH_MAX];
+    polyp_image img[EXTRACT_PREFETCH_MAX];
 };
 
+/* Decodes the candidates one after another until closed: the first alone may end before
+ * the weights are ready (a small photo), and a core would then idle until the workers
+ * start. */
 static void *prefetch_main(void *arg) {
     extract_prefetch *pf = arg;
-    pf->st = decode_pixels(pf->images, pf->ig, &pf->img, &pf->err);
+    for (size_t i = 0; i < pf->n; i++) {
+        pthread_mutex_lock(&pf->lock);
+        bool go = !pf->closed;
+        if (go) pf->started = i + 1;
+        pthread_mutex_unlock(&pf->lock);
+        if (!go) break;
+        polyp_status st = decode_pixels(pf->images, &pf->g->items[pf->group[i]], &pf->img[i], &pf->err[i]);
+        pthread_mutex_lock(&pf->lock);
+        pf->st[i] = st;
+        pf->finished = i + 1;
+        pthread_cond_signal(&pf->decoded);
+        pthread_mutex_unlock(&pf->lock);
+    }
     return NULL;
 }
 
-extract_prefetch *extract_prefetch_start(const char *images, const groups *g, size_t group) {
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n) {
+    if (n == 0) return NULL;
     extract_prefetch *pf = calloc(1, sizeof *pf);
     if (!pf) return NULL;
     pf->images = images;
-    pf->ig = &g->items[group];
-    pf->group = group;
+    pf->g = g;
+    pf->n = n < EXTRACT_PREFETCH_MAX ? n : EXTRACT_PREFETCH_MAX;
+    memcpy(pf->group, group, pf->n * sizeof *group);
+    pthread_mutex_init(&pf->lock, NULL);
+    pthread_cond_init(&pf->decoded, NULL);
     if (pthread_create(&pf->thread, NULL, prefetch_main, pf) != 0) {
+        pthread_cond_destroy(&pf->decoded);
+        pthread_mutex_destroy(&pf->lock);
         free(pf);
         return NULL;
     }
     return pf;
 }
 
+/* Lets no more decodes begin; the number begun, which are the pipeline's to take. */
+static size_t prefetch_close(extract_prefetch *pf) {
+    pthread_mutex_lock(&pf->lock);
+    pf->closed = true;
+    size_t k = pf->started;
+    pthread_mutex_unlock(&pf->lock);
+    return k;
+}
+
+static void prefetch_free(extract_prefetch *pf) {
+    pthread_join(pf->thread, NULL);
+    for (size_t i = 0; i < pf->n; i++) polyp_image_free(&pf->img[i]);
+    pthread_cond_destroy(&pf->decoded);
+    pthread_mutex_destroy(&pf->lock);
+    free(pf);
+}
+
 void extract_prefetch_cancel(extract_prefetch *pf) {
     if (!pf) return;
-    pthread_join(pf->thread, NULL);
-    polyp_image_free(&pf->img);
-    free(pf);
+    prefetch_close(pf);
+    prefetch_free(pf);
 }
 
 /* Under the lock: a photo with points left to claim, the oldest first, or NULL. */
@@ -382,24 +425,34 @@ static void decode_next(pipeline *pl) {
     decoded(pl, rc, p);
 }
 
-/* Waits for the prefetched decode (todo[0], counted in `decoding` and `held` from the start)
- * and puts its photo on the live list (lock not held). */
-static void adopt_prefetch(pipeline *pl) {
+/* Takes the prefetched photos (todo[0..k), counted in `decoding` and `held` from the start)
+ * onto the live list one by one, each as soon as its decode ends, so that the other workers
+ * start on the first while the next still decodes (lock not held). */
+static void adopt_prefetch(pipeline *pl, size_t k) {
     extract_prefetch *pf = pl->prefetch;
     pl->prefetch = NULL;
-    pthread_join(pf->thread, NULL);
-    photo *p;
-    int rc = photo_from(pl, pf->group, pf->st, &pf->img, &pf->err, &p);
-    free(pf);
-    pthread_mutex_lock(&pl->lock);
-    if (!rc && !reserve_live(pl)) {
-        photo_free(p);
-        pl->decoding--;
-        pl->held--;
-    } else {
-        decoded(pl, rc, p);
+    for (size_t i = 0; i < k; i++) {
+        pthread_mutex_lock(&pf->lock);
+        while (pf->finished <= i) pthread_cond_wait(&pf->decoded, &pf->lock);
+        polyp_status st = pf->st[i];
+        pthread_mutex_unlock(&pf->lock);
+        pthread_mutex_lock(&pl->lock);
+        bool stopped = pl->stop;
+        pthread_mutex_unlock(&pl->lock);
+        photo *p = NULL;
+        /* After a failure the rest are dropped unreported (freed with the prefetch). */
+        int rc = stopped ? 0 : photo_from(pl, pf->group[i], st, &pf->img[i], &pf->err[i], &p);
+        pthread_mutex_lock(&pl->lock);
+        if (stopped || (!rc && !reserve_live(pl))) {
+            photo_free(p);
+            pl->decoding--;
+            pl->held--;
+        } else {
+            decoded(pl, rc, p);
+        }
+        pthread_mutex_unlock(&pl->lock);
     }
-    pthread_mutex_unlock(&pl->lock);
+    prefetch_free(pf); /* the pixels taken were zeroed; a failure's are freed */
 }
 
 /* Waits for a change, waking now and then to notice a signal (a decode can take a while). */
@@ -510,21 +563,25 @@ int extract_run_pipeline(extract_run *r) {
     pl.writes = malloc(pl.write_cap * sizeof *pl.writes);
     int rc = 0;
     size_t started = 0;
-    /* The prefetched photo, when it is still to do, is the first to-do entry, counted as a
-     * decode in progress from the start. */
+    /* The prefetched photos, when still to do, are the first to-do entries; those begun
+     * count as decodes in progress from the start. */
     extract_prefetch *pf = r->prefetch;
     r->prefetch = NULL;
-    if (pf && r->skip[pf->group]) {
-        extract_prefetch_cancel(pf);
-        pf = NULL;
-    }
+    for (size_t i = 0; pf && i < pf->n; i++)
+        if (r->skip[pf->group[i]]) { /* done meanwhile (another task): not worth the bookkeeping */
+            extract_prefetch_cancel(pf);
+            pf = NULL;
+        }
     if (!todo || !ws || !threads || !pl.writes) {
         rc = cli_fail(CMD, "out of memory for the pipeline (%zu workers)", nw);
         goto done;
     }
-    if (pf) todo[pl.ntodo++] = pf->group;
-    for (size_t i = 0; i < r->g->count; i++)
-        if (!r->skip[i] && !(pf && i == pf->group)) todo[pl.ntodo++] = i;
+    for (size_t i = 0; pf && i < pf->n; i++) todo[pl.ntodo++] = pf->group[i];
+    for (size_t i = 0; i < r->g->count; i++) {
+        bool taken = false;
+        for (size_t j = 0; pf && j < pf->n; j++) taken |= pf->group[j] == i;
+        if (!r->skip[i] && !taken) todo[pl.ntodo++] = i;
+    }
     pl.todo = todo;
     for (size_t i = 0; i < nw && !rc; i++) {
         ws[i].pl = &pl;
@@ -544,16 +601,18 @@ int extract_run_pipeline(extract_run *r) {
         rc = cli_fail(CMD, "cannot start the writer thread");
         goto destroy;
     }
+    size_t prefetched = 0;
     if (pf) {
         pl.prefetch = pf;
         pf = NULL;
-        pl.next_decode = pl.decoding = pl.held = 1;
+        prefetched = prefetch_close(pl.prefetch);
+        pl.next_decode = pl.decoding = pl.held = prefetched;
     }
-    /* The calling thread is worker 0, after it has taken the prefetched photo in; the others
+    /* The calling thread is worker 0, after it has taken the prefetched photos in; the others
      * get threads of their own. */
     for (started = 1; started < nw; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &ws[started]) != 0) break;
-    if (pl.prefetch) adopt_prefetch(&pl);
+    if (pl.prefetch) adopt_prefetch(&pl, prefetched);
     worker_main(&ws[0]);
     for (size_t t = 1; t < started; t++) pthread_join(threads[t], NULL);
     pthread_mutex_lock(&pl.lock);

@@ -520,7 +520,17 @@ def test_first_photo(tmp, weights, images):
     r = run(common + ["--points", csv("broken_missing.csv", ["broken.jpg", "good.png", "absent.png"]), "--out", out])
     check(r.returncode == 1 and "absent.png" in r.stderr and "broken.jpg" not in r.stderr,
           "a run refused before any work reported the prefetched photo: %r" % r.stderr)
-    print("first photo: its decode failure reported once, and not when the run stops before it")
+    # The prefetch decodes as many photos as the queue holds (2 here): the second one too.
+    r = run(common + ["--points", csv("broken_second.csv", ["good.png", "broken.jpg"]), "--out", out])
+    check(r.returncode == 1 and r.stderr.count("broken.jpg") == 1 and not os.path.exists(
+        os.path.join(out, "broken.jpg.featurevector")),
+          "a broken second photo: exit %d, stderr %r" % (r.returncode, r.stderr))
+    shutil.copy(os.path.join(bad_dir, "broken.jpg"), os.path.join(bad_dir, "broken2.jpg"))
+    r = run(common + ["--points", csv("broken_both.csv", ["broken.jpg", "broken2.jpg", "good.png"]), "--out", out])
+    check(r.returncode == 1 and r.stderr.count("broken.jpg") + r.stderr.count("broken2.jpg") == 1,
+          "two broken prefetched photos: the first failure stops the run and only it is reported; exit %d, "
+          "stderr %r" % (r.returncode, r.stderr))
+    print("first photos: a decode failure reported once, and not when the run stops before it")
 
 
 def test_write_failure(tmp, weights, images, points):
