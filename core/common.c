@@ -1,4 +1,15 @@
 /* common.c - status strings, error records, allocation and small shared helpers. */
+#if (defined(__unix__) || defined(__APPLE__)) && !defined(__EMSCRIPTEN__)
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
+#define POLYP_MAP_FILES 1
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#else
+#define POLYP_MAP_FILES 0
+#endif
 #include "internal.h"
 
 #include <errno.h>
@@ -107,6 +118,44 @@ polyp_status polyp_read_file(const char *path, void **out, size_t *out_size, pol
     *out = buf;
     *out_size = len;
     return POLYP_OK;
+}
+
+polyp_status polyp_file_view_open(const char *path, polyp_file_view *v, polyp_error *err) {
+    memset(v, 0, sizeof *v);
+#if POLYP_MAP_FILES
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return polyp_fail(err, POLYP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t)st.st_size <= SIZE_MAX) {
+        int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+        flags |= MAP_POPULATE; /* the whole file is read at once: one call, not a fault per page */
+#endif
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, flags, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            v->data = m;
+            v->size = (size_t)st.st_size;
+            v->mapped = true;
+            return POLYP_OK;
+        }
+    }
+    close(fd); /* empty, not a regular file, or not mappable: read it */
+#endif
+    void *buf;
+    polyp_status rs = polyp_read_file(path, &buf, &v->size, err);
+    v->data = buf;
+    return rs;
+}
+
+void polyp_file_view_close(polyp_file_view *v) {
+    if (!v->data) return;
+#if POLYP_MAP_FILES
+    if (v->mapped) munmap((void *)v->data, v->size);
+    else
+#endif
+        free((void *)v->data);
+    memset(v, 0, sizeof *v);
 }
 
 int polyp_parallel_threads(const polyp_parallel *par) {

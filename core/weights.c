@@ -299,12 +299,11 @@ polyp_status polyp_weights_load(const void *data, size_t size, polyp_weights **o
 polyp_status polyp_weights_load_file(const char *path, polyp_weights **out, polyp_error *err) {
     if (out) *out = NULL;
     if (!path) return polyp_fail(err, POLYP_ERR_INVALID_ARG, "weights: path is NULL");
-    void *buf;
-    size_t size;
-    polyp_status st = polyp_read_file(path, &buf, &size, err);
+    polyp_file_view v;
+    polyp_status st = polyp_file_view_open(path, &v, err);
     if (st != POLYP_OK) return st;
-    st = polyp_weights_load(buf, size, out, err);
-    polyp_free(buf);
+    st = polyp_weights_load(v.data, v.size, out, err);
+    polyp_file_view_close(&v);
     if (st != POLYP_OK) return polyp_fail_prefix(err, st, "%s: ", path);
     return POLYP_OK;
 }
