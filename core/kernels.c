@@ -239,11 +239,15 @@ size_t polyp_pack_bias_floats(size_t n, size_t nr) { return (n + nr - 1) / nr * 
 void polyp_pack_1x1(const float *w, const float *bias, size_t n, size_t k, size_t nr, float *panels,
                     float *bias_out) {
     const size_t tiles = (n + nr - 1) / nr;
-    for (size_t t = 0; t < tiles; t++)
-        for (size_t i = 0; i < k; i++)
-            for (size_t j = 0; j < nr; j++) {
-                const size_t o = t * nr + j;
-                panels[(t * k + i) * nr + j] = o < n ? w[o * k + i] : 0.0f;
-            }
+    /* Row by row of w, read in order (a tile's panel, k x nr floats, stays in cache while its
+     * nr rows are scattered into it): reading down w's columns instead took twice as long. */
+    for (size_t t = 0; t < tiles; t++) {
+        float *panel = panels + t * k * nr;
+        for (size_t j = 0; j < nr; j++) {
+            const size_t o = t * nr + j;
+            const float *row = o < n ? w + o * k : NULL;
+            for (size_t i = 0; i < k; i++) panel[i * nr + j] = row ? row[i] : 0.0f;
+        }
+    }
     for (size_t o = 0; o < tiles * nr; o++) bias_out[o] = o < n && bias ? bias[o] : 0.0f;
 }
