@@ -56,6 +56,7 @@ polyp_decode_params polyp_decode_default_params(void) {
     p.max_side = 65535;
     p.row_begin = 0; /* every row */
     p.row_end = 0;
+    p.allocator = NULL; /* fresh memory */
     return p;
 }
 
@@ -239,6 +240,7 @@ polyp_status polyp_image_load_file(const char *path, const polyp_decode_params *
 
 void polyp_image_free(polyp_image *image) {
     if (!image) return;
-    free(image->pixels);
+    if (image->allocator && image->pixels) image->allocator->release(image->allocator->ctx, image->pixels);
+    else free(image->pixels);
     memset(image, 0, sizeof *image);
 }

@@ -94,6 +94,7 @@ typedef struct jpeg_job {
     jpeg_err err;
     mem_src src;
     uint8_t *pixels; /* height x width x 3, RGB */
+    const polyp_pixel_allocator *alloc; /* where pixels came from; NULL: calloc */
     uint8_t *row;    /* width x output_components, one decoded scanline */
     int created;
 } jpeg_job;
@@ -101,7 +102,8 @@ typedef struct jpeg_job {
 static void job_cleanup(jpeg_job *job) {
     if (job->created) jpeg_destroy_decompress(&job->cinfo);
     free(job->row);
-    free(job->pixels);
+    if (job->alloc && job->pixels) job->alloc->release(job->alloc->ctx, job->pixels);
+    else free(job->pixels);
     job->row = NULL;
     job->pixels = NULL;
     job->created = 0;
@@ -172,8 +174,10 @@ static polyp_status decode_once(const uint8_t *data, size_t size, const polyp_de
         status = polyp_fail(err, POLYP_ERR_NOMEM, "JPEG: %zux%zu image is too large", w, h);
         goto done;
     }
-    /* Rows the data never reaches stay zero (black), as Pillow's fresh image does. */
-    job->pixels = calloc(nbytes, 1);
+    /* Rows the data never reaches stay zero (black), as Pillow's fresh image does: fresh
+     * memory is zero; a caller's buffer is zeroed where the data ends (below). */
+    job->alloc = params->allocator;
+    job->pixels = job->alloc ? job->alloc->alloc(job->alloc->ctx, nbytes) : calloc(nbytes, 1);
     job->row = malloc(rowbytes);
     if (!job->pixels || !job->row) {
         status = polyp_fail(err, POLYP_ERR_NOMEM, "JPEG: out of memory for %zux%zu pixels", w, h);
@@ -231,11 +235,16 @@ static polyp_status decode_once(const uint8_t *data, size_t size, const polyp_de
         /* No jpeg_finish_decompress: a file whose rows are all there but whose EOI marker
          * is missing decodes fully and is not reported as truncated (exhausted stays 0). */
     }
+    if (truncated && job->alloc) { /* the band's rows the data never reached */
+        size_t from = ci->output_scanline > first ? ci->output_scanline : first;
+        if (from < last) memset(job->pixels + from * w * 3, 0, (last - from) * w * 3);
+    }
     out->truncated = truncated || job->src.exhausted;
 
     out->width = (uint32_t)w;
     out->height = (uint32_t)h;
     out->pixels = job->pixels;
+    out->allocator = job->alloc;
     out->row_begin = first;
     out->row_end = last;
     job->pixels = NULL;

@@ -155,10 +155,23 @@ POLYP_API void polyp_threadpool_free(polyp_threadpool *pool);
 /* Images                                                                                */
 /* ------------------------------------------------------------------------------------ */
 
+/* Where a decode puts its pixels, for a caller that decodes photo after photo (polyp extract
+ * keeps the buffers of finished photos for the next ones: fresh memory for a 27-megapixel
+ * photo's 81 MB is ~20,000 page faults to touch and as much work again to give back).
+ * alloc returns at least `size` bytes, whose contents need not be zero, or NULL when out of
+ * memory; release takes back what alloc returned. Both are called on the thread that decodes
+ * or frees the image. */
+typedef struct polyp_pixel_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*release)(void *ctx, void *pixels);
+    void *ctx;
+} polyp_pixel_allocator;
+
 /* Decoded 8-bit RGB image, row-major, pixels[(y*width + x)*3 + c]. Owned: polyp_image_free.
  * pixels always holds the whole width x height; after a decode asked for a band of rows
  * (polyp_decode_params.row_begin/row_end) only rows [row_begin, row_end) were decoded and
- * the others are zero. row_begin = row_end = 0 (an image built by hand) means every row is
+ * the others are zero (not written at all when the pixels came from a
+ * polyp_pixel_allocator). row_begin = row_end = 0 (an image built by hand) means every row is
  * valid; a full decode sets 0 and height. polyp_patch_crop refuses a patch that would read a
  * row outside the band. */
 typedef struct polyp_image {
@@ -169,6 +182,8 @@ typedef struct polyp_image {
                         (after a band decode: early within the rows decoded) */
     uint32_t row_begin; /* first decoded row */
     uint32_t row_end;   /* one past the last decoded row */
+    const polyp_pixel_allocator *allocator; /* where polyp_image_free gives the pixels back;
+                                               NULL: free() */
 } polyp_image;
 
 typedef struct polyp_decode_params {
@@ -181,6 +196,11 @@ typedef struct polyp_decode_params {
      * formats decode every row. A band with row_end <= row_begin (other than 0/0) is refused. */
     uint32_t row_begin;
     uint32_t row_end;
+    /* NULL (the default): fresh memory, zeroed. Else the pixels come from it (and go back to
+     * it on polyp_image_free), and the rows outside the band are left as they were. Only the
+     * JPEG decoder of libjpeg-turbo builds (every photo polyp extract sees from a camera)
+     * uses it; the other formats allocate their own. Borrowed: it must outlive the image. */
+    const polyp_pixel_allocator *allocator;
 } polyp_decode_params;
 
 POLYP_API polyp_decode_params polyp_decode_default_params(void);

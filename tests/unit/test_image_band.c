@@ -8,7 +8,8 @@
  *   tests/fixtures/images/band/ from make_band_fixtures.py), the band's rows equal the full
  *   decode's and the rest is zero;
  * - random point sets: every patch from the band decode equals the full decode's;
- * - PNG ignores the band; empty bands are refused; crop refuses rows outside the band. */
+ * - PNG ignores the band; empty bands are refused; crop refuses rows outside the band;
+ * - pixels from a caller's polyp_pixel_allocator (dirty memory) are the same inside the band. */
 #include "polyp.h"
 #include "test_band_util.h"
 #include "testutil.h"
@@ -240,6 +241,129 @@ START_TEST(test_band_other_formats_and_refusals) {
 }
 END_TEST
 
+/* A polyp_pixel_allocator that hands out dirty memory (as a reused buffer is), counts its
+ * calls, and can be told to fail. */
+typedef struct dirty_alloc {
+    int allocs, releases, fail;
+    void *last;       /* what alloc returned last */
+    void *released;   /* what release was given last */
+} dirty_alloc;
+
+static void *dirty_alloc_fn(void *ctx, size_t size) {
+    dirty_alloc *d = ctx;
+    d->allocs++;
+    if (d->fail) return NULL;
+    d->last = malloc(size);
+    if (d->last) memset(d->last, 0xA5, size);
+    return d->last;
+}
+
+static void dirty_release_fn(void *ctx, void *pixels) {
+    dirty_alloc *d = ctx;
+    d->releases++;
+    d->released = pixels;
+    free(pixels);
+}
+
+/* Pixels from a caller's allocator: every JPEG fixture (truncated ones included: the rows
+ * its data never reaches must come out zero, as in fresh memory), whole and in bands, equals
+ * the plain decode inside the band; the buffer is the allocator's and goes back to it once;
+ * a failing allocator is out of memory; other formats do not use it. */
+START_TEST(test_band_pixel_allocator) {
+    dirty_alloc d = {0};
+    const polyp_pixel_allocator pa = {dirty_alloc_fn, dirty_release_fn, &d};
+    for (size_t f = 0; f < NJPEGS; f++) {
+        size_t size;
+        void *data = read_fixture(jpegs[f].name, &size);
+        polyp_image full = decode_full(jpegs[f].name, data, size);
+        const uint32_t h = full.height, stride = full.width * 3;
+        const uint32_t bands[][2] = {{0, 0}, {h / 3, h / 3 + 20}, {h / 2, h}};
+        for (size_t k = 0; k < 3; k++) {
+            if (bands[k][1] && bands[k][1] <= bands[k][0]) continue;
+            polyp_decode_params p = polyp_decode_default_params();
+            p.row_begin = bands[k][0];
+            p.row_end = bands[k][1];
+            p.allocator = &pa;
+            polyp_image im;
+            polyp_error err = {0};
+            int allocs = d.allocs, releases = d.releases;
+            ck_assert_msg(polyp_image_decode(data, size, &p, &im, &err) == POLYP_OK, "%s: %s", jpegs[f].name,
+                          err.message);
+            ck_assert_ptr_eq(im.allocator, &pa);
+            ck_assert_ptr_eq(im.pixels, d.last);
+            ck_assert_msg(im.row_begin <= bands[k][0] && im.row_end <= h, "%s", jpegs[f].name);
+            for (uint32_t y = im.row_begin; y < im.row_end; y++)
+                if (memcmp(im.pixels + (size_t)y * stride, full.pixels + (size_t)y * stride, stride) != 0)
+                    ck_abort_msg("%s rows %u..%u from the allocator: row %u differs from the plain decode%s",
+                                 jpegs[f].name, bands[k][0], bands[k][1], y,
+                                 full.truncated ? " (a truncated file: rows past its data must be zero)" : "");
+            /* a truncated band decode is redone whole: two buffers, the first given back */
+            ck_assert_int_eq(d.allocs - allocs - (d.releases - releases), 1);
+            void *px = im.pixels;
+            polyp_image_free(&im);
+            ck_assert_ptr_eq(d.released, px);
+            ck_assert_int_eq(d.allocs - d.releases, 0);
+        }
+        polyp_image_free(&full);
+        free(data);
+    }
+
+    /* Every cut of a baseline and a progressive file (what a photo still arriving looks
+     * like): where the plain decode succeeds, the allocator's pixels equal its own. Some cuts
+     * stop the decoder before rows it never writes (a suspension), which fresh memory leaves
+     * black and the allocator's dirty buffer must too. */
+    static const char *const cuts[] = {"synthetic/rgb420.jpg", "synthetic/progressive.jpg"};
+    int decoded = 0;
+    for (size_t c = 0; c < 2; c++) {
+        size_t whole;
+        uint8_t *bytes = read_fixture(cuts[c], &whole);
+        for (size_t len = 2; len < whole; len++) {
+            polyp_image plain, im;
+            polyp_error err = {0};
+            if (polyp_image_decode(bytes, len, NULL, &plain, &err) != POLYP_OK) continue;
+            polyp_decode_params p = polyp_decode_default_params();
+            p.allocator = &pa;
+            ck_assert_msg(polyp_image_decode(bytes, len, &p, &im, &err) == POLYP_OK, "%s cut at %zu: %s", cuts[c],
+                          len, err.message);
+            const size_t n = (size_t)plain.width * plain.height * 3;
+            if (im.width != plain.width || im.height != plain.height || memcmp(im.pixels, plain.pixels, n) != 0)
+                ck_abort_msg("%s cut at %zu bytes: the allocator's pixels differ from the plain decode's", cuts[c], len);
+            decoded++;
+            polyp_image_free(&im);
+            polyp_image_free(&plain);
+        }
+        free(bytes);
+    }
+    ck_assert_int_gt(decoded, 100);
+    ck_assert_int_eq(d.allocs - d.releases, 0);
+
+    /* out of memory from the allocator: an error, nothing to give back */
+    size_t size;
+    void *jpg = read_fixture("band/band_420.jpg", &size);
+    polyp_decode_params p = polyp_decode_default_params();
+    p.allocator = &pa;
+    d.fail = 1;
+    polyp_image im;
+    polyp_error err = {0};
+    int releases = d.releases;
+    ck_assert_int_eq(polyp_image_decode(jpg, size, &p, &im, &err), POLYP_ERR_NOMEM);
+    ck_assert_ptr_null(im.pixels);
+    ck_assert_int_eq(d.releases, releases);
+    free(jpg);
+
+    /* PNG (stb) allocates its own: the allocator is not called, and the image does not name it */
+    d.fail = 0;
+    void *png = read_fixture("synthetic/rgb16.png", &size);
+    int allocs = d.allocs;
+    ck_assert_int_eq(polyp_image_decode(png, size, &p, &im, &err), POLYP_OK);
+    ck_assert_int_eq(d.allocs, allocs);
+    ck_assert_ptr_null(im.allocator);
+    polyp_image_free(&im);
+    ck_assert_int_eq(d.releases, releases);
+    free(png);
+}
+END_TEST
+
 /* A patch that would read a row outside the decoded band is refused, naming the row; the
  * rows just inside are accepted. */
 START_TEST(test_crop_refuses_rows_outside_band) {
@@ -277,6 +401,7 @@ int main(void) {
     tcase_add_test(tc, test_band_decodes_fewer_rows);
     tcase_add_test(tc, test_band_other_formats_and_refusals);
     tcase_add_test(tc, test_crop_refuses_rows_outside_band);
+    tcase_add_test(tc, test_band_pixel_allocator);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
