@@ -216,11 +216,13 @@ int extract_write_features(const extract_run *r, const image_group *g, const flo
     return 0;
 }
 
-polyp_status extract_decode(const char *in_path, const image_group *g, polyp_image *img, polyp_error *err) {
+polyp_status extract_decode(const char *in_path, const image_group *g, pixel_pool *pixels, polyp_image *img,
+                            polyp_error *err) {
     memset(img, 0, sizeof *img);
     /* Only the rows the patches read are decoded (JPEG; the height is not known before the
      * decode, so the band is clipped by the decoder). */
     polyp_decode_params dp = polyp_decode_default_params();
+    dp.allocator = pixel_pool_allocator(pixels);
     polyp_status st = polyp_patch_rows(g->points, g->npoints, 0, &dp.row_begin, &dp.row_end, err);
     if (st != POLYP_OK) {
         char why[sizeof err->message];
@@ -240,7 +242,7 @@ static int process_image(const extract_run *r, float **feat, size_t *feat_cap, c
                          const char *in_path, const char *out_path) {
     polyp_error err = {0};
     polyp_image img;
-    if (extract_decode(in_path, g, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
+    if (extract_decode(in_path, g, r->pixels, &img, &err) != POLYP_OK) return cli_fail(CMD, "%s", err.message);
     int bad = extract_check_points(g, &img);
     if (bad) {
         polyp_image_free(&img);
@@ -423,7 +425,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
  * to be: a safe name, a regular file, and no output yet (with --overwrite, any); as many as
  * the queue holds, up to EXTRACT_PREFETCH_MAX. NULL when there is none among the first
  * PREFETCH_SCAN or no thread could start. */
-static extract_prefetch *start_prefetch(const groups *g, const options *o) {
+static extract_prefetch *start_prefetch(const groups *g, const options *o, pixel_pool *pixels) {
     char in_path[4096], out_path[4096];
     size_t want = o->queue < EXTRACT_PREFETCH_MAX ? o->queue : EXTRACT_PREFETCH_MAX, n = 0;
     size_t group[EXTRACT_PREFETCH_MAX];
@@ -437,7 +439,7 @@ static extract_prefetch *start_prefetch(const groups *g, const options *o) {
         if (!o->overwrite && (stat(out_path, &st) == 0 || errno != ENOENT)) continue;
         group[n++] = i;
     }
-    return extract_prefetch_start(o->images, g, group, n);
+    return extract_prefetch_start(o->images, g, group, n, pixels);
 }
 
 int polyp_cmd_extract(int argc, char **argv) {
@@ -482,8 +484,10 @@ int polyp_cmd_extract(int argc, char **argv) {
         }
     }
 
-    /* The pipeline's first photos decode on another core while the weights load. */
-    extract_prefetch *prefetch = o.queue ? start_prefetch(&g, &o) : NULL;
+    /* Each decode writes into the buffer of a finished photo (as many kept as photos are in
+     * flight); the pipeline's first photos decode on another core while the weights load. */
+    pixel_pool *pixels = pixel_pool_new(o.queue ? o.queue : 1);
+    extract_prefetch *prefetch = o.queue ? start_prefetch(&g, &o, pixels) : NULL;
 
     /* Everything that can be checked without the network is checked first, so a typo in
      * the CSV does not surface hours into a run. The weights come first: the record they
@@ -491,6 +495,7 @@ int polyp_cmd_extract(int argc, char **argv) {
     polyp_weights *weights = NULL;
     if (polyp_weights_load_file(o.weights, &weights, &err) != POLYP_OK) {
         extract_prefetch_cancel(prefetch);
+        pixel_pool_free(pixels);
         groups_free(&g);
         polyp_annotations_free(&ann);
         return cli_fail(CMD, "%s", err.message);
@@ -595,8 +600,8 @@ int polyp_cmd_extract(int argc, char **argv) {
         cli_progress_begin(&p, "extract: images", todo);
         const char *backend = polyp_extractor_backend_name(extractors[0]); /* a static string */
         extract_run run = {&g, skip, o.images, o.out, extractors, weights, &ep, nex,
-                           polyp_weights_feature_dim(weights), record, o.batch, o.queue, &p, 0, 0, NULL};
-        run.prefetch = prefetch; /* the pipeline's now (NULL on the serial path) */
+                           polyp_weights_feature_dim(weights), record, o.batch, o.queue, &p, 0, 0,
+                           prefetch /* the pipeline's now (NULL on the serial path) */, pixels};
         prefetch = NULL;
         rc = o.queue ? extract_run_pipeline(&run) : extract_run_serial(&run);
         size_t done = run.done, patches = run.patches;
@@ -615,6 +620,7 @@ int polyp_cmd_extract(int argc, char **argv) {
         if (extractors[i]) polyp_extractor_free(extractors[i]);
     free(extractors);
     polyp_threadpool_free(pool);
+    pixel_pool_free(pixels); /* after the prefetch and the run: every image is freed */
     if (weights) polyp_weights_free(weights);
     free(skip);
     groups_free(&g);

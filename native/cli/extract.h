@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "imageset.h"
+#include "pixel_pool.h"
 
 /* Returned by a run or an image step when a signal stopped it: nothing half-written. */
 #define EXTRACT_INTERRUPTED (-1)
@@ -34,6 +35,7 @@ typedef struct extract_run {
     cli_progress *progress;      /* updated after every image written */
     size_t done, patches;        /* out: images written, their patches */
     extract_prefetch *prefetch;  /* pipeline: owned, taken (NULL on return); NULL: none */
+    pixel_pool *pixels;          /* where the decodes put their pixels (borrowed); NULL: fresh memory */
 } extract_run;
 
 /* Photos decoded ahead, at most (and at most the queue: they count as held). */
@@ -46,14 +48,17 @@ typedef struct extract_run {
  * failed decode is reported only if the run gets to the image. NULL if n is 0 or no thread
  * could start (nothing is lost: the images are decoded in their turn). images and g must
  * outlive it. */
-extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n);
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n,
+                                         pixel_pool *pixels);
 /* Lets no more decodes begin, waits for the one in progress and frees them all, pixels and all (a run that stopped first, or the
  * serial path). NULL is a no-op. */
 void extract_prefetch_cancel(extract_prefetch *pf);
 
 /* Decodes in_path for g: only the rows its points' patches read (polyp_patch_rows, then a
- * row band). Prints nothing; err names the image or the file. img is zeroed on failure. */
-polyp_status extract_decode(const char *in_path, const image_group *g, polyp_image *img, polyp_error *err);
+ * row band), into a buffer from `pixels` (NULL: fresh memory). Prints nothing; err names the
+ * image or the file. img is zeroed on failure. */
+polyp_status extract_decode(const char *in_path, const image_group *g, pixel_pool *pixels, polyp_image *img,
+                            polyp_error *err);
 
 /* 0 when every point of g lies inside img, else the exit status after printing which one
  * does not (the same message either way of running). */

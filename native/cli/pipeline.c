@@ -114,14 +114,15 @@ static void photo_free(photo *p) {
 
 /* Decodes the pixels of ig under `images` (extract_decode, as on the serial path). Prints
  * nothing: a prefetched decode's failure is reported only if the run gets to it. */
-static polyp_status decode_pixels(const char *images, const image_group *ig, polyp_image *img, polyp_error *err) {
+static polyp_status decode_pixels(const char *images, const image_group *ig, pixel_pool *pixels, polyp_image *img,
+                                  polyp_error *err) {
     char path[4096];
     if (!path_join(path, sizeof path, images, ig->name, "")) {
         memset(img, 0, sizeof *img);
         snprintf(err->message, sizeof err->message, "%s: path too long", ig->name);
         return err->status = POLYP_ERR_INVALID_ARG;
     }
-    return extract_decode(path, ig, img, err);
+    return extract_decode(path, ig, pixels, img, err);
 }
 
 /* A photo of group gi from its decode's outcome (lock not held; the pixels are taken).
@@ -156,6 +157,7 @@ struct extract_prefetch {
     pthread_cond_t decoded;  /* one more decode ended */
     const char *images;      /* borrowed */
     const groups *g;         /* borrowed */
+    pixel_pool *pixels;      /* borrowed */
     size_t group[EXTRACT_PREFETCH_MAX]; /* the candidates, CSV order */
     size_t n;
     size_t started;          /* decodes begun (under the lock) */
@@ -177,7 +179,7 @@ static void *prefetch_main(void *arg) {
         if (go) pf->started = i + 1;
         pthread_mutex_unlock(&pf->lock);
         if (!go) break;
-        polyp_status st = decode_pixels(pf->images, &pf->g->items[pf->group[i]], &pf->img[i], &pf->err[i]);
+        polyp_status st = decode_pixels(pf->images, &pf->g->items[pf->group[i]], pf->pixels, &pf->img[i], &pf->err[i]);
         pthread_mutex_lock(&pf->lock);
         pf->st[i] = st;
         pf->finished = i + 1;
@@ -187,12 +189,14 @@ static void *prefetch_main(void *arg) {
     return NULL;
 }
 
-extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n) {
+extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n,
+                                         pixel_pool *pixels) {
     if (n == 0) return NULL;
     extract_prefetch *pf = calloc(1, sizeof *pf);
     if (!pf) return NULL;
     pf->images = images;
     pf->g = g;
+    pf->pixels = pixels;
     pf->n = n < EXTRACT_PREFETCH_MAX ? n : EXTRACT_PREFETCH_MAX;
     memcpy(pf->group, group, pf->n * sizeof *group);
     pthread_mutex_init(&pf->lock, NULL);
@@ -365,14 +369,15 @@ static void crop_points(worker *w, photo *p, size_t target) {
     w->n += k;
     if (p->next_point == ig->npoints && p->cropping == 0) {
         /* every point cropped (a crop is a copy): the pixels can go (freed outside the lock),
-         * and a decode can start */
+         * and then a decode can start, into their buffer (freed after the next decode has
+         * taken its own, the buffer would stay in the pool as a second one) */
         polyp_image img = p->img;
         memset(&p->img, 0, sizeof p->img);
-        pl->held--;
-        pthread_cond_broadcast(&pl->changed);
         pthread_mutex_unlock(&pl->lock);
         polyp_image_free(&img);
         pthread_mutex_lock(&pl->lock);
+        pl->held--;
+        pthread_cond_broadcast(&pl->changed);
     }
 }
 
@@ -419,7 +424,10 @@ static void decode_next(pipeline *pl) {
     polyp_error err = {0};
     polyp_image img;
     photo *p;
-    polyp_status st = decode_pixels(pl->run->images, &pl->run->g->items[pl->todo[k]], &img, &err);
+    polyp_status st = decode_pixels(pl->run->images, &pl->run->g->items[pl->todo[k]], pl->run->pixels, &img, &err);
+    /* The last decode has its buffer: from now on each photo's goes back as the photo is
+     * done, while other workers still run, rather than all at the end (pixel_pool.c). */
+    if (k + 1 == pl->ntodo) pixel_pool_stop_keeping(pl->run->pixels);
     int rc = photo_from(pl, pl->todo[k], st, &img, &err, &p);
     pthread_mutex_lock(&pl->lock);
     decoded(pl, rc, p);
@@ -453,6 +461,7 @@ static void adopt_prefetch(pipeline *pl, size_t k) {
         pthread_mutex_unlock(&pl->lock);
     }
     prefetch_free(pf); /* the pixels taken were zeroed; a failure's are freed */
+    if (k == pl->ntodo) pixel_pool_stop_keeping(pl->run->pixels); /* as in decode_next */
 }
 
 /* Waits for a change, waking now and then to notice a signal (a decode can take a while). */
