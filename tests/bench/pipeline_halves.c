@@ -2,13 +2,17 @@
  * pipeline_halves - the two halves of `polyp extract`, each timed alone on ONE thread, so
  * tests/bench/bench_pipeline.py can say what two cores allow: (decode + network) / 2.
  *
- *   pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0]
+ *   pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0] [--reuse 0]
  *
  * For every repetition: decode every photo the CSV names (polyp_image_load_file: file read +
  * libjpeg-turbo / stb), crop its points (polyp_patch_crop), then run the network over all
  * patches (portable backend, the calling thread only, batches of --batch); --warmup
  * repetitions run first, untimed (bench_pipeline.py runs one warm repetition between its
- * extract runs, so that all of them see the same load). Prints one JSON
+ * extract runs, so that all of them see the same load). --reuse 1 decodes every photo into one
+ * buffer, kept and grown from photo to photo and from repetition to repetition (a
+ * polyp_pixel_allocator, as polyp extract's pool of finished photos' buffers, but reused
+ * by every decode, which the pipeline's decodes, two photos in flight, cannot all be: the
+ * tighter bound). Prints one JSON
  * line with the median seconds of each part, wall and CPU (the CPU figures hold on a loaded
  * machine, where wall times only measure the load). Public API only. Not a test: CI never runs it,
  * and the times mean something only on a quiet machine.
@@ -30,13 +34,38 @@
 #define MAX_REPS 50
 
 static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+
+/* --reuse: one buffer for every decode, grown when a photo needs more. */
+typedef struct one_buffer {
+    void *data;
+    size_t cap;
+    int out; /* handed out, not yet given back */
+} one_buffer;
+
+static void *one_alloc(void *ctx, size_t size) {
+    one_buffer *b = ctx;
+    if (b->out) die("--reuse: two decodes at once", NULL);
+    if (size > b->cap) {
+        free(b->data);
+        b->data = malloc(size);
+        b->cap = b->data ? size : 0;
+    }
+    b->out = b->data != NULL;
+    return b->data;
+}
+
+static void one_release(void *ctx, void *pixels) {
+    one_buffer *b = ctx;
+    (void)pixels;
+    b->out = 0;
+}
 /* CPU seconds of this (single-threaded) process: what the part costs whatever else runs. */
 static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 int main(int argc, char **argv) {
     const char *weights_path = NULL, *images = NULL, *points = NULL;
     size_t batch = 8;
-    int reps = 3, warmup = 0;
+    int reps = 3, warmup = 0, reuse = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--weights")) weights_path = argv[i + 1];
         else if (!strcmp(argv[i], "--images")) images = argv[i + 1];
@@ -44,10 +73,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) batch = (size_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reuse")) reuse = atoi(argv[i + 1]);
         else die("unknown option (see the comment at the top of pipeline_halves.c)", NULL);
     }
     if (!weights_path || !images || !points || batch < 1 || reps < 1 || warmup < 0 || reps + warmup > MAX_REPS)
-        die("usage: pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0]", NULL);
+        die("usage: pipeline_halves --weights W --images DIR --points CSV [--batch 8] [--reps 3] [--warmup 0] "
+            "[--reuse 0]", NULL);
 
 #ifdef __GLIBC__
     /* polyp extract's allocation policy (pipeline.c, keep_big_buffers_mapped): every photo in
@@ -78,6 +109,11 @@ int main(int argc, char **argv) {
     polyp_extractor *ex;
     if (polyp_extractor_init(w, &ep, &ex, &err) != POLYP_OK) die("extractor", &err);
 
+    one_buffer pixels = {NULL, 0, 0};
+    const polyp_pixel_allocator one = {one_alloc, one_release, &pixels};
+    polyp_decode_params dp = polyp_decode_default_params();
+    if (reuse) dp.allocator = &one;
+
     float *patches = malloc(ann.count * PATCH_FLOATS * sizeof(float));
     float *feat = malloc(ann.count * POLYP_FEATURE_DIM * sizeof(float));
     if (!patches || !feat) die("out of memory for the patches", NULL);
@@ -95,7 +131,7 @@ int main(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/%s", images, ann.items[i].name);
             double t0 = now(), c0 = cpu();
             polyp_image img;
-            if (polyp_image_load_file(path, NULL, &img, &err) != POLYP_OK) die(path, &err);
+            if (polyp_image_load_file(path, &dp, &img, &err) != POLYP_OK) die(path, &err);
             double t1 = now();
             decode_cpu += cpu() - c0;
             for (size_t k = i; k < j; k++) {
@@ -124,6 +160,7 @@ int main(int argc, char **argv) {
            median(c_decode, reps), median(c_net, reps));
     free(patches);
     free(feat);
+    free(pixels.data);
     polyp_extractor_free(ex);
     polyp_weights_free(w);
     polyp_annotations_free(&ann);
