@@ -50,8 +50,8 @@ typedef struct extract_run {
  * outlive it. */
 extract_prefetch *extract_prefetch_start(const char *images, const groups *g, const size_t *group, size_t n,
                                          pixel_pool *pixels);
-/* Lets no more decodes begin, waits for the one in progress and frees them all, pixels and all (a run that stopped first, or the
- * serial path). NULL is a no-op. */
+/* Lets no more decodes begin, waits for the one in progress and frees the prefetch, pixels
+ * and all (a run that stopped first, or the serial path). NULL is a no-op. */
 void extract_prefetch_cancel(extract_prefetch *pf);
 
 /* Decodes in_path for g: only the rows its points' patches read (polyp_patch_rows, then a

@@ -36,16 +36,13 @@ static void *pool_alloc(void *ctx, size_t size) {
     void *base = NULL;
     pthread_mutex_lock(&pp->lock);
     /* The smallest kept buffer that holds the photo, else the largest (grown below). */
-    size_t best = pp->nkept;
+    size_t fit = pp->nkept, largest = pp->nkept;
     for (size_t i = 0; i < pp->nkept; i++) {
         size_t c = capacity(pp->kept[i]);
-        if (best == pp->nkept) best = i;
-        else {
-            size_t b = capacity(pp->kept[best]);
-            bool fits = c >= size, best_fits = b >= size;
-            if ((fits && (!best_fits || c < b)) || (!fits && !best_fits && c > b)) best = i;
-        }
+        if (c >= size && (fit == pp->nkept || c < capacity(pp->kept[fit]))) fit = i;
+        if (largest == pp->nkept || c > capacity(pp->kept[largest])) largest = i;
     }
+    size_t best = fit < pp->nkept ? fit : largest;
     if (best < pp->nkept) {
         base = pp->kept[best];
         pp->kept[best] = pp->kept[--pp->nkept];
