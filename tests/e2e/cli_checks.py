@@ -1,4 +1,4 @@
-"""Helpers shared by the end-to-end CLI tests (test_extract_cli.py, test_bulk_cli.py):
+"""Helpers shared by the end-to-end CLI tests (test_extract_cli.py, test_bulk_cli.py, ...):
 checks that collect failures instead of stopping at the first, and running the polyp binary.
 """
 import subprocess
@@ -22,6 +22,13 @@ def check(cond, msg):
 
 def run(args, **kw):
     return subprocess.run(_POLYP + args, capture_output=True, text=True, **kw)
+
+
+def make_testnet(path):
+    """Writes the seeded test network to path (polyp testnet); False, with the failure
+    recorded, when that fails."""
+    r = run(["testnet", "--out", path])
+    return check(r.returncode == 0, "polyp testnet failed: %s" % r.stderr)
 
 
 def one_line_error(args, needle, label):

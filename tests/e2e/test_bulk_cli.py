@@ -50,7 +50,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import check, finish, init, one_line_error, run  # noqa: E402
+from cli_checks import check, finish, init, make_testnet, one_line_error, run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(ROOT, "tests", "fixtures", "effnet")
@@ -558,8 +558,7 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "w.safetensors")
-        r = run(["testnet", "--out", weights])
-        if not check(r.returncode == 0, "polyp testnet failed: %s" % r.stderr):
+        if not make_testnet(weights):
             return 1
         images, points, names = make_inputs(tmp)
         base = ["extract", "--weights", weights, "--images", images, "--points", points, "--threads", "2",

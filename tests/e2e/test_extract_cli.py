@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import check, finish, init, one_line_error, run  # noqa: E402
+from cli_checks import check, finish, init, make_testnet, one_line_error, run  # noqa: E402
 
 try:
     import numpy as np
@@ -131,8 +131,7 @@ def main():
     threads = os.environ.get("POLYP_E2E_THREADS", "2")
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "w.safetensors")
-        r = run(["testnet", "--out", weights])
-        if not check(r.returncode == 0, "polyp testnet failed: %s" % r.stderr):
+        if not make_testnet(weights):
             return 1
         cases, feats = load_cases(testdata)
         images, points, order = make_inputs(tmp, cases, testdata)

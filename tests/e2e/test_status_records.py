@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import check, finish, init, run  # noqa: E402
+from cli_checks import check, finish, init, make_testnet, run  # noqa: E402
 from test_bulk_cli import make_inputs, other_weights, shard_of  # noqa: E402
 
 COUNT = 12
@@ -208,8 +208,7 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         wa = os.path.join(tmp, "a.safetensors")
-        r = run(["testnet", "--out", wa])
-        if not check(r.returncode == 0, "polyp testnet failed: %s" % r.stderr):
+        if not make_testnet(wa):
             return finish("status-records")
         wb = other_weights(wa, os.path.join(tmp, "b.safetensors"))
         rec_a, rec_b = record_of(wa), record_of(wb)
